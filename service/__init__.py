@@ -1,0 +1,1 @@
+"""postguard service: Kafka in, decisions in PostgreSQL and back on Kafka."""

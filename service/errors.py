@@ -1,0 +1,28 @@
+"""Errors of the service. One base class; each error says what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class PostguardError(Exception):
+    """Base class of every error raised by ``service``."""
+
+
+class ConfigError(PostguardError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class PostRejected(PostguardError):
+    """A message cannot be decided and goes to the dead-letter topic.
+
+    ``code`` is a short stable identifier (the DLQ header ``postguard-error`` and the metric label
+    ``reason``); ``reason`` is the human-readable explanation (header ``postguard-reason``).
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class InfrastructureError(PostguardError):
+    """An embedded broker or database could not be started or reached."""

@@ -1,0 +1,120 @@
+"""The one configuration class of postguard. Nothing else reads the environment.
+
+Every field is an environment variable named ``POSTGUARD_<FIELD>`` (upper case). Only the two
+connection settings have no default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+ENV_PREFIX = "POSTGUARD_"
+
+
+class Settings(BaseSettings):
+    """postguard's configuration, read from ``POSTGUARD_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False)
+
+    # --- connections (required) ---
+    kafka_bootstrap: str = Field(description="Kafka bootstrap servers, host:port[,host:port...]")
+    database_url: SecretStr = Field(
+        description="PostgreSQL URL, e.g. postgresql://user:password@host:5432/db (driver chosen by postguard)"
+    )
+
+    # --- topics and consumer group ---
+    input_topic: str = Field("posts", description="Topic the posts are read from")
+    output_topic: str = Field("moderation.decisions", description="Topic decisions are published to")
+    dlq_topic: str = Field("posts.dlq", description="Dead-letter topic for messages that cannot be decided")
+    group_id: str = Field("postguard", description="Kafka consumer group")
+    session_timeout_ms: int = Field(10_000, ge=1_000, description="Kafka consumer session timeout")
+    heartbeat_interval_ms: int = Field(3_000, ge=100, description="Kafka consumer heartbeat interval")
+    max_message_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest message accepted/produced (inline images)"
+    )
+
+    # --- Kafka security (production brokers) ---
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    # --- batching ---
+    batch_max_size: int = Field(32, ge=1, le=1024, description="Most posts scored in one batch")
+    batch_max_wait_ms: int = Field(50, ge=0, le=10_000, description="Longest wait to fill a batch")
+
+    # --- model and policy ---
+    model_path: Path | None = Field(None, description="Checkpoint directory; default: the bundled checkpoint")
+    policy_path: Path | None = Field(None, description="Policy TOML file; default: the bundled policy")
+    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; default: all cores")
+
+    # --- images ---
+    image_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest image (decoded base64 or fetched)")
+    image_max_pixels: int = Field(40_000_000, ge=1024, description="Largest pixel count (decompression-bomb guard)")
+    image_fetch_enabled: bool = Field(False, description="Allow image URLs (fetched over http/https)")
+    image_fetch_timeout_s: float = Field(5.0, gt=0, le=60, description="Total time to fetch one image URL")
+    image_fetch_allow_private: bool = Field(
+        False, description="Allow image URLs that resolve to private/loopback/link-local addresses"
+    )
+    image_fetch_allowlist: list[str] = Field(
+        default_factory=list, description="Host names allowed even when they resolve to private addresses"
+    )
+
+    # --- HTTP (metrics, health) ---
+    metrics_host: str = Field("0.0.0.0", description="Address the metrics/health server binds")
+    metrics_port: int = Field(9108, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        if not hosts:
+            raise ValueError("must name at least one host:port")
+        for host in hosts:
+            name, _, port = host.rpartition(":")
+            if not name or not port.isdigit():
+                raise ValueError(f"{host!r} is not host:port")
+        return ",".join(hosts)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr) -> SecretStr:
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"):
+            raise ValueError(f"scheme {scheme or '(none)'!r} is not a PostgreSQL URL (postgresql://...)")
+        return value
+
+    @property
+    def async_database_url(self) -> str:
+        """The database URL with the asyncpg driver, whatever driver the user wrote."""
+        return with_driver(self.database_url.get_secret_value(), "asyncpg")
+
+
+def with_driver(url: str, driver: str) -> str:
+    """Rewrite ``postgresql://`` / ``postgres://`` / ``postgresql+x://`` to ``postgresql+<driver>://``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme=f"postgresql+{driver}"))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one message that names each variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            variable = ENV_PREFIX + field.upper()
+            message = "is required but not set" if error["type"] == "missing" else error["msg"]
+            problems.append(f"  {variable}: {message}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems)) from None
