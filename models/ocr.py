@@ -1,0 +1,66 @@
+"""Reading the text inside an image (memes carry their message in pixels) with RapidOCR.
+
+RapidOCR (Apache-2.0) ships its ONNX detection and recognition models inside the wheel, so
+nothing is downloaded. The engine is created lazily and is safe to share inside one thread; the
+service calls it from its single inference worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from PIL import Image
+
+#: Lines recognised with less confidence than this are dropped (mostly texture read as letters).
+MIN_LINE_CONFIDENCE = 0.5
+#: OCR cost grows with pixels; memes are readable at this size and it bounds the time per image.
+OCR_MAX_SIDE = 960
+
+
+class OcrEngine:
+    """Extracts text from an image, lines ordered top to bottom, left to right."""
+
+    def __init__(self, *, min_confidence: float = MIN_LINE_CONFIDENCE, max_side: int = OCR_MAX_SIDE) -> None:
+        self.min_confidence = min_confidence
+        self.max_side = max_side
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._engine is None:
+            from rapidocr_onnxruntime import RapidOCR
+
+            # RapidOCR logs every call at INFO; keep the service's logs about the service.
+            logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+            self._engine = RapidOCR()
+        return self._engine
+
+    def read(self, image: Image.Image) -> str:
+        """The text in ``image`` as one string ('' when there is none)."""
+        engine = self._load()
+        if max(image.size) > self.max_side:
+            image = image.copy()
+            image.thumbnail((self.max_side, self.max_side), Image.Resampling.BILINEAR)
+        with self._lock:  # onnxruntime sessions are thread-safe, but RapidOCR mutates its own state
+            result, _ = engine(image.convert("RGB"))
+        if not result:
+            return ""
+        lines = []
+        for box, text, confidence in result:
+            if float(confidence) < self.min_confidence or not str(text).strip():
+                continue
+            top = min(point[1] for point in box)
+            left = min(point[0] for point in box)
+            height = max(point[1] for point in box) - top
+            lines.append((top, left, height, str(text).strip()))
+        # Group boxes into rows (tops within half a line height), then read each row left to right.
+        lines.sort(key=lambda item: (item[0], item[1]))
+        rows: list[list[tuple[float, float, float, str]]] = []
+        for line in lines:
+            if rows and abs(line[0] - rows[-1][0][0]) < max(line[2], 1.0) / 2:
+                rows[-1].append(line)
+            else:
+                rows.append([line])
+        return " ".join(" ".join(item[3] for item in sorted(row, key=lambda r: r[1])) for row in rows)

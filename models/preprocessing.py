@@ -1,0 +1,139 @@
+"""Preprocessing that travels with the checkpoint: tokenizer, image transform, OCR and input limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from .config import ModerationConfig
+from .errors import EmptyPostError, TextTooLongError
+from .ocr import OcrEngine
+from .types import PostContent
+
+PREPROCESSOR_FILE = "preprocessor.json"
+TOKENIZER_DIR = "tokenizer"
+
+
+@dataclass
+class PreparedBatch:
+    """Model inputs for a batch; a modality's tensors cover only the rows that have it."""
+
+    present: torch.Tensor  # (batch, 3) bool: caption, image pixels, image text
+    caption_rows: list[int]
+    caption_inputs: dict[str, torch.Tensor] | None  # input_ids / attention_mask: (n_caption, seq)
+    image_rows: list[int]
+    pixel_values: torch.Tensor | None  # (n_image, 3, size, size)
+    image_text_rows: list[int]
+    image_text_inputs: dict[str, torch.Tensor] | None
+    ocr_texts: list[str | None]
+
+
+def normalise_text(text: str | None) -> str:
+    """Collapse whitespace; the empty string means 'no text'."""
+    return " ".join(text.split()) if text else ""
+
+
+class ModerationProcessor:
+    """Turns :class:`PostContent` into model inputs; owns the tokenizer and the OCR engine."""
+
+    def __init__(self, config: ModerationConfig, tokenizer: PreTrainedTokenizerBase, ocr: OcrEngine | None = None) -> None:
+        self.config = config
+        self.tokenizer = tokenizer
+        self.ocr = ocr if ocr is not None else (OcrEngine() if config.ocr_enabled else None)
+        image = config.image_encoder
+        self._mean = torch.tensor(image.mean).view(3, 1, 1)
+        self._std = torch.tensor(image.std).view(3, 1, 1)
+
+    # ----- pieces --------------------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        encoded = self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.config.text_encoder.max_length,
+            return_tensors="pt",
+        )
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+    def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """(n, 3, size, size) normalised pixels. Images are squashed, not cropped: meme text sits at the edges."""
+        size = self.config.image_encoder.image_size
+        arrays = [
+            np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+            for image in images
+        ]
+        batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0  # (n, 3, size, size)
+        return (batch - self._mean) / self._std
+
+    def read_image_text(self, image: Image.Image) -> str:
+        return normalise_text(self.ocr.read(image)) if self.ocr is not None else ""
+
+    def validate(self, post: PostContent) -> None:
+        if post.text is not None and len(post.text) > self.config.max_text_chars:
+            raise TextTooLongError(
+                f"text has {len(post.text):,} characters, more than the limit of {self.config.max_text_chars:,}"
+            )
+        if not normalise_text(post.text) and post.image is None:
+            raise EmptyPostError("post has neither text nor image")
+
+    # ----- a whole batch -------------------------------------------------------------------
+
+    def prepare(self, posts: Sequence[PostContent]) -> PreparedBatch:
+        """Validate, OCR where needed, tokenize and transform a batch of posts."""
+        for post in posts:
+            self.validate(post)
+        captions = [normalise_text(post.text) for post in posts]
+        ocr_texts: list[str | None] = []
+        for post in posts:
+            if post.image is None:
+                ocr_texts.append(None)
+            elif post.ocr_text is not None:
+                ocr_texts.append(normalise_text(post.ocr_text))
+            else:
+                ocr_texts.append(self.read_image_text(post.image))
+        caption_rows = [i for i, text in enumerate(captions) if text]
+        image_rows = [i for i, post in enumerate(posts) if post.image is not None]
+        image_text_rows = [i for i, text in enumerate(ocr_texts) if text]
+        present = torch.zeros(len(posts), 3, dtype=torch.bool)
+        present[caption_rows, 0] = True
+        present[image_rows, 1] = True
+        present[image_text_rows, 2] = True
+        return PreparedBatch(
+            present=present,
+            caption_rows=caption_rows,
+            caption_inputs=self.tokenize([captions[i] for i in caption_rows]) if caption_rows else None,
+            image_rows=image_rows,
+            pixel_values=self.pixel_values([posts[i].image for i in image_rows]) if image_rows else None,  # type: ignore[misc]
+            image_text_rows=image_text_rows,
+            image_text_inputs=self.tokenize([ocr_texts[i] or "" for i in image_text_rows]) if image_text_rows else None,
+            ocr_texts=ocr_texts,
+        )
+
+    # ----- persistence ---------------------------------------------------------------------
+
+    def save_pretrained(self, directory: Path) -> None:
+        self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
+        facts = {
+            "tokenizer": TOKENIZER_DIR,
+            "max_length": self.config.text_encoder.max_length,
+            "image_size": self.config.image_encoder.image_size,
+            "image_mean": list(self.config.image_encoder.mean),
+            "image_std": list(self.config.image_encoder.std),
+            "image_resize": "squash (no crop) with bilinear resampling",
+            "ocr": "rapidocr-onnxruntime" if self.config.ocr_enabled else None,
+            "max_text_chars": self.config.max_text_chars,
+        }
+        (directory / PREPROCESSOR_FILE).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_pretrained(cls, directory: Path, config: ModerationConfig, *, ocr: OcrEngine | None = None) -> ModerationProcessor:
+        tokenizer = AutoTokenizer.from_pretrained(directory / TOKENIZER_DIR, local_files_only=True)
+        return cls(config, tokenizer, ocr=ocr)
