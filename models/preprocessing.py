@@ -15,9 +15,11 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from .config import ModerationConfig
 from .errors import EmptyPostError, TextTooLongError
 from .ocr import OcrEngine
+from .segmentation import WordSegmenter
 from .types import PostContent
 
 PREPROCESSOR_FILE = "preprocessor.json"
+SEGMENTATION_FILE = "ocr_vocabulary.txt"
 TOKENIZER_DIR = "tokenizer"
 
 
@@ -43,9 +45,16 @@ def normalise_text(text: str | None) -> str:
 class ModerationProcessor:
     """Turns :class:`PostContent` into model inputs; owns the tokenizer and the OCR engine."""
 
-    def __init__(self, config: ModerationConfig, tokenizer: PreTrainedTokenizerBase, ocr: OcrEngine | None = None) -> None:
+    def __init__(
+        self,
+        config: ModerationConfig,
+        tokenizer: PreTrainedTokenizerBase,
+        ocr: OcrEngine | None = None,
+        segmenter: WordSegmenter | None = None,
+    ) -> None:
         self.config = config
         self.tokenizer = tokenizer
+        self.segmenter = segmenter
         self.ocr = ocr if ocr is not None else (OcrEngine() if config.ocr_enabled else None)
         image = config.image_encoder
         self._mean = torch.tensor(image.mean).view(3, 1, 1)
@@ -74,7 +83,14 @@ class ModerationProcessor:
         return (batch - self._mean) / self._std
 
     def read_image_text(self, image: Image.Image) -> str:
-        return normalise_text(self.ocr.read(image)) if self.ocr is not None else ""
+        """OCR, then put back the spaces OCR tends to drop between words."""
+        if self.ocr is None:
+            return ""
+        return self.clean_image_text(self.ocr.read(image))
+
+    def clean_image_text(self, text: str) -> str:
+        text = normalise_text(text)
+        return self.segmenter.fix_spacing(text) if self.segmenter is not None and text else text
 
     def validate(self, post: PostContent) -> None:
         if post.text is not None and len(post.text) > self.config.max_text_chars:
@@ -96,7 +112,7 @@ class ModerationProcessor:
             if post.image is None:
                 ocr_texts.append(None)
             elif post.ocr_text is not None:
-                ocr_texts.append(normalise_text(post.ocr_text))
+                ocr_texts.append(self.clean_image_text(post.ocr_text))
             else:
                 ocr_texts.append(self.read_image_text(post.image))
         caption_rows = [i for i, text in enumerate(captions) if text]
@@ -121,6 +137,8 @@ class ModerationProcessor:
 
     def save_pretrained(self, directory: Path) -> None:
         self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
+        if self.segmenter is not None:
+            self.segmenter.save(directory / SEGMENTATION_FILE)
         facts = {
             "tokenizer": TOKENIZER_DIR,
             "max_length": self.config.text_encoder.max_length,
@@ -129,6 +147,7 @@ class ModerationProcessor:
             "image_std": list(self.config.image_encoder.std),
             "image_resize": "squash (no crop) with bilinear resampling",
             "ocr": "rapidocr-onnxruntime" if self.config.ocr_enabled else None,
+            "ocr_spacing_vocabulary": SEGMENTATION_FILE if self.segmenter is not None else None,
             "max_text_chars": self.config.max_text_chars,
         }
         (directory / PREPROCESSOR_FILE).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
@@ -136,4 +155,6 @@ class ModerationProcessor:
     @classmethod
     def from_pretrained(cls, directory: Path, config: ModerationConfig, *, ocr: OcrEngine | None = None) -> ModerationProcessor:
         tokenizer = AutoTokenizer.from_pretrained(directory / TOKENIZER_DIR, local_files_only=True)
-        return cls(config, tokenizer, ocr=ocr)
+        vocabulary = directory / SEGMENTATION_FILE
+        segmenter = WordSegmenter.load(vocabulary) if vocabulary.is_file() else None
+        return cls(config, tokenizer, ocr=ocr, segmenter=segmenter)

@@ -1,0 +1,276 @@
+"""The postguard service: a Kafka batch consumer wired to the moderation pipeline.
+
+:func:`build_app` builds a :class:`PostguardApp`; ``postguard serve`` runs it until SIGTERM or
+SIGINT, the demo and the integration tests run it in-process through the same code.
+
+Delivery guarantees, in one place:
+
+- the subscriber's ack policy is MANUAL (FastStream's Kafka default, ACK_FIRST, commits before
+  processing and would lose posts on a crash);
+- a batch's offsets are committed only after :meth:`Pipeline.process` returns, which is after its
+  decisions are committed in PostgreSQL and every decision and dead letter is acknowledged by Kafka;
+- if anything unexpected escapes the pipeline, the batch is rewound (``nack`` seeks each partition
+  back to the batch's first offset), so it is redelivered rather than skipped by a later commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from functools import partial
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.schemas import Topic
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from . import migrate
+from .database import create_engine_from_url, session_factory, wait_for_database
+from .errors import InfrastructureError
+from .images import ImageLimits, ImageLoader
+from .kafka_setup import BrokerPublisher, build_broker, ensure_topics
+from .metrics import HealthServer, ServiceMetrics, build_metrics
+from .pipeline import Pipeline, RawRecord
+from .policy import load_policy
+from .repository import record_decisions
+from .scoring import Scorer, load_scorer
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: How long the service waits for PostgreSQL at start before giving up.
+DATABASE_WAIT_S = 60.0
+#: Pause before a failed batch is fetched again, so a persistent bug does not spin a core.
+REDELIVERY_PAUSE_S = 1.0
+
+
+async def _keep_raw(message: Any) -> None:
+    """Decoder that decodes nothing: the pipeline parses the raw bytes itself, so a message that
+    is not JSON reaches the dead-letter topic instead of failing inside FastStream."""
+    return None
+
+
+def _raw_record(record: ConsumerRecord[Any, Any]) -> RawRecord:
+    return RawRecord(
+        value=record.value,
+        key=record.key,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None,
+    )
+
+
+async def handle_batch(message: KafkaMessage, pipeline: Pipeline) -> None:
+    """Process one consumed batch and commit it, or rewind it when processing failed."""
+    records = [_raw_record(r) for r in message.raw_message]  # type: ignore[union-attr]
+    try:
+        await pipeline.process(records)
+    except Exception:
+        first = records[0] if records else None
+        logger.exception(
+            "batch of %d records (from %s) failed; not committing it, it will be redelivered",
+            len(records),
+            f"{first.topic}/{first.partition}@{first.offset}" if first else "?",
+        )
+        await message.nack()
+        await asyncio.sleep(REDELIVERY_PAUSE_S)
+        return
+    try:
+        await message.ack()
+    except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+        # Typically a rebalance took the partitions away mid-batch: the new owner redelivers the
+        # batch and finds the decisions already stored, so nothing is lost or duplicated.
+        logger.warning("could not commit a batch of %d records (%s); it will be redelivered", len(records), exc)
+
+
+def subscribe(broker: KafkaBroker, settings: Settings, pipeline: Pipeline | None = None) -> Any:
+    """Register the batch subscriber on ``broker``; the pipeline can be attached later
+    (``subscriber.pipeline = ...``) because it needs the model, loaded at start."""
+    slot: dict[str, Pipeline | None] = {"pipeline": pipeline}
+
+    @broker.subscriber(
+        # declare=False: topics are created by ensure_topics with DEFAULT_PARTITIONS.
+        Topic(settings.input_topic, declare=False),
+        batch=True,
+        group_id=settings.group_id,
+        # A new group starts at the beginning: posts published before the first start are decided.
+        auto_offset_reset="earliest",
+        max_records=settings.batch_max_size,
+        batch_timeout_ms=settings.batch_max_wait_ms,
+        ack_policy=AckPolicy.MANUAL,
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        max_partition_fetch_bytes=settings.max_message_bytes,
+        fetch_max_bytes=max(50 * 1024 * 1024, settings.max_message_bytes),
+        decoder=_keep_raw,
+    )
+    async def moderate(message: KafkaMessage) -> None:
+        current = slot["pipeline"]
+        if current is None:  # cannot happen: the broker starts after the pipeline exists
+            raise RuntimeError("the pipeline is not attached")
+        await handle_batch(message, current)
+
+    def attach(new: Pipeline) -> None:
+        slot["pipeline"] = new
+
+    return attach
+
+
+class PostguardApp:
+    """The service's lifecycle: start (database, schema, model, policy, health, topics, broker),
+    serve until asked to stop, stop gracefully (the batch in flight is finished and committed)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        scorer: Scorer | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics: ServiceMetrics = build_metrics(registry)
+        self.broker = build_broker(settings)
+        self._attach = subscribe(self.broker, settings)
+        self._scorer = scorer
+        self._engine: AsyncEngine | None = None
+        self._pipeline: Pipeline | None = None
+        self.health: HealthServer | None = None
+        self._started = False
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port /metrics is served on (useful with POSTGUARD_METRICS_PORT=0)."""
+        return self.health.port if self.health else None
+
+    async def start(self) -> None:
+        """Bring everything up; on failure, stop what was started and re-raise."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+        self._started = True
+
+    async def _start(self) -> None:
+        settings = self.settings
+        url = settings.database_url.get_secret_value()
+        await wait_for_database(url, DATABASE_WAIT_S)
+        await _check_schema(url)
+
+        scorer = self._scorer or await asyncio.to_thread(load_scorer, settings)
+        policy = await asyncio.to_thread(load_policy, settings.policy_path)
+        policy.check_labels(scorer.labels)
+        logger.info("policy %s loaded from %s", policy.version, policy.source)
+
+        self.health = HealthServer(self.metrics, settings.metrics_host, settings.metrics_port)
+        self.health.start()
+
+        await ensure_topics(settings, [settings.input_topic, settings.output_topic, settings.dlq_topic])
+
+        self._engine = create_engine_from_url(url)
+        self._pipeline = Pipeline(
+            scorer=scorer,
+            policy=policy,
+            image_loader=ImageLoader(ImageLimits.from_settings(settings)),
+            store=_Store(session_factory(self._engine)),
+            publisher=BrokerPublisher(self.broker),
+            metrics=self.metrics,
+            output_topic=settings.output_topic,
+            dlq_topic=settings.dlq_topic,
+        )
+        self._attach(self._pipeline)
+        await self.broker.start()
+        self.health.set_ready(True)
+        logger.info(
+            "consuming %s as group %s; decisions to %s, dead letters to %s; metrics on :%d",
+            settings.input_topic,
+            settings.group_id,
+            settings.output_topic,
+            settings.dlq_topic,
+            self.health.port,
+        )
+
+    async def stop(self) -> None:
+        """Stop consuming (finishing and committing the batch in flight), then release everything."""
+        if self.health is not None:
+            self.health.set_ready(False)
+        # Waits up to GRACEFUL_TIMEOUT_S for the batch in flight, then leaves the group.
+        await self.broker.stop()
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+        if self.health is not None:
+            self.health.stop()
+            self.health = None
+        if self._started:
+            logger.info("postguard stopped")
+        self._started = False
+
+    async def run(self) -> None:
+        """Serve until SIGTERM or SIGINT, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        signals = (signal.SIGTERM, signal.SIGINT)
+        for sig in signals:
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+            logger.info("stop requested; finishing the batch in flight")
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    async def __aenter__(self) -> PostguardApp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+
+class _Store:
+    """``record_decisions`` bound to a session factory (the pipeline's DecisionStore)."""
+
+    def __init__(self, sessions: Any) -> None:
+        self._record = partial(record_decisions, sessions=sessions)
+
+    async def __call__(self, records: Any) -> Any:
+        return await self._record(records=records)
+
+
+async def _check_schema(url: str) -> None:
+    """Refuse to start on a database that is not migrated to the newest revision."""
+    expected = migrate.head()
+    try:
+        found = await asyncio.to_thread(migrate.current, url)
+    except Exception as exc:
+        raise InfrastructureError(f"cannot read the schema revision of the database: {exc}") from exc
+    if found != expected:
+        state = "not migrated" if found is None else f"at revision {found}"
+        raise InfrastructureError(
+            f"the database schema is {state}, this version needs {expected}: run `postguard migrate` first"
+        )
+
+
+def build_app(
+    settings: Settings, *, scorer: Scorer | None = None, registry: CollectorRegistry | None = None
+) -> PostguardApp:
+    """The service for ``settings``; tests pass a scorer (skipping the model load) and a fresh registry."""
+    return PostguardApp(settings, scorer=scorer, registry=registry)
+
+
+with contextlib.suppress(ImportError):  # pragma: no cover - documentation aid only
+    __all__ = ["PostguardApp", "build_app", "handle_batch", "subscribe"]

@@ -1,0 +1,399 @@
+"""The wire contract: the post postguard consumes and the decision it publishes.
+
+``parse_post`` is the only way a Kafka message becomes a :class:`Post`. It never raises anything
+but :class:`~service.errors.PostRejected`, whose ``code`` is stable (the DLQ header
+``postguard-error``) and whose ``reason`` is short and never quotes more than a few dozen
+characters of the message: reasons travel in Kafka headers and logs, post text must not.
+
+``python -m service.contract docs/schemas`` rewrites the committed JSON Schemas.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from .errors import PostRejected
+
+SCHEMA_VERSION = 1
+MAX_TEXT_CHARS = 10_000
+MAX_ID_CHARS = 128
+MAX_URL_CHARS = 2048
+MAX_LANG_CHARS = 35
+MAX_METADATA_BYTES = 64 * 1024
+#: Deeper metadata is almost certainly an attack or a bug; the limit keeps every walk over it cheap.
+MAX_METADATA_DEPTH = 32
+#: Clocks drift and queues replay, so a little future is normal; a day ahead means a broken clock.
+MAX_CLOCK_SKEW = timedelta(hours=24)
+
+Action = Literal["allow", "review", "block"]
+Modality = Literal["caption", "image_pixels", "image_text"]
+
+# NUL cannot be stored in PostgreSQL text or jsonb; lone surrogates cannot be encoded as UTF-8 at all.
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?P<tz>[Zz]|[+-]\d{2}:\d{2})?")
+_LANG = r"^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$"
+#: At most this many characters taken from the payload (unknown field names) appear in a reason.
+_ECHO_BUDGET = 80
+_MAX_LISTED_ERRORS = 8
+_SPECIAL_CODES = frozenset({"text_too_long", "empty_post", "created_at_in_future"})
+
+
+def _clean_string(value: str) -> str:
+    match = _BAD_CHARS.search(value)
+    if match is not None:
+        what = "NUL characters" if match.group() == "\x00" else "unpaired UTF-16 surrogates"
+        raise ValueError(f"must not contain {what}")
+    return value
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+CleanStr = Annotated[str, AfterValidator(_clean_string)]
+Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class ImageRef(BaseModel):
+    """The image of a post: inline base64 bytes or an http(s) URL, exactly one of them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["data"]}, {"required": ["url"]}]},
+    )
+
+    # ``SkipJsonSchema[None]``: null is tolerated on input, but the schema tells producers to omit the field.
+    data: str | SkipJsonSchema[None] = Field(
+        None,
+        min_length=1,
+        description="The image file (JPEG, PNG, WebP or GIF), base64 with the standard alphabet and padding.",
+        json_schema_extra=_drop_default,
+    )
+    url: str | SkipJsonSchema[None] = Field(
+        None,
+        min_length=1,
+        max_length=MAX_URL_CHARS,
+        description="An http(s) URL of the image; only fetched when the deployment enables URL fetching.",
+        json_schema_extra=_drop_default,
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+            raise ValueError("must not contain whitespace or control characters")
+        _clean_string(value)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - parsing the port is what validates it
+        except ValueError:
+            raise ValueError("is not a valid URL") from None
+        if parts.scheme.lower() not in ("http", "https"):
+            raise ValueError("must be an http or https URL")
+        if not parts.hostname:
+            raise ValueError("must include a host")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ImageRef:
+        if (self.data is None) == (self.url is None):
+            raise ValueError("give exactly one of data or url")
+        return self
+
+
+class Post(BaseModel):
+    """One post to moderate, as it arrives on the input topic (key: ``post_id``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"anyOf": [{"required": ["text"]}, {"required": ["image"]}]},
+    )
+
+    post_id: CleanStr = Field(
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        description="Unique id of the post; the idempotency key (a redelivered post_id is decided once).",
+        examples=["p-000123"],
+    )
+    author_id: CleanStr = Field(min_length=1, max_length=MAX_ID_CHARS, examples=["u-42"])
+    text: CleanStr | None = Field(
+        None,
+        description="The caption or body of the post, at most 10,000 Unicode characters.",
+        json_schema_extra={"maxLength": MAX_TEXT_CHARS},
+    )
+    image: ImageRef | None = None
+    created_at: datetime = Field(
+        description="RFC 3339 time with an offset (Z or ±HH:MM); at most 24 h in the future.",
+        examples=["2026-11-27T10:15:00Z"],
+    )
+    lang: str | None = Field(
+        None, max_length=MAX_LANG_CHARS, pattern=_LANG, description="BCP 47 language tag", examples=["en-GB"]
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form JSON object stored with the post (at most 64 KiB serialized, depth 32).",
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _check_text_length(cls, value: str | None, info: ValidationInfo) -> str | None:
+        limit = (info.context or {}).get("max_text_chars", MAX_TEXT_CHARS)
+        if value is not None and len(value) > limit:
+            raise PydanticCustomError(
+                "text_too_long",
+                "text has {length} characters, more than the limit of {limit}",
+                {"length": len(value), "limit": limit},
+            )
+        return value
+
+    @field_validator("created_at", mode="before")
+    @classmethod
+    def _require_rfc3339(cls, value: Any) -> Any:
+        # pydantic alone would also take unix numbers and naive times; the contract is RFC 3339 with offset.
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("must include a timezone offset (Z or ±HH:MM)")
+            return value
+        if not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 date-time string")
+        match = _RFC3339.fullmatch(value)
+        if match is None:
+            raise ValueError("must be an RFC 3339 date-time string, e.g. 2026-11-27T10:15:00Z")
+        if match.group("tz") is None:
+            raise ValueError("must include a timezone offset (Z or ±HH:MM)")
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _not_far_future(cls, value: datetime, info: ValidationInfo) -> datetime:
+        now = (info.context or {}).get("now") or datetime.now(UTC)
+        ahead = value - now  # aware arithmetic: no conversion, so no overflow at the calendar's ends
+        if ahead > MAX_CLOCK_SKEW:
+            raise PydanticCustomError(
+                "created_at_in_future",
+                "created_at is {hours} h in the future (more than 24 h ahead: check the producer's clock)",
+                {"hours": round(ahead.total_seconds() / 3600, 1)},
+            )
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is outside the representable range of dates") from None
+
+    @field_validator("metadata")
+    @classmethod
+    def _check_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_json_tree(value)
+        size = len(json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode())
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(f"is {size:,} bytes serialized, more than the limit of {MAX_METADATA_BYTES:,}")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Post:
+        if (self.text is None or not self.text.strip()) and self.image is None:
+            raise PydanticCustomError("empty_post", "the post has neither text nor an image")
+        return self
+
+
+def _check_json_tree(root: Any) -> None:
+    """Walk a JSON value without recursion: depth, string content and finite numbers."""
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_METADATA_DEPTH:
+            raise ValueError(f"is nested deeper than {MAX_METADATA_DEPTH} levels")
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if not isinstance(key, str):
+                    raise ValueError("must have string keys only")
+                _clean_string(key)
+                stack.append((child, depth + 1))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str):
+            _clean_string(node)
+        elif isinstance(node, float):
+            if node != node or node in (float("inf"), float("-inf")):
+                raise ValueError("must not contain NaN or infinite numbers")
+        elif node is not None and not isinstance(node, bool | int):
+            raise ValueError("must contain JSON values only")
+
+
+class TriggeredRule(BaseModel):
+    """One policy rule that fired for a decision."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["category", "deny_term", "allow_term"]
+    name: str = Field(description="The category name, or the term as written in the policy.")
+    action: Action = Field(description="What this rule asks for (an allow_term asks for review instead of block).")
+    score: Share | None = Field(None, description="The category score (category rules only).")
+    threshold: Share | None = Field(None, description="The threshold the score reached (category rules only).")
+
+
+class Decision(BaseModel):
+    """The moderation decision published for one post (key: ``post_id``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
+
+    post_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    action: Action
+    scores: dict[str, Share] = Field(description="Probability per category, in [0, 1].")
+    triggered: list[TriggeredRule] = Field(default_factory=list, description="Every rule that fired.")
+    attribution: dict[str, dict[Modality, Share]] = Field(
+        default_factory=dict,
+        description="Per category, the share of the score due to the caption, the image pixels and the image's text.",
+    )
+    model_version: str = Field(min_length=1)
+    policy_version: str = Field(min_length=1)
+    decided_at: datetime = Field(description="When the decision was made, UTC.")
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+    @field_validator("decided_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must be timezone-aware")
+        return value.astimezone(UTC)
+
+
+def parse_post(raw: bytes, *, max_text_chars: int = MAX_TEXT_CHARS, now: datetime | None = None) -> Post:
+    """Parse one message value into a :class:`Post`, or raise :class:`PostRejected`.
+
+    ``now`` (default: the current time) is what ``created_at`` is compared with.
+    """
+    try:
+        document = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PostRejected("invalid_encoding", f"message is not valid UTF-8 (bad byte at offset {exc.start})") from None
+    try:
+        value = json.loads(document, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise PostRejected("invalid_json", "message is nested too deeply to parse") from None
+    except json.JSONDecodeError as exc:
+        raise PostRejected("invalid_json", f"message is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError as exc:  # huge integers, NaN/Infinity, numbers that overflow to infinity
+        raise PostRejected("invalid_json", f"message is not JSON: {str(exc)[:100]}") from None
+    if not isinstance(value, dict):
+        raise PostRejected("schema_violation", f"message must be a JSON object, not {_json_type(value)}")
+    try:
+        return Post.model_validate(value, context={"max_text_chars": max_text_chars, "now": now})
+    except ValidationError as exc:
+        raise _rejection(exc) from None
+    except RecursionError:  # belt and braces: validation walks are iterative, but be certain
+        raise PostRejected("schema_violation", "message is nested too deeply") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError("a number is too large for a 64-bit float")
+    return number
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), "null"
+    )
+
+
+def _rejection(exc: ValidationError) -> PostRejected:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    if len(errors) == 1 and errors[0]["type"] in _SPECIAL_CODES:
+        return PostRejected(errors[0]["type"], errors[0]["msg"])
+    budget = [_ECHO_BUDGET]
+    parts = [f"{_format_loc(error['loc'], budget)}: {_short_msg(error)}" for error in errors[:_MAX_LISTED_ERRORS]]
+    if len(errors) > _MAX_LISTED_ERRORS:
+        parts.append(f"and {len(errors) - _MAX_LISTED_ERRORS} more")
+    return PostRejected("schema_violation", "; ".join(parts))
+
+
+_KNOWN_NAMES = frozenset(Post.model_fields) | frozenset(ImageRef.model_fields)
+
+
+def _format_loc(loc: tuple[int | str, ...], budget: list[int]) -> str:
+    """Join a field path; names not in the contract come from the payload and share a small budget."""
+    if not loc:
+        return "(post)"
+    shown = []
+    for part in loc:
+        name = str(part)
+        if name not in _KNOWN_NAMES:
+            printable = "".join(ch if ch.isprintable() else "?" for ch in name)
+            take = min(len(printable), max(budget[0], 0), 24)
+            budget[0] -= take
+            name = printable[:take] + ("…" if take < len(printable) else "")
+        shown.append(name)
+    return ".".join(shown)
+
+
+def _short_msg(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "required"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def post_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a post message."""
+    schema = Post.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "postguard/post.schema.json", **schema}
+
+
+def decision_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a decision message."""
+    schema = Decision.model_json_schema(mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "postguard/decision.schema.json",
+        **schema,
+    }
+
+
+def render_json_schema(schema: dict[str, Any]) -> str:
+    """The committed text of a schema file: stable key order, two-space indent, final newline."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json_schemas(directory: Path) -> list[Path]:
+    """Write ``post.schema.json`` and ``decision.schema.json`` into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in (("post", post_json_schema()), ("decision", decision_json_schema())):
+        path = directory / f"{name}.schema.json"
+        path.write_text(render_json_schema(schema), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for written_path in write_json_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")):
+        print(written_path)

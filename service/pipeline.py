@@ -1,0 +1,351 @@
+"""Moderating one batch of Kafka records, independent of the Kafka plumbing.
+
+:meth:`Pipeline.process` takes the raw records of one consumer batch and returns only when every
+record has either a decision committed in PostgreSQL *and* published to the output topic, or has
+been published to the dead-letter topic. The caller commits the batch's offsets after that, so a
+crash at any point redelivers the batch; decisions are idempotent in the database (the stored row
+wins on redelivery), so redelivery republishes the same decision instead of creating a new one.
+
+Steps: parse -> load images -> score (one call, in the inference thread) -> policy -> store
+(retried until the database takes it) -> publish decisions and dead letters -> return.
+
+Logs name posts by ``post_id`` only: never their text or author.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from models.errors import ModelError
+from models.types import ModerationResult, PostContent
+
+from .contract import Decision, Post, parse_post
+from .errors import PostRejected
+from .images import ImageLoader, LoadedImage
+from .metrics import ServiceMetrics
+from .policy import Policy
+from .repository import DecisionRecord, SourceRef, StoredDecision
+from .scoring import Scorer
+from .storage_retry import StoreRetry
+
+logger = logging.getLogger(__name__)
+
+#: DLQ header names (see docs/contract.md).
+HEADER_ERROR = "postguard-error"
+HEADER_REASON = "postguard-reason"
+HEADER_SOURCE_TOPIC = "postguard-source-topic"
+HEADER_SOURCE_PARTITION = "postguard-source-partition"
+HEADER_SOURCE_OFFSET = "postguard-source-offset"
+
+#: DLQ code for a post the model raised on (when the model gives no more precise code).
+MODEL_ERROR = "model_error"
+#: DLQ code for a post PostgreSQL refused as data (e.g. a NUL character): retrying cannot help.
+DATABASE_REJECTED = "database_rejected"
+
+# Kafka headers travel with every message; a reason longer than this is cut.
+_MAX_REASON_CHARS = 500
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One Kafka record as consumed: the bytes and where they came from."""
+
+    value: bytes | None
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+
+    @property
+    def source(self) -> SourceRef:
+        return SourceRef(
+            topic=self.topic, partition=self.partition, offset=self.offset, timestamp_ms=self.timestamp_ms
+        )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that cannot be decided, with a stable ``code`` and a human-readable ``reason``."""
+
+    record: RawRecord
+    code: str
+    reason: str
+    post_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message to publish: decision or dead letter."""
+
+    topic: str
+    value: bytes
+    key: bytes | None
+    headers: dict[str, str]
+
+
+class DecisionStore(Protocol):
+    """Persists decisions; returns each as stored (the existing row when it was already there)."""
+
+    async def __call__(self, records: Sequence[DecisionRecord]) -> list[StoredDecision]: ...
+
+
+class Publisher(Protocol):
+    """Publishes messages and returns once the broker has acknowledged all of them."""
+
+    async def publish_all(self, messages: Sequence[OutgoingMessage]) -> None: ...
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What one batch produced (for callers and tests; everything is already published)."""
+
+    decisions: list[StoredDecision]
+    dead_letters: list[DeadLetter]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A post that parsed and whose image (if any) loaded: ready to be scored."""
+
+    record: RawRecord
+    post: Post
+    image: LoadedImage | None
+
+
+class Pipeline:
+    """Turns batches of raw records into stored and published decisions and dead letters."""
+
+    def __init__(
+        self,
+        *,
+        scorer: Scorer,
+        policy: Policy,
+        image_loader: ImageLoader,
+        store: DecisionStore,
+        publisher: Publisher,
+        metrics: ServiceMetrics,
+        output_topic: str,
+        dlq_topic: str,
+        max_text_chars: int = 10_000,
+        store_retry: StoreRetry | None = None,
+    ) -> None:
+        self._scorer = scorer
+        self._policy = policy
+        self._images = image_loader
+        self._store = store
+        self._publisher = publisher
+        self._metrics = metrics
+        self._output_topic = output_topic
+        self._dlq_topic = dlq_topic
+        self._max_text_chars = max_text_chars
+        self._retry = store_retry or StoreRetry(metrics=metrics)
+        # One dedicated thread: torch keeps per-thread state, and one inference at a time is what
+        # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
+        self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-inference")
+
+    def close(self) -> None:
+        """Release the inference thread (waits for a running inference to finish)."""
+        self._inference.shutdown(wait=True)
+
+    async def process(self, records: Sequence[RawRecord]) -> BatchOutcome:
+        """Decide or dead-letter every record; return once all of it is stored and published."""
+        started = time.perf_counter()
+        self._metrics.posts_consumed.inc(len(records))
+        self._metrics.batch_size.observe(len(records))
+
+        dead: list[DeadLetter] = []
+        candidates = await self._prepare(records, dead)
+        scored = await self._score(candidates, dead)
+
+        decided_at = datetime.now(UTC)
+        decision_records = [self._decide(c, result, decided_at) for c, result in scored]
+        stored, rejected = await self._retry.run(self._store, decision_records)
+        for index, reason in rejected:
+            candidate = scored[index][0]
+            dead.append(DeadLetter(candidate.record, DATABASE_REJECTED, reason, candidate.post.post_id))
+        rejected_indexes = {index for index, _ in rejected}
+        kept = [scored[i][0] for i in range(len(scored)) if i not in rejected_indexes]
+
+        await self._publisher.publish_all(
+            [self._decision_message(s) for s in stored] + [self._dead_letter_message(d) for d in dead]
+        )
+        self._observe(kept, stored, dead)
+        self._metrics.batch_latency.observe(time.perf_counter() - started)
+        return BatchOutcome(decisions=stored, dead_letters=dead)
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    async def _prepare(self, records: Sequence[RawRecord], dead: list[DeadLetter]) -> list[_Candidate]:
+        """Parse every record and load its image; rejected ones go to ``dead``."""
+        posts: list[tuple[RawRecord, Post]] = []
+        seen: set[str] = set()
+        for record in records:
+            try:
+                post = parse_post(record.value or b"", max_text_chars=self._max_text_chars)
+            except PostRejected as exc:
+                dead.append(DeadLetter(record, exc.code, exc.reason))
+                continue
+            if post.post_id in seen:
+                # The same post twice in one batch (a producer retry): decide it once. The first
+                # copy wins, as it does in the database.
+                logger.info("post %s appears twice in one batch; deciding it once", post.post_id)
+                continue
+            seen.add(post.post_id)
+            posts.append((record, post))
+
+        loaded = await asyncio.gather(*(self._load_image(post) for _, post in posts))
+        candidates: list[_Candidate] = []
+        for (record, post), image in zip(posts, loaded, strict=True):
+            if isinstance(image, PostRejected):
+                dead.append(DeadLetter(record, image.code, image.reason, post.post_id))
+            else:
+                candidates.append(_Candidate(record, post, image))
+        return candidates
+
+    async def _load_image(self, post: Post) -> LoadedImage | PostRejected | None:
+        if post.image is None:
+            return None
+        try:
+            return await self._images.load(post.image)
+        except PostRejected as exc:
+            return exc
+
+    async def _score(
+        self, candidates: list[_Candidate], dead: list[DeadLetter]
+    ) -> list[tuple[_Candidate, ModerationResult]]:
+        """Score all candidates in one call; if that fails, one by one, dead-lettering the culprits."""
+        if not candidates:
+            return []
+        contents = [_content(c) for c in candidates]
+        try:
+            results = await self._run_model(contents)
+            return list(zip(candidates, results, strict=True))
+        except Exception as exc:  # noqa: BLE001 - any model failure: isolate the culprit below
+            logger.warning(
+                "scoring a batch of %d posts failed (%s); scoring them one by one",
+                len(candidates),
+                type(exc).__name__,
+            )
+        scored: list[tuple[_Candidate, ModerationResult]] = []
+        for candidate, content in zip(candidates, contents, strict=True):
+            try:
+                (result,) = await self._run_model([content])
+            except Exception as exc:  # noqa: BLE001 - this post is the culprit: dead-letter it
+                code = exc.code if isinstance(exc, ModelError) else MODEL_ERROR
+                logger.warning("post %s cannot be scored (%s)", candidate.post.post_id, type(exc).__name__)
+                dead.append(
+                    DeadLetter(candidate.record, code, f"the model failed: {exc!r}", candidate.post.post_id)
+                )
+                continue
+            scored.append((candidate, result))
+        return scored
+
+    async def _run_model(self, contents: list[PostContent]) -> list[ModerationResult]:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self._inference, self._scorer.score, contents)
+        self._metrics.inference_latency.observe(time.perf_counter() - started)
+        if len(results) != len(contents):
+            raise RuntimeError(f"the scorer returned {len(results)} results for {len(contents)} posts")
+        return results
+
+    def _decide(self, candidate: _Candidate, result: ModerationResult, decided_at: datetime) -> DecisionRecord:
+        post = candidate.post
+        # Deny/allow terms apply to every text the post shows: the caption and the text in the image.
+        texts = [t for t in (post.text, result.ocr_text) if t]
+        outcome = self._policy.decide(scores=result.scores, texts=texts)
+        image = candidate.image
+        return DecisionRecord(
+            post_id=post.post_id,
+            author_id=post.author_id,
+            text=post.text,
+            text_sha256=hashlib.sha256(post.text.encode()).hexdigest() if post.text is not None else None,
+            image_sha256=image.sha256 if image else None,
+            image_thumbnail_jpeg=image.thumbnail_jpeg if image else None,
+            ocr_text=result.ocr_text,
+            created_at=post.created_at,
+            lang=post.lang,
+            metadata=dict(post.metadata),
+            source=candidate.record.source,
+            model_version=self._scorer.version,
+            policy_version=self._policy.version,
+            action=outcome.action,
+            scores=dict(result.scores),
+            triggered=[rule.model_dump(mode="json") for rule in outcome.triggered],
+            attribution={k: dict(v) for k, v in result.attribution.items()},
+            decided_at=decided_at,
+            review_priority=outcome.priority,
+        )
+
+    # --- messages ------------------------------------------------------------------------------
+
+    def _decision_message(self, stored: StoredDecision) -> OutgoingMessage:
+        decision = Decision(
+            post_id=stored.post_id,
+            action=stored.action,
+            scores=stored.scores,
+            triggered=stored.triggered,
+            attribution=stored.attribution,
+            model_version=stored.model_version,
+            policy_version=stored.policy_version,
+            decided_at=stored.decided_at,
+        )
+        return OutgoingMessage(
+            topic=self._output_topic,
+            value=decision.model_dump_json().encode(),
+            key=stored.post_id.encode(),
+            headers={"content-type": "application/json"},
+        )
+
+    def _dead_letter_message(self, dead: DeadLetter) -> OutgoingMessage:
+        record = dead.record
+        reason = dead.reason if len(dead.reason) <= _MAX_REASON_CHARS else dead.reason[:_MAX_REASON_CHARS] + "..."
+        return OutgoingMessage(
+            topic=self._dlq_topic,
+            value=record.value or b"",
+            key=record.key,
+            headers={
+                HEADER_ERROR: dead.code,
+                HEADER_REASON: reason,
+                HEADER_SOURCE_TOPIC: record.topic,
+                HEADER_SOURCE_PARTITION: str(record.partition),
+                HEADER_SOURCE_OFFSET: str(record.offset),
+            },
+        )
+
+    def _observe(self, kept: list[_Candidate], stored: list[StoredDecision], dead: list[DeadLetter]) -> None:
+        """Count what was published (called after the sends were acknowledged)."""
+        metrics = self._metrics
+        now = time.time()
+        for candidate, decision in zip(kept, stored, strict=True):
+            metrics.decisions.labels(action=decision.action).inc()
+            for rule in decision.triggered:
+                if rule.get("kind") == "category":
+                    metrics.category_triggers.labels(category=str(rule.get("name"))).inc()
+            if candidate.record.timestamp_ms is not None:
+                metrics.end_to_end_latency.observe(max(0.0, now - candidate.record.timestamp_ms / 1000))
+        for item in dead:
+            metrics.dead_letters.labels(reason=item.code).inc()
+            logger.info(
+                "dead-lettered %s (%s/%d@%d): %s",
+                item.post_id or "a message",
+                item.record.topic,
+                item.record.partition,
+                item.record.offset,
+                item.code,
+            )
+        if stored:
+            metrics.last_decision_timestamp.set(now)
+
+
+def _content(candidate: _Candidate) -> PostContent:
+    return PostContent(text=candidate.post.text, image=candidate.image.image if candidate.image else None)

@@ -1,0 +1,61 @@
+"""The classifier as the pipeline sees it: a :class:`Scorer`, and how the service loads one.
+
+The pipeline depends on this small protocol, not on ``models.inference`` directly, so unit tests
+can hand it a deterministic fake and the heavy torch import happens only when a real model loads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from models.types import ModerationResult, PostContent
+
+from .errors import ConfigError
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Scorer(Protocol):
+    """Scores posts. ``score`` is blocking (CPU-bound): callers run it in a worker thread."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Category names, in the order the model outputs them."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """Model version recorded with every decision (decisions are unique per post and version)."""
+        ...
+
+    def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
+        """One result per post, in order. May raise for a post it cannot score."""
+        ...
+
+
+def load_scorer(settings: Settings) -> Scorer:
+    """Load the checkpoint named by ``POSTGUARD_MODEL_PATH`` (default: the bundled one).
+
+    Raises :class:`ConfigError` naming the variable when the checkpoint is missing or invalid.
+    """
+    # Imported here: importing torch costs seconds and is not needed by the CLI's other commands.
+    from models.errors import CheckpointError
+    from models.inference import Moderator
+
+    path = settings.model_path
+    if path is not None and not path.is_dir():
+        raise ConfigError(f"POSTGUARD_MODEL_PATH: {path} is not a checkpoint directory")
+    try:
+        moderator = Moderator.load(path, torch_threads=settings.torch_threads)
+    except (CheckpointError, FileNotFoundError) as exc:
+        raise ConfigError(f"POSTGUARD_MODEL_PATH: cannot load the checkpoint: {exc}") from exc
+    logger.info(
+        "model %s loaded (labels: %s, sha256 %s)",
+        moderator.version,
+        ", ".join(moderator.labels),
+        moderator.sha256[:12],
+    )
+    return moderator

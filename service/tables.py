@@ -1,0 +1,154 @@
+"""PostgreSQL tables of postguard (SQLAlchemy 2 typed declarative).
+
+The schema is created and changed only by the Alembic migrations in ``migrations/``; these classes
+describe it for queries, and ``tests/service/test_migrations.py`` fails when the two drift apart.
+(The word "models" means the classifier in this project, hence ``tables``.)
+
+Every constraint has a deterministic name (``NAMING_CONVENTION``) so migrations can refer to it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text as sql_text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ACTIONS = ("allow", "review", "block")
+REVIEW_STATUSES = ("open", "claimed", "resolved", "appealed")
+POST_ID_MAX_CHARS = 128
+
+
+def _in_list(column: str, values: tuple[str, ...]) -> str:
+    """SQL text for a CHECK constraint over constant strings (module constants, never user input)."""
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base; ``Base.metadata`` is what the migration drift test compares against."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class PostRow(Base):
+    """One post as it arrived, stored once.
+
+    First content wins: a post_id seen again (redelivery, or a producer reusing an id with other
+    content) never overwrites the stored row (``INSERT ... ON CONFLICT DO NOTHING``), so the text
+    moderators review is always the text the first decision was made on.
+    """
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        CheckConstraint(
+            f"char_length(post_id) BETWEEN 1 AND {POST_ID_MAX_CHARS}", name="post_id_length"
+        ),
+    )
+
+    post_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    author_id: Mapped[str] = mapped_column(Text)
+    # Kept (not only its hash): moderators need the text on the review page.
+    text: Mapped[str | None] = mapped_column(Text)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
+    # A small JPEG for the review page; the original image is never stored.
+    image_thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ocr_text: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(Text)
+    # ``metadata`` is reserved on declarative classes, so the attribute has another name.
+    post_metadata: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, server_default=sql_text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Where the post was read from: enough to find the original message again.
+    source_topic: Mapped[str] = mapped_column(Text)
+    source_partition: Mapped[int] = mapped_column(Integer)
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    source_timestamp: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DecisionRow(Base):
+    """One decision per (post, model version): a redelivered post never creates a second row."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("post_id", "model_version"),
+        CheckConstraint(_in_list("action", ACTIONS), name="action"),
+        Index(None, "action", "decided_at"),
+        Index(None, "decided_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    # CASCADE: erasing a post (retention, takedown requests) erases what was derived from it.
+    post_id: Mapped[str] = mapped_column(Text, ForeignKey("posts.post_id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(Text)
+    policy_version: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    scores: Mapped[dict[str, float]] = mapped_column(JSONB)
+    triggered: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sql_text("'[]'::jsonb"))
+    attribution: Mapped[dict[str, dict[str, float]]] = mapped_column(
+        JSONB, server_default=sql_text("'{}'::jsonb")
+    )
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ReviewItemRow(Base):
+    """A post waiting for (or handled by) a human moderator; at most one per post."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        CheckConstraint(_in_list("status", REVIEW_STATUSES), name="status"),
+        CheckConstraint("priority BETWEEN 0 AND 100", name="priority_range"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    post_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("posts.post_id", ondelete="CASCADE"), unique=True
+    )
+    decision_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("decisions.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(Text, server_default=sql_text("'open'"))
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+# The moderation queue: items of one status, most urgent first, oldest first among equals.
+# Declared after the class because a DESC column needs the mapped attribute.
+Index(
+    "ix_review_items_queue",
+    ReviewItemRow.status,
+    ReviewItemRow.priority.desc(),
+    ReviewItemRow.created_at,
+)
