@@ -47,6 +47,7 @@ def _configure(**kwargs: object) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
+        compare_server_default=True,
         **kwargs,  # type: ignore[arg-type]
     )
 

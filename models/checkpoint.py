@@ -54,6 +54,8 @@ def save_checkpoint(model: ModerationModel, processor: ModerationProcessor, dire
     }
     save_file(weights, str(directory / WEIGHTS_FILE), metadata={"format": str(FORMAT_VERSION)})
     processor.save_pretrained(directory)
+    for path in _checkpoint_files(directory):
+        path.chmod(0o644)  # safetensors writes 0600; a non-root service user must be able to read it
     files = {str(p.relative_to(directory)): _sha256(p) for p in _checkpoint_files(directory)}
     overall = hashlib.sha256("".join(f"{name}:{digest}\n" for name, digest in sorted(files.items())).encode()).hexdigest()
     manifest = {"format": FORMAT_VERSION, "version": model.config.version, "labels": list(model.config.labels),

@@ -16,10 +16,9 @@ Delivery guarantees, in one place:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-from functools import partial
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -29,7 +28,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.schemas import Topic
 from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from . import migrate
 from .database import create_engine_from_url, session_factory, wait_for_database
@@ -39,7 +38,7 @@ from .kafka_setup import BrokerPublisher, build_broker, ensure_topics
 from .metrics import HealthServer, ServiceMetrics, build_metrics
 from .pipeline import Pipeline, RawRecord
 from .policy import load_policy
-from .repository import record_decisions
+from .repository import DecisionRecord, StoredDecision, record_decisions
 from .scoring import Scorer, load_scorer
 from .settings import Settings
 
@@ -88,16 +87,21 @@ async def handle_batch(message: KafkaMessage, pipeline: Pipeline) -> None:
     except (CommitFailedError, IllegalStateError, KafkaError) as exc:
         # Typically a rebalance took the partitions away mid-batch: the new owner redelivers the
         # batch and finds the decisions already stored, so nothing is lost or duplicated.
-        logger.warning("could not commit a batch of %d records (%s); it will be redelivered", len(records), exc)
+        logger.warning(
+            "could not commit a batch of %d records (%s); it will be redelivered", len(records), exc
+        )
 
 
-def subscribe(broker: KafkaBroker, settings: Settings, pipeline: Pipeline | None = None) -> Any:
-    """Register the batch subscriber on ``broker``; the pipeline can be attached later
-    (``subscriber.pipeline = ...``) because it needs the model, loaded at start."""
+def subscribe(
+    broker: KafkaBroker, settings: Settings, pipeline: Pipeline | None = None
+) -> Callable[[Pipeline], None]:
+    """Register the batch subscriber on ``broker``; returns a function that attaches the pipeline,
+    which the service builds at start (it needs the model), after the subscriber is declared."""
     slot: dict[str, Pipeline | None] = {"pipeline": pipeline}
 
     @broker.subscriber(
-        # declare=False: topics are created by ensure_topics with DEFAULT_PARTITIONS.
+        # declare=False: ensure_topics creates topics with DEFAULT_PARTITIONS; FastStream would
+        # create the input topic with a single partition, which caps the group at one consumer.
         Topic(settings.input_topic, declare=False),
         batch=True,
         group_id=settings.group_id,
@@ -169,6 +173,10 @@ class PostguardApp:
         policy = await asyncio.to_thread(load_policy, settings.policy_path)
         policy.check_labels(scorer.labels)
         logger.info("policy %s loaded from %s", policy.version, policy.source)
+        self.metrics.model_info.info(
+            {"version": scorer.version, "sha256": str(getattr(scorer, "sha256", ""))}
+        )
+        self.metrics.policy_info.info({"version": policy.version, "source": policy.source})
 
         self.health = HealthServer(self.metrics, settings.metrics_host, settings.metrics_port)
         self.health.start()
@@ -244,11 +252,11 @@ class PostguardApp:
 class _Store:
     """``record_decisions`` bound to a session factory (the pipeline's DecisionStore)."""
 
-    def __init__(self, sessions: Any) -> None:
-        self._record = partial(record_decisions, sessions=sessions)
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
 
-    async def __call__(self, records: Any) -> Any:
-        return await self._record(records=records)
+    async def __call__(self, records: Sequence[DecisionRecord]) -> list[StoredDecision]:
+        return await record_decisions(sessions=self._sessions, records=records)
 
 
 async def _check_schema(url: str) -> None:
@@ -270,7 +278,3 @@ def build_app(
 ) -> PostguardApp:
     """The service for ``settings``; tests pass a scorer (skipping the model load) and a fresh registry."""
     return PostguardApp(settings, scorer=scorer, registry=registry)
-
-
-with contextlib.suppress(ImportError):  # pragma: no cover - documentation aid only
-    __all__ = ["PostguardApp", "build_app", "handle_batch", "subscribe"]

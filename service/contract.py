@@ -28,12 +28,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from .errors import PostRejected
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 MAX_TEXT_CHARS = 10_000
 MAX_ID_CHARS = 128
 MAX_URL_CHARS = 2048
@@ -65,7 +64,11 @@ def _clean_string(value: str) -> str:
     return value
 
 
-def _drop_default(schema: dict[str, Any]) -> None:
+def _string_only(schema: dict[str, Any]) -> None:
+    """Describe an optional string field as a plain string: with ``oneOf`` required, null has no use."""
+    for member in schema.pop("anyOf", []):
+        if member.get("type") == "string":
+            schema.update(member)
     schema.pop("default", None)
 
 
@@ -82,19 +85,17 @@ class ImageRef(BaseModel):
         json_schema_extra={"oneOf": [{"required": ["data"]}, {"required": ["url"]}]},
     )
 
-    # ``SkipJsonSchema[None]``: null is tolerated on input, but the schema tells producers to omit the field.
-    data: str | SkipJsonSchema[None] = Field(
-        None,
-        min_length=1,
+    # null is tolerated on input, but the schema tells producers to omit the field (see _string_only).
+    # The length constraints sit on the ``str`` member: on the Optional they would be applied to None too.
+    data: Annotated[str, Field(min_length=1)] | None = Field(
+        default=None,
         description="The image file (JPEG, PNG, WebP or GIF), base64 with the standard alphabet and padding.",
-        json_schema_extra=_drop_default,
+        json_schema_extra=_string_only,
     )
-    url: str | SkipJsonSchema[None] = Field(
-        None,
-        min_length=1,
-        max_length=MAX_URL_CHARS,
+    url: Annotated[str, Field(min_length=1, max_length=MAX_URL_CHARS)] | None = Field(
+        default=None,
         description="An http(s) URL of the image; only fetched when the deployment enables URL fetching.",
-        json_schema_extra=_drop_default,
+        json_schema_extra=_string_only,
     )
 
     @field_validator("url")
@@ -140,7 +141,7 @@ class Post(BaseModel):
     )
     author_id: CleanStr = Field(min_length=1, max_length=MAX_ID_CHARS, examples=["u-42"])
     text: CleanStr | None = Field(
-        None,
+        default=None,
         description="The caption or body of the post, at most 10,000 Unicode characters.",
         json_schema_extra={"maxLength": MAX_TEXT_CHARS},
     )
@@ -150,7 +151,11 @@ class Post(BaseModel):
         examples=["2026-11-27T10:15:00Z"],
     )
     lang: str | None = Field(
-        None, max_length=MAX_LANG_CHARS, pattern=_LANG, description="BCP 47 language tag", examples=["en-GB"]
+        default=None,
+        max_length=MAX_LANG_CHARS,
+        pattern=_LANG,
+        description="BCP 47 language tag",
+        examples=["en-GB"],
     )
     metadata: dict[str, Any] = Field(
         default_factory=dict,
@@ -245,13 +250,17 @@ def _check_json_tree(root: Any) -> None:
 class TriggeredRule(BaseModel):
     """One policy rule that fired for a decision."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
 
     kind: Literal["category", "deny_term", "allow_term"]
     name: str = Field(description="The category name, or the term as written in the policy.")
-    action: Action = Field(description="What this rule asks for (an allow_term asks for review instead of block).")
-    score: Share | None = Field(None, description="The category score (category rules only).")
-    threshold: Share | None = Field(None, description="The threshold the score reached (category rules only).")
+    action: Action = Field(
+        description="What this rule asks for (an allow_term asks for review instead of block)."
+    )
+    score: Share | None = Field(default=None, description="The category score (category rules only).")
+    threshold: Share | None = Field(
+        default=None, description="The threshold the score reached (category rules only)."
+    )
 
 
 class Decision(BaseModel):
@@ -288,13 +297,17 @@ def parse_post(raw: bytes, *, max_text_chars: int = MAX_TEXT_CHARS, now: datetim
     try:
         document = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PostRejected("invalid_encoding", f"message is not valid UTF-8 (bad byte at offset {exc.start})") from None
+        raise PostRejected(
+            "invalid_encoding", f"message is not valid UTF-8 (bad byte at offset {exc.start})"
+        ) from None
     try:
         value = json.loads(document, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise PostRejected("invalid_json", "message is nested too deeply to parse") from None
     except json.JSONDecodeError as exc:
-        raise PostRejected("invalid_json", f"message is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise PostRejected(
+            "invalid_json", f"message is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
     except ValueError as exc:  # huge integers, NaN/Infinity, numbers that overflow to infinity
         raise PostRejected("invalid_json", f"message is not JSON: {str(exc)[:100]}") from None
     if not isinstance(value, dict):
@@ -329,7 +342,9 @@ def _rejection(exc: ValidationError) -> PostRejected:
     if len(errors) == 1 and errors[0]["type"] in _SPECIAL_CODES:
         return PostRejected(errors[0]["type"], errors[0]["msg"])
     budget = [_ECHO_BUDGET]
-    parts = [f"{_format_loc(error['loc'], budget)}: {_short_msg(error)}" for error in errors[:_MAX_LISTED_ERRORS]]
+    parts = [
+        f"{_format_loc(error['loc'], budget)}: {_short_msg(error)}" for error in errors[:_MAX_LISTED_ERRORS]
+    ]
     if len(errors) > _MAX_LISTED_ERRORS:
         parts.append(f"and {len(errors) - _MAX_LISTED_ERRORS} more")
     return PostRejected("schema_violation", "; ".join(parts))
@@ -365,7 +380,11 @@ def _short_msg(error: Any) -> str:
 def post_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a post message."""
     schema = Post.model_json_schema(mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "postguard/post.schema.json", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "postguard/post.schema.json",
+        **schema,
+    }
 
 
 def decision_json_schema() -> dict[str, Any]:

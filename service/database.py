@@ -25,7 +25,9 @@ def create_engine_from_url(url: str, *, pool_size: int = 5, echo: bool = False) 
     ``pool_pre_ping`` tests each pooled connection before use, so a database restart costs a
     reconnect instead of one failed transaction per stale connection.
     """
-    return create_async_engine(with_driver(url, "asyncpg"), pool_pre_ping=True, pool_size=pool_size, echo=echo)
+    return create_async_engine(
+        with_driver(url, "asyncpg"), pool_pre_ping=True, pool_size=pool_size, echo=echo
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

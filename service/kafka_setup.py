@@ -97,15 +97,15 @@ def build_broker(settings: Settings) -> KafkaBroker:
         client_id=CLIENT_ID,
         max_request_size=settings.max_message_bytes,
         graceful_timeout=GRACEFUL_TIMEOUT_S,
-        # Topics are created by ensure_topics (with DEFAULT_PARTITIONS), not by FastStream (1 partition).
-        allow_auto_create_topics=False,
         logger=logging.getLogger("postguard.kafka"),
         # FastStream logs every message (here: every batch) at this level; keep that out of INFO.
         log_level=logging.DEBUG,
     )
 
 
-async def ensure_topics(settings: Settings, names: Sequence[str], *, partitions: int = DEFAULT_PARTITIONS) -> None:
+async def ensure_topics(
+    settings: Settings, names: Sequence[str], *, partitions: int = DEFAULT_PARTITIONS
+) -> None:
     """Create the missing topics among ``names``; never fails the start over it.
 
     A broker that refuses (ACLs, or Tansu's partial admin API) is logged: the topics may exist
@@ -130,7 +130,9 @@ async def ensure_topics(settings: Settings, names: Sequence[str], *, partitions:
         except TopicAlreadyExistsError:
             return
         except KafkaError as exc:
-            logger.warning("could not create topics %s (%r); relying on the broker to have them", missing, exc)
+            logger.warning(
+                "could not create topics %s (%r); relying on the broker to have them", missing, exc
+            )
             return
         for topic, code, *_ in getattr(response, "topic_errors", ()):
             if code not in (0, TopicAlreadyExistsError.errno):

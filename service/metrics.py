@@ -82,9 +82,14 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         posts_consumed=Counter(
             name("posts_consumed"), "Messages read from the input topic.", ["topic"], registry=registry
         ),
-        decisions=Counter(name("decisions"), "Decisions committed, by action.", ["action"], registry=registry),
+        decisions=Counter(
+            name("decisions"), "Decisions committed, by action.", ["action"], registry=registry
+        ),
         dead_lettered=Counter(
-            name("dead_lettered"), "Messages sent to the dead-letter topic, by error code.", ["reason"], registry=registry
+            name("dead_lettered"),
+            "Messages sent to the dead-letter topic, by error code.",
+            ["reason"],
+            registry=registry,
         ),
         category_triggers=Counter(
             name("category_triggers"),
@@ -93,13 +98,22 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
             registry=registry,
         ),
         inference_seconds=Histogram(
-            name("inference_seconds"), "Time to score one batch.", buckets=INFERENCE_BUCKETS, registry=registry
+            name("inference_seconds"),
+            "Time to score one batch.",
+            buckets=INFERENCE_BUCKETS,
+            registry=registry,
         ),
         batch_seconds=Histogram(
-            name("batch_seconds"), "Time to handle one batch end to end.", buckets=BATCH_BUCKETS, registry=registry
+            name("batch_seconds"),
+            "Time to handle one batch end to end.",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
         ),
         db_write_seconds=Histogram(
-            name("db_write_seconds"), "Time of one decision-write transaction.", buckets=DB_WRITE_BUCKETS, registry=registry
+            name("db_write_seconds"),
+            "Time of one decision-write transaction.",
+            buckets=DB_WRITE_BUCKETS,
+            registry=registry,
         ),
         end_to_end_seconds=Histogram(
             name("end_to_end_seconds"),
@@ -111,7 +125,9 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
             name("batch_size"), "Posts per scored batch.", buckets=BATCH_SIZE_BUCKETS, registry=registry
         ),
         db_write_errors=Counter(
-            name("db_write_errors"), "Failed decision-write transactions (each is retried).", registry=registry
+            name("db_write_errors"),
+            "Failed decision-write transactions (each is retried).",
+            registry=registry,
         ),
         db_retry_backoff_seconds=Gauge(
             name("db_retry_backoff_seconds"),
@@ -119,7 +135,9 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
             registry=registry,
         ),
         consumer_paused=Gauge(
-            name("consumer_paused"), "1 while consumption is paused (database unavailable), else 0.", registry=registry
+            name("consumer_paused"),
+            "1 while consumption is paused (database unavailable), else 0.",
+            registry=registry,
         ),
         last_decision_timestamp_seconds=Gauge(
             name("last_decision_timestamp_seconds"),
@@ -174,7 +192,13 @@ class HealthServer:
         server = server_class((self._host, self._requested_port), _make_handler(self))
         server.daemon_threads = True
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="postguard-health", daemon=True)
+        self._thread = threading.Thread(
+            # A short poll interval only makes stop() quick; requests are served immediately either way.
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="postguard-health",
+            daemon=True,
+        )
         self._thread.start()
         logger.info("metrics and health endpoints on %s:%d", self._host, self.port)
 
@@ -197,7 +221,7 @@ class HealthServer:
         self.stop()
 
     def _metrics_body(self, accept: str | None) -> tuple[bytes, str]:
-        encoder, content_type = choose_encoder(accept)
+        encoder, content_type = choose_encoder(accept or "")
         return encoder(self._metrics.registry), content_type
 
     def _readiness(self) -> tuple[bool, str]:
@@ -222,7 +246,9 @@ def _make_handler(owner: HealthServer) -> type[BaseHTTPRequestHandler]:
                 self._send_json(200, {"status": "ok"})
             elif path == "/readyz":
                 ready, reason = owner._readiness()
-                self._send_json(200 if ready else 503, {"status": "ready" if ready else "not ready", "reason": reason})
+                self._send_json(
+                    200 if ready else 503, {"status": "ready" if ready else "not ready", "reason": reason}
+                )
             else:
                 self._send_json(404, {"status": "not found", "paths": ["/metrics", "/healthz", "/readyz"]})
 

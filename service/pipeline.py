@@ -159,7 +159,8 @@ class Pipeline:
     async def process(self, records: Sequence[RawRecord]) -> BatchOutcome:
         """Decide or dead-letter every record; return once all of it is stored and published."""
         started = time.perf_counter()
-        self._metrics.posts_consumed.inc(len(records))
+        for topic in {r.topic for r in records}:
+            self._metrics.posts_consumed.labels(topic=topic).inc(sum(1 for r in records if r.topic == topic))
         self._metrics.batch_size.observe(len(records))
 
         dead: list[DeadLetter] = []
@@ -179,7 +180,7 @@ class Pipeline:
             [self._decision_message(s) for s in stored] + [self._dead_letter_message(d) for d in dead]
         )
         self._observe(kept, stored, dead)
-        self._metrics.batch_latency.observe(time.perf_counter() - started)
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
         return BatchOutcome(decisions=stored, dead_letters=dead)
 
     # --- steps ---------------------------------------------------------------------------------
@@ -253,12 +254,14 @@ class Pipeline:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._inference, self._scorer.score, contents)
-        self._metrics.inference_latency.observe(time.perf_counter() - started)
+        self._metrics.inference_seconds.observe(time.perf_counter() - started)
         if len(results) != len(contents):
             raise RuntimeError(f"the scorer returned {len(results)} results for {len(contents)} posts")
         return results
 
-    def _decide(self, candidate: _Candidate, result: ModerationResult, decided_at: datetime) -> DecisionRecord:
+    def _decide(
+        self, candidate: _Candidate, result: ModerationResult, decided_at: datetime
+    ) -> DecisionRecord:
         post = candidate.post
         # Deny/allow terms apply to every text the post shows: the caption and the text in the image.
         texts = [t for t in (post.text, result.ocr_text) if t]
@@ -308,7 +311,9 @@ class Pipeline:
 
     def _dead_letter_message(self, dead: DeadLetter) -> OutgoingMessage:
         record = dead.record
-        reason = dead.reason if len(dead.reason) <= _MAX_REASON_CHARS else dead.reason[:_MAX_REASON_CHARS] + "..."
+        reason = (
+            dead.reason if len(dead.reason) <= _MAX_REASON_CHARS else dead.reason[:_MAX_REASON_CHARS] + "..."
+        )
         return OutgoingMessage(
             topic=self._dlq_topic,
             value=record.value or b"",
@@ -327,14 +332,16 @@ class Pipeline:
         metrics = self._metrics
         now = time.time()
         for candidate, decision in zip(kept, stored, strict=True):
-            metrics.decisions.labels(action=decision.action).inc()
-            for rule in decision.triggered:
-                if rule.get("kind") == "category":
-                    metrics.category_triggers.labels(category=str(rule.get("name"))).inc()
+            # A redelivered post republishes its stored decision; count each decision once.
+            if decision.created:
+                metrics.decisions.labels(action=decision.action).inc()
+                for rule in decision.triggered:
+                    if rule.get("kind") == "category":
+                        metrics.category_triggers.labels(category=str(rule.get("name"))).inc()
             if candidate.record.timestamp_ms is not None:
-                metrics.end_to_end_latency.observe(max(0.0, now - candidate.record.timestamp_ms / 1000))
+                metrics.end_to_end_seconds.observe(max(0.0, now - candidate.record.timestamp_ms / 1000))
         for item in dead:
-            metrics.dead_letters.labels(reason=item.code).inc()
+            metrics.dead_lettered.labels(reason=item.code).inc()
             logger.info(
                 "dead-lettered %s (%s/%d@%d): %s",
                 item.post_id or "a message",
@@ -344,7 +351,7 @@ class Pipeline:
                 item.code,
             )
         if stored:
-            metrics.last_decision_timestamp.set(now)
+            metrics.last_decision_timestamp_seconds.set(now)
 
 
 def _content(candidate: _Candidate) -> PostContent:

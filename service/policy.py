@@ -114,8 +114,12 @@ class Policy:
         if denied:
             action = "block"
         elif category_block:
-            excusing = [term for term, pattern in self._allow if any(pattern.search(text) for text in normalised)]
-            triggered.extend(TriggeredRule(kind="allow_term", name=term, action="review") for term in excusing)
+            excusing = [
+                term for term, pattern in self._allow if any(pattern.search(text) for text in normalised)
+            ]
+            triggered.extend(
+                TriggeredRule(kind="allow_term", name=term, action="review") for term in excusing
+            )
             action = "review" if excusing else "block"
         elif category_review:
             action = "review"
@@ -240,7 +244,9 @@ def _valid_score(name: str, scores: Mapping[str, float]) -> float:
     try:
         score = float(scores[name])
     except KeyError:
-        raise ValueError(f"no score for policy category {name!r}; run Policy.check_labels at startup") from None
+        raise ValueError(
+            f"no score for policy category {name!r}; run Policy.check_labels at startup"
+        ) from None
     # NaN compares false with every threshold and would silently allow: refuse it loudly.
     if math.isnan(score) or not 0.0 <= score <= 1.0:
         raise ValueError(f"score of {name!r} is {score}, expected a probability in [0, 1]")

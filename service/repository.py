@@ -237,7 +237,9 @@ async def record_decisions(
     return result
 
 
-async def decisions_for_post(*, sessions: async_sessionmaker[AsyncSession], post_id: str) -> list[StoredDecision]:
+async def decisions_for_post(
+    *, sessions: async_sessionmaker[AsyncSession], post_id: str
+) -> list[StoredDecision]:
     """Every decision stored for a post (one per model version), oldest first."""
     async with sessions() as session:
         rows = await session.scalars(
@@ -257,7 +259,7 @@ async def decisions_by_action(*, sessions: async_sessionmaker[AsyncSession]) -> 
     async with sessions() as session:
         rows = await session.execute(select(DecisionRow.action, func.count()).group_by(DecisionRow.action))
         counts = {action: 0 for action in ACTIONS}
-        counts.update({action: int(n) for action, n in rows.tuples()})
+        counts.update({action: int(n) for action, n in rows.all()})
         return counts
 
 
@@ -268,5 +270,5 @@ async def review_queue_depth(*, sessions: async_sessionmaker[AsyncSession]) -> d
             select(ReviewItemRow.status, func.count()).group_by(ReviewItemRow.status)
         )
         counts = {status: 0 for status in REVIEW_STATUSES}
-        counts.update({status: int(n) for status, n in rows.tuples()})
+        counts.update({status: int(n) for status, n in rows.all()})
         return counts

@@ -68,7 +68,9 @@ class StoreRetry:
             try:
                 stored.extend(await self._until_stored(store, [record]))
             except _DataRejected as exc:
-                logger.warning("post %s cannot be stored (%s); dead-lettering it", record.post_id, exc.sqlstate)
+                logger.warning(
+                    "post %s cannot be stored (%s); dead-lettering it", record.post_id, exc.sqlstate
+                )
                 rejected.append((index, exc.reason))
         return stored, rejected
 
@@ -88,10 +90,13 @@ class StoreRetry:
                 if not is_database_error(exc):
                     raise
                 if (sqlstate := data_rejection_sqlstate(exc)) is not None:
-                    raise _DataRejected(sqlstate, f"PostgreSQL refused the post as data (SQLSTATE {sqlstate})") from exc
+                    raise _DataRejected(
+                        sqlstate, f"PostgreSQL refused the post as data (SQLSTATE {sqlstate})"
+                    ) from exc
                 attempt += 1
                 self.metrics.db_write_errors.inc()
-                self.metrics.db_write_backoff_seconds.set(delay)
+                self.metrics.db_retry_backoff_seconds.set(delay)
+                self.metrics.consumer_paused.set(1)
                 logger.warning(
                     "writing %d decisions to PostgreSQL failed (attempt %d: %s: %s); "
                     "consumption is paused, retrying in %.1f s",
@@ -104,10 +109,11 @@ class StoreRetry:
                 await self._sleep(delay)
                 delay = min(delay * 2, self.max_s)
                 continue
-            self.metrics.db_write_latency.observe(asyncio.get_running_loop().time() - started)
+            self.metrics.db_write_seconds.observe(asyncio.get_running_loop().time() - started)
             if attempt:
                 logger.warning("PostgreSQL is writable again after %d failed attempts", attempt)
-                self.metrics.db_write_backoff_seconds.set(0)
+                self.metrics.db_retry_backoff_seconds.set(0)
+                self.metrics.consumer_paused.set(0)
             return stored
 
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+)
+from sqlalchemy import (
     text as sql_text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -66,9 +68,7 @@ class PostRow(Base):
 
     __tablename__ = "posts"
     __table_args__ = (
-        CheckConstraint(
-            f"char_length(post_id) BETWEEN 1 AND {POST_ID_MAX_CHARS}", name="post_id_length"
-        ),
+        CheckConstraint(f"char_length(post_id) BETWEEN 1 AND {POST_ID_MAX_CHARS}", name="post_id_length"),
     )
 
     post_id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -130,9 +130,7 @@ class ReviewItemRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    post_id: Mapped[str] = mapped_column(
-        Text, ForeignKey("posts.post_id", ondelete="CASCADE"), unique=True
-    )
+    post_id: Mapped[str] = mapped_column(Text, ForeignKey("posts.post_id", ondelete="CASCADE"), unique=True)
     decision_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("decisions.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(Text, server_default=sql_text("'open'"))
     priority: Mapped[int] = mapped_column(SmallInteger)

@@ -86,7 +86,10 @@ def upgrade() -> None:
             ["post_id"], ["posts.post_id"], name=op.f("fk_review_items_post_id_posts"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["decision_id"], ["decisions.id"], name=op.f("fk_review_items_decision_id_decisions"), ondelete="CASCADE"
+            ["decision_id"],
+            ["decisions.id"],
+            name=op.f("fk_review_items_decision_id_decisions"),
+            ondelete="CASCADE",
         ),
         sa.UniqueConstraint("post_id", name=op.f("uq_review_items_post_id")),
         sa.CheckConstraint(

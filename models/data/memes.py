@@ -96,6 +96,8 @@ def _contrast(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
 def render_meme(spec: MemeSpec) -> Image.Image:
     """Render ``spec`` to an RGB image (deterministic)."""
     image = _background(spec)
+    if not spec.text.strip():  # a plain photo: no text block at all
+        return _degrade(image, spec)
     draw = ImageDraw.Draw(image)
     size = spec.font_size
     font = _font(spec.font, size)
@@ -137,6 +139,11 @@ def render_meme(spec: MemeSpec) -> Image.Image:
         width = font.getlength(line)
         x = int((image.width - width) / 2) if spec.style != "caption_bar" else x
         draw.text((x, y), line, font=font, fill=fill, stroke_width=stroke, stroke_fill=stroke_fill)
+    return _degrade(image, spec)
+
+
+def _degrade(image: Image.Image, spec: MemeSpec) -> Image.Image:
+    """Sensor-like noise and JPEG re-compression, as images suffer on their way through platforms."""
     if spec.noise > 0:
         rng = np.random.default_rng(int(spec.key()[:8], 16))
         pixels = np.asarray(image, dtype=np.float32)

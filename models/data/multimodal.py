@@ -1,0 +1,172 @@
+"""Composing multimodal posts from labelled texts and rendered images.
+
+Kinds of post (labels are the element-wise maximum of the harmful parts):
+
+- ``caption_harm``: harmful caption; the image is a photo or a meme with a benign text.
+- ``image_harm``: harmful text only inside the image; the caption is benign or absent.
+- ``split_harm``: one harmful text split in two: the first half in the caption, the rest in the image.
+- ``benign``: benign caption and/or benign image (photo or meme with a benign text).
+- ``confounder``: benign texts that contain harmful-looking words (``kill``, ``hate``, ``stupid``...),
+  in the caption or the image — the cases a keyword filter gets wrong.
+
+Each split draws only from that split's texts and from its own photos (COCO train2017 photos for
+train/val, val2017 for test), so no text crosses splits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .memes import MemeSpec, random_spec
+from .sources import BENIGN, FULL_MASK, CocoImage, TextExample
+
+KINDS: tuple[str, ...] = ("caption_harm", "image_harm", "split_harm", "benign", "confounder")
+HARMFUL_LOOKING = re.compile(
+    r"\b(kill\w*|hate\w*|stupid|idiot\w*|die|dead|attack\w*|destroy\w*|war|crazy|damn|hell|sick|trash|fight\w*|shoot\w*)\b"
+)
+
+
+@dataclass(frozen=True)
+class MultimodalExample:
+    """A post made of an optional caption and an optional rendered image, with its labels."""
+
+    caption: str | None
+    image: MemeSpec | None
+    targets: tuple[float, ...]
+    mask: tuple[float, ...]
+    kind: str
+    split: str
+    #: The image is a user's file, not rendered by us: its text is unknown and must be read by OCR.
+    needs_real_ocr: bool = False
+
+    @property
+    def image_text(self) -> str | None:
+        """The text rendered into the image ('' for a plain photo)."""
+        return None if self.image is None else self.image.text
+
+
+def _photo_spec(photo: Path, rng: np.random.Generator) -> MemeSpec:
+    return MemeSpec(text="", background=str(photo), style="card", font=0, font_size=30, noise=0.0,
+                    jpeg_quality=int(rng.choice([0, 90])), width=int(rng.choice([448, 512])), height=448)
+
+
+def _combine(*parts: TextExample | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    present = [p for p in parts if p is not None]
+    if not present:
+        return BENIGN, FULL_MASK
+    targets = tuple(max(values) for values in zip(*(p.targets for p in present), strict=True))
+    # A label is known if every part annotates it, or if some part is positive for it.
+    mask = tuple(
+        1.0 if all(p.mask[i] for p in present) or targets[i] == 1.0 else 0.0 for i in range(len(targets))
+    )
+    return targets, mask
+
+
+def is_harmful(example: TextExample) -> bool:
+    return example.targets[-1] == 1.0  # toxic
+
+
+def compose(
+    texts: Sequence[TextExample],
+    photos: Sequence[Path],
+    coco_captions: Sequence[str],
+    *,
+    count: int,
+    split: str,
+    seed: int,
+    kinds: Sequence[str] = KINDS,
+    weights: Sequence[float] | None = None,
+) -> list[MultimodalExample]:
+    """Draw ``count`` multimodal posts of the given kinds from one split's texts."""
+    rng = np.random.default_rng(seed)
+    harmful = [t for t in texts if is_harmful(t) and len(t.text.split()) >= 3]
+    benign = [t for t in texts if not is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
+    confounders = [t for t in benign if HARMFUL_LOOKING.search(t.text.lower())] or benign
+    splittable = [t for t in harmful if len(t.text.split()) >= 6] or harmful
+    if not harmful or not benign:
+        raise ValueError(f"split {split!r} needs harmful and benign texts to compose posts")
+    probabilities = np.asarray(weights if weights is not None else [1.0] * len(kinds), dtype=float)
+    probabilities /= probabilities.sum()
+    photo_list = list(photos)
+
+    def pick(pool: Sequence[TextExample]) -> TextExample:
+        return pool[int(rng.integers(len(pool)))]
+
+    def benign_caption() -> tuple[str | None, TextExample | None]:
+        roll = rng.random()
+        if roll < 0.3:
+            return None, None
+        if roll < 0.6 and coco_captions:
+            return coco_captions[int(rng.integers(len(coco_captions)))], None
+        example = pick(benign)
+        return example.text, example
+
+    def benign_image() -> tuple[MemeSpec, TextExample | None]:
+        if photo_list and rng.random() < 0.5:
+            return _photo_spec(photo_list[int(rng.integers(len(photo_list)))], rng), None
+        example = pick(benign)
+        return random_spec(example.text, rng, photo_list), example
+
+    examples = []
+    for _ in range(count):
+        kind = str(rng.choice(list(kinds), p=probabilities))
+        caption: str | None
+        image: MemeSpec | None
+        if kind == "caption_harm":
+            source = pick(harmful)
+            image, image_part = benign_image()
+            caption = source.text
+            targets, mask = _combine(source, image_part)
+        elif kind == "image_harm":
+            source = pick(harmful)
+            caption, caption_part = benign_caption()
+            image = random_spec(source.text, rng, photo_list)
+            targets, mask = _combine(source, caption_part)
+        elif kind == "split_harm":
+            source = pick(splittable)
+            words = source.text.split()
+            cut = len(words) // 2
+            caption, image = " ".join(words[:cut]), random_spec(" ".join(words[cut:]), rng, photo_list)
+            targets, mask = _combine(source)
+        elif kind == "confounder":
+            source = pick(confounders)
+            if rng.random() < 0.5:
+                caption, (image, image_part) = source.text, benign_image()
+            else:
+                (caption, image_part), image = benign_caption(), random_spec(source.text, rng, photo_list)
+            targets, mask = _combine(source, image_part)
+        else:  # benign
+            caption, caption_part = benign_caption()
+            image, image_part = benign_image()
+            targets, mask = _combine(caption_part, image_part)
+        examples.append(MultimodalExample(caption, image, targets, mask, kind, split))
+    return examples
+
+
+def image_only_memes(texts: Sequence[TextExample], photos: Sequence[Path], *, count: int, seed: int) -> list[MultimodalExample]:
+    """Posts whose only content is a meme of the text (harm, if any, only inside the image); half harmful."""
+    rng = np.random.default_rng(seed)
+    harmful = [t for t in texts if is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
+    benign = [t for t in texts if not is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
+    chosen = [harmful[i] for i in rng.permutation(len(harmful))[: count // 2]]
+    chosen += [benign[i] for i in rng.permutation(len(benign))[: count - len(chosen)]]
+    return [
+        MultimodalExample(None, random_spec(t.text, rng, list(photos)), t.targets, t.mask, "image_only", t.split)
+        for t in chosen
+    ]
+
+
+def coco_benign_pairs(images: Sequence[CocoImage]) -> list[MultimodalExample]:
+    """Every COCO photo with each of its own captions: benign pairs for the false-positive check."""
+    rng = np.random.default_rng(0)
+    pairs = []
+    for image in images:
+        spec = _photo_spec(image.path, rng)
+        for caption in image.captions:
+            pairs.append(MultimodalExample(caption, spec, BENIGN, FULL_MASK, "coco_benign", "test"))
+    return pairs

@@ -1,0 +1,47 @@
+"""Classification metrics used by training (threshold tuning) and evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import f1_score, roc_auc_score
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve; NaN when only one class is present."""
+    if len(np.unique(labels)) < 2:
+        return math.nan
+    return float(roc_auc_score(labels, scores))
+
+
+def macro_f1_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:
+    """Binary macro-F1 (mean of the F1 of the positive and the negative class) at a threshold."""
+    return float(f1_score(labels, scores >= threshold, average="macro", zero_division=0))
+
+
+def recall_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:
+    positives = labels == 1
+    return float((scores[positives] >= threshold).mean()) if positives.any() else math.nan
+
+
+def false_positive_rate_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> float:
+    negatives = labels == 0
+    return float((scores[negatives] >= threshold).mean()) if negatives.any() else math.nan
+
+
+def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold (on a 0.05..0.95 grid) that maximises the positive-class F1 on tuning data."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    best, best_f1 = 0.5, -1.0
+    for threshold in grid:
+        f1 = float(f1_score(labels, scores >= threshold, zero_division=0))
+        if f1 > best_f1:
+            best, best_f1 = float(threshold), f1
+    return best
+
+
+def three_class(hate: np.ndarray, offensive: np.ndarray, toxic: np.ndarray, toxic_threshold: float) -> np.ndarray:
+    """HateXplain's classes from the multi-label scores: 0 normal, 1 hatespeech, 2 offensive."""
+    harmful = toxic >= toxic_threshold
+    return np.where(~harmful, 0, np.where(hate >= offensive, 1, 2))

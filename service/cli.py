@@ -1,0 +1,219 @@
+"""The ``postguard`` command: serve, migrate, produce, demo.
+
+Exit codes: 0 success; 1 a runtime failure (broker or database unreachable, invalid input lines);
+2 a configuration error (the message names the ``POSTGUARD_*`` variable) or bad command-line usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .errors import ConfigError, PostguardError, PostRejected
+from .settings import ENV_PREFIX, Settings, load_settings
+
+logger = logging.getLogger("postguard")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+# For the settings whose field carries no description.
+_FALLBACK_HELP = {
+    "kafka_security_protocol": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    "kafka_sasl_mechanism": "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_* protocols)",
+    "kafka_sasl_username": "SASL user name",
+    "kafka_sasl_password": "SASL password",
+    "kafka_ssl_cafile": "CA bundle (PEM) to verify the brokers (SSL, SASL_SSL)",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+}
+
+
+def _environment_help() -> str:
+    """One line per setting: the variable, its description, its default (from Settings itself)."""
+    lines = ["environment variables (prefix POSTGUARD_; only the first two are required):"]
+    for name, info in Settings.model_fields.items():
+        if info.is_required():
+            default = "required"
+        else:
+            value = info.get_default(call_default_factory=True)
+            default = "optional" if value in (None, []) else f"default: {value}"
+        description = info.description or _FALLBACK_HELP.get(name, "")
+        lines.append(f"  {ENV_PREFIX}{name.upper():<32} {description} ({default})")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postguard",
+        description=(
+            "Multimodal content moderation: reads posts from Kafka, scores image and text, decides "
+            "allow/review/block under a versioned policy, stores every decision in PostgreSQL and "
+            "publishes it back to Kafka."
+        ),
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "serve",
+        help="run the service (consumer group member) until SIGTERM/SIGINT",
+        description="Run the moderation service, configured by POSTGUARD_* variables. "
+        "The database must be migrated first (postguard migrate).",
+    )
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply the database migrations (needs POSTGUARD_DATABASE_URL only)",
+        description="Upgrade the database schema to the newest revision, or downgrade it.",
+    )
+    migrate.add_argument("--downgrade", metavar="REV", help="downgrade to revision REV instead (e.g. base)")
+
+    produce = commands.add_parser(
+        "produce",
+        help="publish posts from a JSON Lines file to the input topic",
+        description="Validate each line of FILE against the post contract and publish the valid ones "
+        "with key=post_id. Invalid lines are reported and skipped (exit code 1 if any).",
+    )
+    produce.add_argument("file", type=Path, metavar="FILE.jsonl", help="one JSON post per line")
+    produce.add_argument("--topic", help="topic to publish to (default: POSTGUARD_INPUT_TOPIC)")
+    produce.add_argument("--bootstrap", help="Kafka bootstrap servers (default: POSTGUARD_KAFKA_BOOTSTRAP)")
+
+    demo = commands.add_parser(
+        "demo",
+        help="run everything locally (embedded Kafka + PostgreSQL) on sample posts",
+        description="Start an embedded Tansu broker and a throwaway PostgreSQL, run the service on N "
+        "sample posts (text, image, both, malformed), print a summary and stop everything. "
+        "Needs no configuration.",
+    )
+    demo.add_argument("--posts", type=int, default=200, metavar="N", help="number of posts (default: 200)")
+    demo.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    return parser
+
+
+def _configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    # aiokafka is chatty at INFO (every coordinator step); its warnings still show.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def _serve() -> int:
+    settings = load_settings()
+    _configure_logging(settings.log_level)
+    from .app import build_app
+
+    asyncio.run(build_app(settings).run())
+    return EXIT_OK
+
+
+def _migrate(downgrade_to: str | None) -> int:
+    # Migrations never talk to Kafka: the placeholder only satisfies that required setting.
+    settings = load_settings(kafka_bootstrap="unused:9092")
+    _configure_logging(settings.log_level)
+    from . import migrate
+    from .database import describe_url
+
+    url = settings.database_url.get_secret_value()
+    if downgrade_to:
+        migrate.downgrade(url, downgrade_to)
+        logger.info("database %s downgraded to %s", describe_url(url), downgrade_to)
+    else:
+        migrate.upgrade(url)
+        logger.info("database %s is at revision %s", describe_url(url), migrate.head())
+    return EXIT_OK
+
+
+def _read_posts(path: Path) -> Iterator[tuple[int, bytes, str | PostRejected]]:
+    """(line number, raw line, post_id or the rejection) for each non-blank line."""
+    from .contract import parse_post
+
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            raw = line.rstrip(b"\r\n")
+            if not raw.strip():
+                continue
+            try:
+                yield number, raw, parse_post(raw).post_id
+            except PostRejected as exc:
+                yield number, raw, exc
+
+
+def _produce(file: Path, topic: str | None, bootstrap: str | None) -> int:
+    overrides: dict[str, object] = {"database_url": "postgresql://unused@localhost/unused"}
+    if bootstrap:
+        overrides["kafka_bootstrap"] = bootstrap
+    # produce never touches the database, so POSTGUARD_DATABASE_URL is not required here.
+    settings = load_settings(**overrides)
+    _configure_logging(settings.log_level)
+    if not file.is_file():
+        print(f"postguard produce: {file} is not a file", file=sys.stderr)
+        return EXIT_FAILURE
+    from tqdm import tqdm
+
+    from .producer import OutgoingPost, publish
+
+    valid: list[OutgoingPost] = []
+    invalid = 0
+    for number, raw, outcome in _read_posts(file):
+        if isinstance(outcome, PostRejected):
+            invalid += 1
+            print(f"{file}:{number}: skipped ({outcome.code}: {outcome.reason})", file=sys.stderr)
+        else:
+            valid.append(OutgoingPost(key=outcome.encode(), value=raw))
+    target = topic or settings.input_topic
+    with tqdm(total=len(valid), unit="post", desc=f"publishing to {target}", file=sys.stderr) as bar:
+        sent = asyncio.run(publish(settings, valid, topic=target, on_sent=bar.update))
+    print(f"published {sent} posts to {target} ({invalid} invalid lines skipped)", file=sys.stderr)
+    return EXIT_FAILURE if invalid else EXIT_OK
+
+
+def _demo(posts: int, as_json: bool) -> int:
+    _configure_logging("WARNING")
+    from .demo import render_summary, run_demo
+
+    summary = asyncio.run(run_demo(posts))
+    if as_json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        print(render_summary(summary))
+    return EXIT_OK if summary.complete else EXIT_FAILURE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``postguard`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve()
+        if args.command == "migrate":
+            return _migrate(args.downgrade)
+        if args.command == "produce":
+            return _produce(args.file, args.topic, args.bootstrap)
+        if args.command == "demo":
+            if args.posts < 1:
+                print("postguard demo: --posts must be at least 1", file=sys.stderr)
+                return EXIT_CONFIG
+            return _demo(args.posts, args.json)
+    except ConfigError as exc:
+        print(f"postguard {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except PostguardError as exc:
+        print(f"postguard {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command!r}")  # argparse restricts the choices
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+"""Unit tests of the batch pipeline on FastStream's in-memory test broker.
+
+No Kafka, no PostgreSQL, no model: a deterministic fake scorer (scores from text hashes) and an
+in-memory decision store stand in for them. The real parser, image loader and policy are used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from PIL import Image
+from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from models.types import ModerationResult, PostContent
+from service.app import handle_batch, subscribe
+from service.contract import Decision
+from service.images import ImageLimits, ImageLoader
+from service.kafka_setup import BrokerPublisher, build_broker
+from service.metrics import ServiceMetrics, build_metrics
+from service.pipeline import (
+    HEADER_ERROR,
+    HEADER_REASON,
+    HEADER_SOURCE_OFFSET,
+    HEADER_SOURCE_PARTITION,
+    HEADER_SOURCE_TOPIC,
+    Pipeline,
+    RawRecord,
+)
+from service.policy import load_policy
+from service.repository import DecisionRecord, StoredDecision
+from service.settings import Settings, load_settings
+from service.storage_retry import StoreRetry
+
+LABELS = ("hate", "offensive", "toxic")
+
+
+class FakeScorer:
+    """Deterministic scores from a hash of the caption; raises on posts whose text says so."""
+
+    labels = LABELS
+    version = "fake-1"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
+        self.calls.append(len(posts))
+        if any(p.text and "EXPLODE" in p.text for p in posts):
+            raise RuntimeError("the fake model cannot score this post")
+        return [self._one(p) for p in posts]
+
+    def _one(self, post: PostContent) -> ModerationResult:
+        seed = (post.text or "") + ("|image" if post.image is not None else "")
+        scores = {label: hashlib.sha256(f"{label}:{seed}".encode()).digest()[0] / 255 for label in LABELS}
+        if post.text and "hateful" in post.text:
+            scores["hate"] = 0.97
+        present = tuple(
+            name for name, ok in (("caption", post.text), ("image_pixels", post.image is not None)) if ok
+        )
+        share = {
+            m: (1 / len(present) if m in present else 0.0) for m in ("caption", "image_pixels", "image_text")
+        }
+        return ModerationResult(
+            scores=scores,
+            attribution={label: dict(share) for label in LABELS},
+            ocr_text=None,
+            modalities_present=present,
+        )
+
+
+@dataclass
+class FakeStore:
+    """record_decisions in memory: first decision per (post, model version) wins."""
+
+    failures_before_success: int = 0
+    reject_post_ids: frozenset[str] = frozenset()
+    rows: dict[tuple[str, str], StoredDecision] = field(default_factory=dict)
+    calls: int = 0
+
+    async def __call__(self, records: Sequence[DecisionRecord]) -> list[StoredDecision]:
+        self.calls += 1
+        if self.failures_before_success > 0:
+            self.failures_before_success -= 1
+            raise OperationalError("INSERT ...", {}, ConnectionRefusedError("database is down"))
+        if any(r.post_id in self.reject_post_ids for r in records):
+            raise DBAPIError("INSERT ...", {}, _SqlStateError("22021"))
+        result = []
+        for record in records:
+            key = (record.post_id, record.model_version)
+            existing = self.rows.get(key)
+            if existing is None:
+                existing = StoredDecision(
+                    post_id=record.post_id,
+                    decision_id=len(self.rows) + 1,
+                    action=record.action,
+                    scores=record.scores,
+                    triggered=record.triggered,
+                    attribution=record.attribution,
+                    model_version=record.model_version,
+                    policy_version=record.policy_version,
+                    decided_at=record.decided_at,
+                    created=True,
+                )
+                self.rows[key] = existing
+                result.append(existing)
+            else:
+                result.append(_replace_created(existing))
+        return result
+
+
+def _replace_created(stored: StoredDecision) -> StoredDecision:
+    return replace(stored, created=False)
+
+
+class _SqlStateError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"invalid byte sequence (SQLSTATE {sqlstate})")
+        self.sqlstate = sqlstate
+
+
+async def _no_sleep(_: float) -> None:
+    return None
+
+
+@dataclass
+class Harness:
+    broker: KafkaBroker
+    settings: Settings
+    scorer: FakeScorer
+    store: FakeStore
+    metrics: ServiceMetrics
+    pipeline: Pipeline
+    decisions: list[tuple[bytes | None, dict[str, Any]]] = field(default_factory=list)
+    dead: list[tuple[bytes, bytes | None, dict[str, str]]] = field(default_factory=list)
+
+
+def _settings() -> Settings:
+    return load_settings(
+        kafka_bootstrap="127.0.0.1:9092",
+        database_url="postgresql://postguard@127.0.0.1:5432/postguard",
+        input_topic="posts",
+        output_topic="decisions",
+        dlq_topic="posts.dlq",
+    )
+
+
+@pytest.fixture
+def make_harness() -> Iterator[Callable[..., Harness]]:
+    """Builds harnesses and releases their inference threads afterwards."""
+    built: list[Harness] = []
+
+    def make(store: FakeStore | None = None) -> Harness:
+        harness = _harness(store)
+        built.append(harness)
+        return harness
+
+    yield make
+    for harness in built:
+        harness.pipeline.close()
+
+
+def _harness(store: FakeStore | None = None) -> Harness:
+    settings = _settings()
+    broker = build_broker(settings)
+    metrics = build_metrics(CollectorRegistry())
+    scorer = FakeScorer()
+    store = store or FakeStore()
+    pipeline = Pipeline(
+        scorer=scorer,
+        policy=load_policy(),
+        image_loader=ImageLoader(ImageLimits.from_settings(settings)),
+        store=store,
+        publisher=BrokerPublisher(broker),
+        metrics=metrics,
+        output_topic=settings.output_topic,
+        dlq_topic=settings.dlq_topic,
+        store_retry=StoreRetry(metrics=metrics, _sleep=_no_sleep),
+    )
+    subscribe(broker, settings, pipeline)
+    harness = Harness(broker, settings, scorer, store, metrics, pipeline)
+
+    @broker.subscriber(settings.output_topic)
+    async def on_decision(message: KafkaMessage) -> None:
+        record = message.raw_message
+        harness.decisions.append((record.key, json.loads(record.value)))  # type: ignore[union-attr]
+
+    @broker.subscriber(settings.dlq_topic)
+    async def on_dead_letter(message: KafkaMessage) -> None:
+        record = message.raw_message
+        harness.dead.append((record.value, record.key, dict(message.headers)))  # type: ignore[union-attr]
+
+    return harness
+
+
+def _post(post_id: str, **fields: Any) -> bytes:
+    document = {"post_id": post_id, "author_id": "u-1", "created_at": "2026-01-02T03:04:05Z", **fields}
+    return json.dumps(document).encode()
+
+
+def _image(fmt: str = "PNG", colour: tuple[int, int, int] = (200, 30, 30)) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), colour).save(buffer, format=fmt)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _value(metric: Any, **labels: str) -> float:
+    return float((metric.labels(**labels) if labels else metric)._value.get())
+
+
+async def test_valid_posts_are_decided_and_published(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    messages = [
+        _post("p-text", text="what a lovely morning"),
+        _post("p-image", image={"data": _image()}),
+        _post("p-both", text="look at this", image={"data": _image(colour=(0, 0, 255))}),
+        _post("p-hate", text="a hateful caption"),
+    ]
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(*messages, topic=h.settings.input_topic)
+
+    assert h.dead == []
+    assert h.scorer.calls == [4]  # one model call for the whole batch
+    assert [key for key, _ in h.decisions] == [b"p-text", b"p-image", b"p-both", b"p-hate"]
+    for _, payload in h.decisions:
+        decision = Decision.model_validate(payload)
+        assert set(decision.scores) == set(LABELS)
+        assert decision.model_version == "fake-1"
+        assert decision.policy_version == load_policy().version
+    by_id = {payload["post_id"]: payload for _, payload in h.decisions}
+    assert by_id["p-hate"]["action"] == "block"
+    assert {"kind": "category", "name": "hate"}.items() <= by_id["p-hate"]["triggered"][0].items()
+    stored = {post_id for post_id, _ in h.store.rows}
+    assert stored == {"p-text", "p-image", "p-both", "p-hate"}
+    assert _value(h.metrics.posts_consumed, topic="posts") == 4
+    hate_triggers = sum(
+        1
+        for _, p in h.decisions
+        for rule in p["triggered"]
+        if rule["kind"] == "category" and rule["name"] == "hate"
+    )
+    assert _value(h.metrics.category_triggers, category="hate") == hate_triggers >= 1
+    assert h.metrics.last_decision_timestamp_seconds._value.get() > 0
+
+
+async def test_decision_record_carries_source_hashes_and_no_image_bytes(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    seen: list[DecisionRecord] = []
+    original = h.store.__call__
+
+    async def spy(records: Sequence[DecisionRecord]) -> list[StoredDecision]:
+        seen.extend(records)
+        return await original(records)
+
+    h.pipeline._store = spy  # type: ignore[assignment]
+    record = RawRecord(
+        value=_post("p-1", text="hello", image={"data": _image()}, lang="en", metadata={"k": 1}),
+        key=b"p-1",
+        topic="posts",
+        partition=3,
+        offset=17,
+        timestamp_ms=1_700_000_000_000,
+    )
+    async with TestKafkaBroker(h.broker):
+        outcome = await h.pipeline.process([record])
+    assert [d.post_id for d in outcome.decisions] == ["p-1"]
+    (stored,) = seen
+    assert stored.source.partition == 3 and stored.source.offset == 17
+    assert stored.text_sha256 == hashlib.sha256(b"hello").hexdigest()
+    assert stored.image_sha256 is not None and stored.image_thumbnail_jpeg is not None
+    assert stored.lang == "en" and stored.metadata == {"k": 1}
+    assert stored.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (b'{"post_id": "p-1", "author_id": ', "invalid_json"),
+        (b"\xff\xfe not utf-8", "invalid_encoding"),
+        (_post("p-2", text="x", unknown_field=1), "schema_violation"),
+        (
+            json.dumps(
+                {"post_id": "p-3", "text": "no author", "created_at": "2026-01-02T03:04:05Z"}
+            ).encode(),
+            "schema_violation",
+        ),
+        (_post("p-4", image={"data": "@@@ not base64 @@@"}), "image_base64_invalid"),
+        (_post("p-5", image={"data": _image("BMP")}), "image_unsupported_format"),
+        (
+            _post("p-6", image={"data": base64.b64encode(b"\x89PNG\r\n\x1a\n truncated").decode()}),
+            "image_corrupt",
+        ),
+        (_post("p-7", text="   "), "empty_post"),
+    ],
+)
+async def test_bad_messages_go_to_the_dlq_with_headers(
+    value: bytes, code: str, make_harness: Callable[..., Harness]
+) -> None:
+    h = make_harness()
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish(value, h.settings.input_topic, key=b"the-key")
+
+    assert h.decisions == []
+    ((dead_value, dead_key, headers),) = h.dead
+    assert dead_value == value  # the original bytes, untouched
+    assert dead_key == b"the-key"
+    assert headers[HEADER_ERROR] == code
+    assert headers[HEADER_REASON]
+    assert headers[HEADER_SOURCE_TOPIC] == "posts"
+    assert headers[HEADER_SOURCE_PARTITION] == "0"
+    assert headers[HEADER_SOURCE_OFFSET] == "0"
+    assert _value(h.metrics.dead_lettered, reason=code) == 1
+    assert h.store.rows == {}
+
+
+async def test_mixed_batch_decides_good_and_dead_letters_bad(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(
+            _post("good-1", text="fine"),
+            b"not json",
+            _post("good-2", image={"data": _image()}),
+            topic=h.settings.input_topic,
+        )
+    assert sorted(payload["post_id"] for _, payload in h.decisions) == ["good-1", "good-2"]
+    assert [headers[HEADER_ERROR] for _, _, headers in h.dead] == ["invalid_json"]
+
+
+async def test_model_error_dead_letters_only_the_culprit(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(
+            _post("ok-1", text="fine"),
+            _post("bad", text="EXPLODE please"),
+            _post("ok-2", text="also fine"),
+            topic=h.settings.input_topic,
+        )
+    assert h.scorer.calls == [3, 1, 1, 1]  # the batch, then one by one
+    assert sorted(payload["post_id"] for _, payload in h.decisions) == ["ok-1", "ok-2"]
+    ((value, _, headers),) = h.dead
+    assert json.loads(value)["post_id"] == "bad"
+    assert headers[HEADER_ERROR] == "model_error"
+
+
+async def test_database_outage_is_retried_not_dropped(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(FakeStore(failures_before_success=3))
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish(_post("p-1", text="hello"), h.settings.input_topic)
+    assert h.store.calls == 4
+    assert [payload["post_id"] for _, payload in h.decisions] == ["p-1"]
+    assert _value(h.metrics.db_write_errors) == 3
+    assert h.metrics.consumer_paused._value.get() == 0
+    assert h.metrics.db_retry_backoff_seconds._value.get() == 0
+
+
+async def test_data_rejected_by_the_database_dead_letters_that_post_only(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(FakeStore(reject_post_ids=frozenset({"p-bad"})))
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(
+            _post("p-ok", text="hello"), _post("p-bad", text="hello too"), topic=h.settings.input_topic
+        )
+    assert [payload["post_id"] for _, payload in h.decisions] == ["p-ok"]
+    ((_, _, headers),) = h.dead
+    assert headers[HEADER_ERROR] == "database_rejected"
+    assert "22021" in headers[HEADER_REASON]
+
+
+async def test_redelivered_post_republishes_the_stored_decision(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish(_post("p-1", text="first text"), h.settings.input_topic)
+        # Same post_id again (redelivery or a producer retry), even with other content.
+        await br.publish(_post("p-1", text="other text"), h.settings.input_topic)
+    first, second = (payload for _, payload in h.decisions)
+    assert first == second  # the stored row wins
+    assert len(h.store.rows) == 1
+    assert _value(h.metrics.decisions, action=first["action"]) == 1
+
+
+async def test_duplicate_post_in_one_batch_is_decided_once(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(_post("p-1", text="a"), _post("p-1", text="b"), topic=h.settings.input_topic)
+    assert h.scorer.calls == [1]
+    assert [payload["post_id"] for _, payload in h.decisions] == ["p-1"]
+
+
+class _FakeMessage:
+    def __init__(self, records: list[Any]) -> None:
+        self.raw_message = tuple(records)
+        self.acked = self.nacked = False
+
+    async def ack(self) -> None:
+        self.acked = True
+
+    async def nack(self) -> None:
+        self.nacked = True
+
+
+@dataclass
+class _Record:
+    value: bytes
+    key: bytes | None = None
+    topic: str = "posts"
+    partition: int = 0
+    offset: int = 0
+    timestamp: int = 1_700_000_000_000
+
+
+async def test_handle_batch_commits_after_success_and_rewinds_on_failure(
+    monkeypatch: pytest.MonkeyPatch, make_harness: Callable[..., Harness]
+) -> None:
+    h = make_harness()
+    monkeypatch.setattr("service.app.REDELIVERY_PAUSE_S", 0.0)
+    async with TestKafkaBroker(h.broker):
+        ok = _FakeMessage([_Record(_post("p-1", text="hi"))])
+        await handle_batch(ok, h.pipeline)  # type: ignore[arg-type]
+        assert ok.acked and not ok.nacked
+
+        async def broken(records: Sequence[DecisionRecord]) -> list[StoredDecision]:
+            raise TypeError("a bug, not a database error")
+
+        h.pipeline._retry = StoreRetry(metrics=h.metrics, _sleep=_no_sleep)
+        h.pipeline._store = broken  # type: ignore[assignment]
+        failed = _FakeMessage([_Record(_post("p-2", text="hi"))])
+        await handle_batch(failed, h.pipeline)  # type: ignore[arg-type]
+        assert failed.nacked and not failed.acked
