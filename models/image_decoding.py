@@ -70,6 +70,9 @@ def decode_image(
         )
     try:
         with warnings.catch_warnings():
+            # Pillow warns about damaged metadata it skips (e.g. "Corrupt EXIF data"); the pixels are
+            # still usable, and under ``-W error`` such a warning would escape as a non-ImageError.
+            warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=[sniffed])
             width, height = image.size

@@ -48,6 +48,8 @@ def load_user_posts(path: Path, labels: tuple[str, ...] = LABELS) -> tuple[list[
         split = row.get("split", "train")
         if text is not None and not isinstance(text, str):
             raise UserDataError(f"{where}: 'text' must be a string")
+        if image is not None and not isinstance(image, str):
+            raise UserDataError(f"{where}: 'image' must be a path (a string)")
         if not (text and text.strip()) and not image:
             raise UserDataError(f"{where}: a post needs 'text' or 'image'")
         if split not in SPLITS:
@@ -73,8 +75,11 @@ def load_user_posts(path: Path, labels: tuple[str, ...] = LABELS) -> tuple[list[
             image_path = (path.parent / image).resolve()
             if not image_path.is_file():
                 raise UserDataError(f"{where}: image file not found: {image_path}")
-            with Image.open(image_path) as opened:
-                width, height = opened.size
+            try:
+                with Image.open(image_path) as opened:
+                    width, height = opened.size
+            except (OSError, ValueError) as exc:  # UnidentifiedImageError is an OSError
+                raise UserDataError(f"{where}: image file {image_path} cannot be read as an image ({exc})") from None
             scale = min(1.0, 1024 / max(width, height))
             spec = MemeSpec(text="", background=str(image_path), style="card", font=0, font_size=30, noise=0.0,
                             jpeg_quality=0, width=max(1, int(width * scale)), height=max(1, int(height * scale)))

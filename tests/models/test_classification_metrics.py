@@ -1,0 +1,61 @@
+"""Metric helpers used for threshold tuning and evaluation (models/metrics.py).
+
+Named test_classification_metrics.py, not test_metrics.py: tests/service/test_metrics.py exists and
+test modules are imported by basename (the test folders are not packages).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from models.metrics import (
+    auroc,
+    best_f1_threshold,
+    false_positive_rate_at,
+    macro_f1_at,
+    recall_at,
+    three_class,
+)
+
+
+def test_auroc() -> None:
+    assert math.isnan(auroc(np.array([1, 1, 1]), np.array([0.1, 0.5, 0.9])))
+    assert math.isnan(auroc(np.array([0, 0]), np.array([0.1, 0.5])))
+    assert auroc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9])) == 1.0
+    assert auroc(np.array([0, 0, 1, 1]), np.array([0.9, 0.8, 0.2, 0.1])) == 0.0
+    assert auroc(np.array([0, 1, 0, 1]), np.array([0.1, 0.4, 0.5, 0.8])) == 0.75
+
+
+def test_best_f1_threshold_separates_a_separable_set() -> None:
+    labels = np.array([0, 0, 0, 1, 1])
+    scores = np.array([0.05, 0.2, 0.31, 0.62, 0.9])
+    threshold = best_f1_threshold(labels, scores)
+    assert 0.31 < threshold <= 0.62
+    assert macro_f1_at(labels, scores, threshold) == 1.0
+
+
+def test_best_f1_threshold_stays_on_its_grid() -> None:
+    labels = np.array([0, 1])
+    assert 0.05 <= best_f1_threshold(labels, np.array([0.0, 0.01])) <= 0.95
+    assert best_f1_threshold(labels, np.array([0.98, 0.99])) == 0.05  # everything positive is best
+
+
+def test_rates_at_a_threshold() -> None:
+    labels = np.array([0, 0, 1, 1])
+    scores = np.array([0.1, 0.7, 0.4, 0.9])
+    assert recall_at(labels, scores, 0.5) == 0.5
+    assert false_positive_rate_at(labels, scores, 0.5) == 0.5
+    assert math.isnan(recall_at(np.array([0, 0]), np.array([0.1, 0.9]), 0.5))
+    assert math.isnan(false_positive_rate_at(np.array([1, 1]), np.array([0.1, 0.9]), 0.5))
+    assert macro_f1_at(labels, scores, 0.5) == pytest.approx(0.5)
+
+
+def test_three_class_mapping() -> None:
+    hate = np.array([0.9, 0.9, 0.2, 0.5, 0.1])
+    offensive = np.array([0.1, 0.1, 0.8, 0.5, 0.9])
+    toxic = np.array([0.2, 0.8, 0.8, 0.8, 0.49])
+    # below the toxic threshold: normal whatever hate/offensive say; else the larger of the two (hate on ties)
+    assert three_class(hate, offensive, toxic, 0.5).tolist() == [0, 1, 2, 1, 0]
