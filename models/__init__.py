@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from .config import ModerationConfig
     from .inference import Moderator
 
-__all__ = ["MODALITIES", "ModerationConfig", "ModerationModel", "ModerationResult", "Moderator", "PostContent"]
+__all__ = [
+    "MODALITIES",
+    "ModerationConfig",
+    "ModerationModel",
+    "ModerationResult",
+    "Moderator",
+    "PostContent",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ multi-label head gives one logit per category.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -105,6 +106,12 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 class ModerationModel(nn.Module):
     """Text tower + image tower + per-modality projections + fusion + multi-label head."""
 
+    # Declared for the type checker: nn.Module's __getattr__ would otherwise type these as Tensor | Module.
+    text_encoder: Any
+    image_encoder: Any
+    text_dim: int
+    image_dim: int
+
     def __init__(
         self,
         config: ModerationConfig,
@@ -114,10 +121,16 @@ class ModerationModel(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config
-        self.text_encoder = text_encoder if text_encoder is not None else build_text_encoder(config.text_encoder)
-        self.image_encoder = image_encoder if image_encoder is not None else build_image_encoder(config.image_encoder)
+        self.text_encoder = (
+            text_encoder if text_encoder is not None else build_text_encoder(config.text_encoder)
+        )
+        self.image_encoder = (
+            image_encoder if image_encoder is not None else build_image_encoder(config.image_encoder)
+        )
         text_dim = int(self.text_encoder.config.hidden_size)
         image_dim = int(self.image_encoder.feature_dim)
+        self.text_dim = text_dim
+        self.image_dim = image_dim
         hidden = config.hidden_dim
 
         def projection(in_dim: int) -> nn.Module:
@@ -140,8 +153,12 @@ class ModerationModel(nn.Module):
     # ----- the towers -----------------------------------------------------------------------
 
     @property
+    def text_layers(self) -> nn.ModuleList:
+        return cast(nn.ModuleList, self.text_encoder.encoder.layer)
+
+    @property
     def num_text_layers(self) -> int:
-        return len(self.text_encoder.encoder.layer)
+        return len(self.text_layers)
 
     @property
     def first_trainable_layer(self) -> int:
@@ -154,7 +171,7 @@ class ModerationModel(nn.Module):
             parameter.requires_grad_(False)
         for parameter in self.text_encoder.parameters():
             parameter.requires_grad_(False)
-        for layer in self.text_encoder.encoder.layer[self.first_trainable_layer :]:
+        for layer in self.text_layers[self.first_trainable_layer :]:
             for parameter in layer.parameters():
                 parameter.requires_grad_(True)
 
@@ -163,19 +180,23 @@ class ModerationModel(nn.Module):
         # (batch, seq) 1/0 -> (batch, 1, 1, seq) with 0 where attended, a large negative where padded
         return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
 
-    def text_hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, stop: int) -> torch.Tensor:
+    def text_hidden(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, stop: int
+    ) -> torch.Tensor:
         """Hidden states after the embeddings and layers ``[0, stop)``: (batch, seq, dim)."""
         hidden = self.text_encoder.embeddings(input_ids=input_ids)
         mask = self._additive_mask(attention_mask, hidden.dtype)
-        for layer in self.text_encoder.encoder.layer[:stop]:
+        for layer in self.text_layers[:stop]:
             out = layer(hidden, attention_mask=mask)
             hidden = out[0] if isinstance(out, tuple) else out
         return hidden
 
-    def text_from_hidden(self, hidden: torch.Tensor, attention_mask: torch.Tensor, *, start: int) -> torch.Tensor:
+    def text_from_hidden(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, *, start: int
+    ) -> torch.Tensor:
         """Run layers ``[start, end)`` on cached hidden states and mean-pool: (batch, dim)."""
         mask = self._additive_mask(attention_mask, hidden.dtype)
-        for layer in self.text_encoder.encoder.layer[start:]:
+        for layer in self.text_layers[start:]:
             out = layer(hidden, attention_mask=mask)
             hidden = out[0] if isinstance(out, tuple) else out
         return mean_pool(hidden, attention_mask)
@@ -215,7 +236,8 @@ class ModerationModel(nn.Module):
         if self.training and self.config.modality_dropout > 0:
             present = self._drop_modalities(present)
         tokens = torch.stack(
-            [self.caption_proj(caption), self.image_proj(image_pixels), self.image_text_proj(image_text)], dim=1
+            [self.caption_proj(caption), self.image_proj(image_pixels), self.image_text_proj(image_text)],
+            dim=1,
         )  # (batch, 3, hidden)
         tokens = torch.where(present.unsqueeze(-1), tokens, self.null_tokens.unsqueeze(0).to(tokens.dtype))
         fused, gates = self.fusion(tokens)  # (batch, hidden)
@@ -284,7 +306,7 @@ class ModerationModel(nn.Module):
         batch_size: int,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Features of each modality; an input that is ``None`` gives zeros (masked out by ``present``)."""
-        text_dim = int(self.text_encoder.config.hidden_size)
+        text_dim = self.text_dim
         device = self.null_tokens.device
         zeros_text = torch.zeros(batch_size, text_dim, device=device)
         caption = (
@@ -300,7 +322,7 @@ class ModerationModel(nn.Module):
         image_pixels = (
             self.encode_image(pixel_values)
             if pixel_values is not None
-            else torch.zeros(batch_size, int(self.image_encoder.feature_dim), device=device)
+            else torch.zeros(batch_size, self.image_dim, device=device)
         )
         return caption, image_pixels, image_text
 
@@ -341,7 +363,10 @@ class ModerationModel(nn.Module):
         image_from_package = self.config.image_encoder.source != "random"
         for name, tensor in state.items():
             if name.startswith("text_encoder.") and text_from_package:
-                if not any(name.startswith(f"text_encoder.encoder.layer.{i}.") for i in range(start, self.num_text_layers)):
+                if not any(
+                    name.startswith(f"text_encoder.encoder.layer.{i}.")
+                    for i in range(start, self.num_text_layers)
+                ):
                     continue
             if name.startswith("image_encoder.") and image_from_package:
                 continue

@@ -17,7 +17,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from .architecture import ModerationModel
@@ -57,10 +56,19 @@ def save_checkpoint(model: ModerationModel, processor: ModerationProcessor, dire
     for path in _checkpoint_files(directory):
         path.chmod(0o644)  # safetensors writes 0600; a non-root service user must be able to read it
     files = {str(p.relative_to(directory)): _sha256(p) for p in _checkpoint_files(directory)}
-    overall = hashlib.sha256("".join(f"{name}:{digest}\n" for name, digest in sorted(files.items())).encode()).hexdigest()
-    manifest = {"format": FORMAT_VERSION, "version": model.config.version, "labels": list(model.config.labels),
-                "sha256": overall, "files": files}
-    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    overall = hashlib.sha256(
+        "".join(f"{name}:{digest}\n" for name, digest in sorted(files.items())).encode()
+    ).hexdigest()
+    manifest = {
+        "format": FORMAT_VERSION,
+        "version": model.config.version,
+        "labels": list(model.config.labels),
+        "sha256": overall,
+        "files": files,
+    }
+    (directory / MANIFEST_FILE).write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return overall
 
 
@@ -73,14 +81,18 @@ def verify_checkpoint(directory: Path) -> dict[str, object]:
         raise CheckpointError(f"{directory} is not a postguard checkpoint: {MANIFEST_FILE} is missing")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint format {manifest.get('format')!r} is not supported (expected {FORMAT_VERSION})")
+        raise CheckpointError(
+            f"checkpoint format {manifest.get('format')!r} is not supported (expected {FORMAT_VERSION})"
+        )
     for name, expected in manifest["files"].items():
         path = directory / name
         if not path.is_file():
             raise CheckpointError(f"checkpoint file missing: {path}")
         actual = _sha256(path)
         if actual != expected:
-            raise CheckpointError(f"checkpoint file {path} is damaged: sha256 {actual[:12]}… != {expected[:12]}…")
+            raise CheckpointError(
+                f"checkpoint file {path} is damaged: sha256 {actual[:12]}… != {expected[:12]}…"
+            )
     return manifest
 
 
@@ -95,7 +107,9 @@ def load_checkpoint(directory: Path) -> tuple[ModerationModel, ModerationProcess
         if name not in own:
             raise CheckpointError(f"checkpoint weight {name!r} does not belong to this architecture")
         if own[name].shape != tensor.shape:
-            raise CheckpointError(f"checkpoint weight {name!r} has shape {tuple(tensor.shape)}, expected {tuple(own[name].shape)}")
+            raise CheckpointError(
+                f"checkpoint weight {name!r} has shape {tuple(tensor.shape)}, expected {tuple(own[name].shape)}"
+            )
     missing = set(model.persisted_state_dict()) - set(weights)
     if missing:
         raise CheckpointError(f"checkpoint lacks {len(missing)} weights, e.g. {sorted(missing)[:3]}")
@@ -103,5 +117,3 @@ def load_checkpoint(directory: Path) -> tuple[ModerationModel, ModerationProcess
     model.eval()
     processor = ModerationProcessor.from_pretrained(directory, config)
     return model, processor, str(manifest["sha256"])
-
-

@@ -85,7 +85,10 @@ class HFVisionFeatures(nn.Module):
                 self.net = full.vision_model
             else:
                 self.net = AutoModel.from_pretrained(config.path, local_files_only=True)
-        hidden = getattr(self.net.config, "hidden_size", None) or getattr(self.net.config, "hidden_sizes", [None])[-1]
+        hidden = (
+            getattr(self.net.config, "hidden_size", None)
+            or getattr(self.net.config, "hidden_sizes", [None])[-1]
+        )
         if hidden is None:
             raise CheckpointError("cannot tell the feature size of the image encoder")
         self.feature_dim = int(hidden)

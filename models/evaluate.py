@@ -52,13 +52,15 @@ TARGETS = {
 
 def _text_weights_key(model: ModerationModel) -> str:
     """Identifies the text tower's fine-tuned weights, so variants sharing them share features."""
-    layer = model.text_encoder.encoder.layer[-1]
+    layer = model.text_layers[-1]
     with torch.no_grad():
         return f"{float(sum(p.double().sum() for p in layer.parameters())):.6f}"
 
 
 class Evaluator:
-    def __init__(self, data_dir: Path, *, image_only: int, mixed: int, seed: int, ocr_cache: OcrCache) -> None:
+    def __init__(
+        self, data_dir: Path, *, image_only: int, mixed: int, seed: int, ocr_cache: OcrCache
+    ) -> None:
         corpus = load_text_corpus(data_dir)
         self.test_texts = [e for e in corpus if e.split == "test"]
         coco = load_coco(data_dir)
@@ -74,27 +76,38 @@ class Evaluator:
         self._features: dict[str, dict[str, FeatureSet]] = {}
 
     def sizes(self) -> dict[str, int]:
-        return {"hatexplain": len(self.hatexplain), "memes_image_only": len(self.memes_image_only),
-                "memes_as_captions": len(self.memes_image_only), "mixed": len(self.mixed),
-                "harmeme": len(self.harmeme), "coco_benign": len(self.coco)}
+        return {
+            "hatexplain": len(self.hatexplain),
+            "memes_image_only": len(self.memes_image_only),
+            "memes_as_captions": len(self.memes_image_only),
+            "mixed": len(self.mixed),
+            "harmeme": len(self.harmeme),
+            "coco_benign": len(self.coco),
+        }
 
     def features(self, model: ModerationModel, processor: ModerationProcessor) -> dict[str, FeatureSet]:
         key = _text_weights_key(model)
         if key in self._features:
             return self._features[key]
-        image_dim = int(model.image_encoder.feature_dim)
+        image_dim = model.image_dim
 
         def texts(examples: Sequence[TextExample], desc: str) -> FeatureSet:
-            embeddings = encode_texts(model, processor, [" ".join(e.text.split()) for e in examples], desc=desc)
+            embeddings = encode_texts(
+                model, processor, [" ".join(e.text.split()) for e in examples], desc=desc
+            )
             return text_only_features(embeddings, examples, image_dim)
 
         def posts(examples: Sequence[MultimodalExample], desc: str) -> FeatureSet:
-            result = multimodal_features(model, processor, examples, ocr="real", ocr_cache=self.ocr_cache, desc=desc)
+            result = multimodal_features(
+                model, processor, examples, ocr="real", ocr_cache=self.ocr_cache, desc=desc
+            )
             self.ocr_cache.save()
             return result
 
         caption_versions = [
-            TextExample(e.image.text, e.targets, e.mask, "memes", "test", "") for e in self.memes_image_only if e.image
+            TextExample(e.image.text, e.targets, e.mask, "memes", "test", "")
+            for e in self.memes_image_only
+            if e.image
         ]
         sets = {
             "hatexplain": texts(self.hatexplain, "hatexplain test"),
@@ -108,8 +121,9 @@ class Evaluator:
         return sets
 
 
-def _category_metrics(scores: np.ndarray, features: FeatureSet, labels: Sequence[str],
-                      thresholds: dict[str, float]) -> dict[str, dict[str, float]]:
+def _category_metrics(
+    scores: np.ndarray, features: FeatureSet, labels: Sequence[str], thresholds: dict[str, float]
+) -> dict[str, dict[str, float]]:
     out = {}
     for j, label in enumerate(labels):
         known = features.mask[:, j].numpy() > 0
@@ -117,19 +131,30 @@ def _category_metrics(scores: np.ndarray, features: FeatureSet, labels: Sequence
         t = thresholds.get(label, 0.5)
         if not known.any():
             continue
-        out[label] = {"auroc": auroc(y, s), "macro_f1": macro_f1_at(y, s, t), "recall": recall_at(y, s, t),
-                      "false_positive_rate": false_positive_rate_at(y, s, t), "threshold": t,
-                      "n": int(known.sum()), "positives": int(y.sum())}
+        out[label] = {
+            "auroc": auroc(y, s),
+            "macro_f1": macro_f1_at(y, s, t),
+            "recall": recall_at(y, s, t),
+            "false_positive_rate": false_positive_rate_at(y, s, t),
+            "threshold": t,
+            "n": int(known.sum()),
+            "positives": int(y.sum()),
+        }
     return out
 
 
-def evaluate_variant(name: str, model: ModerationModel, processor: ModerationProcessor, evaluator: Evaluator) -> dict[str, Any]:
+def evaluate_variant(
+    name: str, model: ModerationModel, processor: ModerationProcessor, evaluator: Evaluator
+) -> dict[str, Any]:
     sets = evaluator.features(model, processor)
     allowed = tuple(m in model.config.training.get("modalities", MODALITY_NAMES) for m in MODALITY_NAMES)
     labels = model.config.labels
     thresholds = model.config.review_thresholds or {label: 0.5 for label in labels}
-    row: dict[str, Any] = {"version": model.config.version, "fusion": model.config.fusion,
-                           "modalities": [m for m, a in zip(MODALITY_NAMES, allowed, strict=True) if a]}
+    row: dict[str, Any] = {
+        "version": model.config.version,
+        "fusion": model.config.fusion,
+        "modalities": [m for m, a in zip(MODALITY_NAMES, allowed, strict=True) if a],
+    }
     for dataset, features in sets.items():
         view = features.restrict(allowed)  # type: ignore[arg-type]
         scores = predict(model, view)
@@ -137,8 +162,12 @@ def evaluate_variant(name: str, model: ModerationModel, processor: ModerationPro
         if dataset == "hatexplain":
             sources = {"normal": 0, "hatespeech": 1, "offensive": 2}
             truth = np.array([sources[e.source_label] for e in evaluator.hatexplain])
-            pred = three_class(scores[:, labels.index("hate")], scores[:, labels.index("offensive")],
-                               scores[:, labels.index("toxic")], thresholds.get("toxic", 0.5))
+            pred = three_class(
+                scores[:, labels.index("hate")],
+                scores[:, labels.index("offensive")],
+                scores[:, labels.index("toxic")],
+                thresholds.get("toxic", 0.5),
+            )
             from sklearn.metrics import f1_score
 
             row[dataset]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
@@ -150,12 +179,22 @@ def evaluate_variant(name: str, model: ModerationModel, processor: ModerationPro
         if dataset == "mixed":
             kinds = np.array(view.kinds)
             row[dataset]["toxic_recall_by_kind"] = {
-                kind: recall_at(view.targets[kinds == kind, -1].numpy(), scores[kinds == kind, -1], thresholds.get("toxic", 0.5))
-                for kind in sorted(set(view.kinds)) if view.targets[kinds == kind, -1].sum() > 0
+                kind: recall_at(
+                    view.targets[kinds == kind, -1].numpy(),
+                    scores[kinds == kind, -1],
+                    thresholds.get("toxic", 0.5),
+                )
+                for kind in sorted(set(view.kinds))
+                if view.targets[kinds == kind, -1].sum() > 0
             }
             row[dataset]["toxic_false_positive_rate_by_kind"] = {
-                kind: false_positive_rate_at(view.targets[kinds == kind, -1].numpy(), scores[kinds == kind, -1], thresholds.get("toxic", 0.5))
-                for kind in sorted(set(view.kinds)) if (view.targets[kinds == kind, -1] == 0).any()
+                kind: false_positive_rate_at(
+                    view.targets[kinds == kind, -1].numpy(),
+                    scores[kinds == kind, -1],
+                    thresholds.get("toxic", 0.5),
+                )
+                for kind in sorted(set(view.kinds))
+                if (view.targets[kinds == kind, -1] == 0).any()
             }
     return row
 
@@ -176,8 +215,12 @@ def check_targets(rows: dict[str, dict[str, Any]], default: str) -> dict[str, di
 
     return {
         "hatexplain_toxic_auroc": verdict(hx["toxic"]["auroc"], TARGETS["hatexplain_toxic_auroc"], True),
-        "hatexplain_3class_macro_f1": verdict(hx["three_class_macro_f1"], TARGETS["hatexplain_3class_macro_f1"], True),
-        "image_text_recall_gap_points": verdict(100 * (caption_recall - image_recall), TARGETS["image_text_recall_gap_points"], False),
+        "hatexplain_3class_macro_f1": verdict(
+            hx["three_class_macro_f1"], TARGETS["hatexplain_3class_macro_f1"], True
+        ),
+        "image_text_recall_gap_points": verdict(
+            100 * (caption_recall - image_recall), TARGETS["image_text_recall_gap_points"], False
+        ),
         "mixed_fusion_gain_auroc_points": verdict(gain, TARGETS["mixed_fusion_gain_auroc_points"], True),
         "coco_false_positive_rate": verdict(coco, TARGETS["coco_false_positive_rate"], False),
     }
@@ -208,16 +251,27 @@ def format_table(rows: dict[str, dict[str, Any]], default: str) -> str:
                 cells.append("-".rjust(max(len(title), 7)))
         label = name + ("*" if name == default else "")
         lines.append(label.ljust(name_width) + " ".join(cells))
-    lines.append("* default checkpoint. toxic unless named; recall/F1/FPR at each variant's review thresholds.")
+    lines.append(
+        "* default checkpoint. toxic unless named; recall/F1/FPR at each variant's review thresholds."
+    )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir(), help="the shared datasets folder")
-    parser.add_argument("--variants-dir", type=Path, default=Path("artifacts/train/variants"),
-                        help="checkpoints written by models.train (one folder per variant)")
+    parser = argparse.ArgumentParser(
+        prog="python -m models.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=default_data_dir(), help="the shared datasets folder"
+    )
+    parser.add_argument(
+        "--variants-dir",
+        type=Path,
+        default=Path("artifacts/train/variants"),
+        help="checkpoints written by models.train (one folder per variant)",
+    )
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="the default checkpoint")
     parser.add_argument("--output", type=Path, default=Path("models/eval/report.json"))
     parser.add_argument("--ocr-cache", type=Path, default=Path("artifacts/eval/ocr_cache.json"))
@@ -226,7 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--threads", type=int)
     ns = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     if ns.data_dir is None or not Path(ns.data_dir).is_dir():
         parser.error("--data-dir is required (the shared datasets folder was not found)")
     if ns.threads:
@@ -237,9 +293,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.variants_dir.is_dir():
         candidates = {p.name: p for p in sorted(ns.variants_dir.iterdir()) if (p / "manifest.json").is_file()}
     default_name = str(default_model.config.training.get("variant", "default"))
-    evaluator = Evaluator(ns.data_dir, image_only=ns.image_only, mixed=ns.mixed, seed=ns.seed,
-                          ocr_cache=OcrCache(ns.ocr_cache))
-    rows: dict[str, dict[str, Any]] = {default_name: evaluate_variant(default_name, default_model, default_processor, evaluator)}
+    evaluator = Evaluator(
+        ns.data_dir, image_only=ns.image_only, mixed=ns.mixed, seed=ns.seed, ocr_cache=OcrCache(ns.ocr_cache)
+    )
+    rows: dict[str, dict[str, Any]] = {
+        default_name: evaluate_variant(default_name, default_model, default_processor, evaluator)
+    }
     for name, path in candidates.items():
         if name == default_name:
             continue
@@ -248,8 +307,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     order = ["concat", "sum", "gated", "attention", "text_only", "image_only"]
     rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     report = {
-        "checkpoint": {"path": str(ns.checkpoint), "version": default_model.config.version, "sha256": sha256,
-                       "variant": default_name},
+        "checkpoint": {
+            "path": str(ns.checkpoint),
+            "version": default_model.config.version,
+            "sha256": sha256,
+            "variant": default_name,
+        },
         "datasets": evaluator.sizes(),
         "targets": check_targets(rows, default_name),
         "rows": rows,

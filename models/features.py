@@ -40,20 +40,43 @@ class FeatureSet:
 
     def subset(self, index: torch.Tensor | Sequence[int]) -> FeatureSet:
         idx = torch.as_tensor(index, dtype=torch.long)
-        return FeatureSet(self.caption[idx], self.image_pixels[idx], self.image_text[idx], self.present[idx],
-                          self.targets[idx], self.mask[idx], [self.kinds[i] for i in idx.tolist()])
+        return FeatureSet(
+            self.caption[idx],
+            self.image_pixels[idx],
+            self.image_text[idx],
+            self.present[idx],
+            self.targets[idx],
+            self.mask[idx],
+            [self.kinds[i] for i in idx.tolist()],
+        )
 
     def restrict(self, allowed: tuple[bool, bool, bool]) -> FeatureSet:
         """The same posts with some modalities hidden (for the unimodal baselines)."""
         keep = torch.tensor(allowed, dtype=torch.bool).unsqueeze(0)
-        return FeatureSet(self.caption, self.image_pixels, self.image_text, self.present & keep,
-                          self.targets, self.mask, self.kinds)
+        return FeatureSet(
+            self.caption,
+            self.image_pixels,
+            self.image_text,
+            self.present & keep,
+            self.targets,
+            self.mask,
+            self.kinds,
+        )
 
     @staticmethod
     def concat(sets: Sequence[FeatureSet]) -> FeatureSet:
-        return FeatureSet(*(torch.cat([getattr(s, f) for s in sets]) for f in
-                            ("caption", "image_pixels", "image_text", "present", "targets", "mask")),
-                          kinds=[k for s in sets for k in s.kinds])
+        def cat(name: str) -> torch.Tensor:
+            return torch.cat([getattr(s, name) for s in sets])
+
+        return FeatureSet(
+            cat("caption"),
+            cat("image_pixels"),
+            cat("image_text"),
+            cat("present"),
+            cat("targets"),
+            cat("mask"),
+            kinds=[k for s in sets for k in s.kinds],
+        )
 
 
 class OcrCache:
@@ -72,10 +95,16 @@ class OcrCache:
 
 
 @torch.inference_mode()
-def encode_texts(model: ModerationModel, processor: ModerationProcessor, texts: Sequence[str], *,
-                 batch_size: int = 64, desc: str = "encode texts") -> torch.Tensor:
+def encode_texts(
+    model: ModerationModel,
+    processor: ModerationProcessor,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 64,
+    desc: str = "encode texts",
+) -> torch.Tensor:
     """Sentence embeddings (n, text_dim); texts are length-sorted so batches carry little padding."""
-    output = torch.zeros(len(texts), int(model.text_encoder.config.hidden_size))
+    output = torch.zeros(len(texts), model.text_dim)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
         rows = order[start : start + batch_size]
@@ -85,16 +114,24 @@ def encode_texts(model: ModerationModel, processor: ModerationProcessor, texts: 
 
 
 @torch.inference_mode()
-def encode_images(model: ModerationModel, processor: ModerationProcessor, examples: Sequence[MultimodalExample], *,
-                  ocr: str, ocr_cache: OcrCache | None = None, rng: np.random.Generator | None = None,
-                  batch_size: int = 32, desc: str = "render+encode images") -> tuple[torch.Tensor, list[str]]:
+def encode_images(
+    model: ModerationModel,
+    processor: ModerationProcessor,
+    examples: Sequence[MultimodalExample],
+    *,
+    ocr: str,
+    ocr_cache: OcrCache | None = None,
+    rng: np.random.Generator | None = None,
+    batch_size: int = 32,
+    desc: str = "render+encode images",
+) -> tuple[torch.Tensor, list[str]]:
     """Image features (n, image_dim) and the image texts the model will see.
 
     ``ocr``: ``real`` runs OCR on the rendered image (as in production); ``simulated`` uses the
     rendered text with OCR's typical damage (words glued together) repaired the way production
     repairs it; ``truth`` uses the rendered text as is.
     """
-    features = torch.zeros(len(examples), int(model.image_encoder.feature_dim))
+    features = torch.zeros(len(examples), model.image_dim)
     texts: list[str] = [""] * len(examples)
     rng = rng or np.random.default_rng(0)
     for start in tqdm(range(0, len(examples), batch_size), desc=desc, unit="batch", leave=False):
@@ -131,7 +168,9 @@ def glue_words(text: str, rng: np.random.Generator, probability: float = 0.3) ->
     return " ".join(out)
 
 
-def text_only_features(embeddings: torch.Tensor, examples: Sequence[TextExample], image_dim: int, kind: str = "text") -> FeatureSet:
+def text_only_features(
+    embeddings: torch.Tensor, examples: Sequence[TextExample], image_dim: int, kind: str = "text"
+) -> FeatureSet:
     n = len(examples)
     present = torch.zeros(n, 3, dtype=torch.bool)
     present[:, 0] = True
@@ -146,16 +185,31 @@ def text_only_features(embeddings: torch.Tensor, examples: Sequence[TextExample]
     )
 
 
-def multimodal_features(model: ModerationModel, processor: ModerationProcessor, examples: Sequence[MultimodalExample], *,
-                        ocr: str, ocr_cache: OcrCache | None = None, seed: int = 0, desc: str = "posts",
-                        text_lookup: dict[str, torch.Tensor] | None = None) -> FeatureSet:
+def multimodal_features(
+    model: ModerationModel,
+    processor: ModerationProcessor,
+    examples: Sequence[MultimodalExample],
+    *,
+    ocr: str,
+    ocr_cache: OcrCache | None = None,
+    seed: int = 0,
+    desc: str = "posts",
+    text_lookup: dict[str, torch.Tensor] | None = None,
+) -> FeatureSet:
     """Encode multimodal posts. ``text_lookup`` reuses embeddings already computed for identical texts."""
     n = len(examples)
-    text_dim = int(model.text_encoder.config.hidden_size)
+    text_dim = model.text_dim
     with_image = [i for i, e in enumerate(examples) if e.image is not None]
-    image_feats, image_texts = encode_images(model, processor, [examples[i] for i in with_image], ocr=ocr,
-                                             ocr_cache=ocr_cache, rng=np.random.default_rng(seed), desc=f"{desc}: images")
-    image_pixels = torch.zeros(n, int(model.image_encoder.feature_dim))
+    image_feats, image_texts = encode_images(
+        model,
+        processor,
+        [examples[i] for i in with_image],
+        ocr=ocr,
+        ocr_cache=ocr_cache,
+        rng=np.random.default_rng(seed),
+        desc=f"{desc}: images",
+    )
+    image_pixels = torch.zeros(n, model.image_dim)
     image_pixels[with_image] = image_feats
     all_image_text = [""] * n
     for i, text in zip(with_image, image_texts, strict=True):
@@ -189,7 +243,11 @@ def predict(model: ModerationModel, features: FeatureSet, batch_size: int = 1024
     out = []
     for start in range(0, len(features), batch_size):
         sl = slice(start, start + batch_size)
-        logits = model.fuse_features(caption=features.caption[sl], image_pixels=features.image_pixels[sl],
-                                     image_text=features.image_text[sl], present=features.present[sl]).logits
+        logits = model.fuse_features(
+            caption=features.caption[sl],
+            image_pixels=features.image_pixels[sl],
+            image_text=features.image_text[sl],
+            present=features.present[sl],
+        ).logits
         out.append(torch.sigmoid(logits))
     return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_labels))

@@ -74,7 +74,7 @@ def decode_image(
             # still usable, and under ``-W error`` such a warning would escape as a non-ImageError.
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[sniffed])
+            image: Image.Image = Image.open(io.BytesIO(data), formats=[sniffed])
             width, height = image.size
             if width <= 0 or height <= 0:
                 raise CorruptImageError(f"image header declares an empty size {width}x{height}")

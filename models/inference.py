@@ -58,10 +58,10 @@ class Moderator:
         batch = self.processor.prepare(posts)
         model = self.model
         size = len(posts)
-        text_dim = int(model.text_encoder.config.hidden_size)
+        text_dim = model.text_dim
         caption = torch.zeros(size, text_dim)
         image_text = torch.zeros(size, text_dim)
-        image_pixels = torch.zeros(size, int(model.image_encoder.feature_dim))
+        image_pixels = torch.zeros(size, model.image_dim)
         if batch.caption_inputs is not None:
             caption[batch.caption_rows] = model.encode_text(**batch.caption_inputs)
         if batch.image_text_inputs is not None:
@@ -83,9 +83,10 @@ class Moderator:
             pushes = deltas[row, :, j].clamp(min=0.0)
             total = float(pushes.sum())
             attribution[label] = {
-                name: (round(float(pushes[m]) / total, 4) if total > 1e-6 else 0.0) for m, name in enumerate(MODALITIES)
+                name: (round(float(pushes[m]) / total, 4) if total > 1e-6 else 0.0)
+                for m, name in enumerate(MODALITIES)
             }
         present_names = tuple(name for m, name in enumerate(MODALITIES) if bool(present[row, m]))
-        return ModerationResult(scores=scores, attribution=attribution, ocr_text=ocr_text, modalities_present=present_names)
-
-
+        return ModerationResult(
+            scores=scores, attribution=attribution, ocr_text=ocr_text, modalities_present=present_names
+        )

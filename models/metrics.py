@@ -41,7 +41,9 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     return best
 
 
-def three_class(hate: np.ndarray, offensive: np.ndarray, toxic: np.ndarray, toxic_threshold: float) -> np.ndarray:
+def three_class(
+    hate: np.ndarray, offensive: np.ndarray, toxic: np.ndarray, toxic_threshold: float
+) -> np.ndarray:
     """HateXplain's classes from the multi-label scores: 0 normal, 1 hatespeech, 2 offensive."""
     harmful = toxic >= toxic_threshold
     return np.where(~harmful, 0, np.where(hate >= offensive, 1, 2))

@@ -129,7 +129,9 @@ class ModerationProcessor:
             image_rows=image_rows,
             pixel_values=self.pixel_values([posts[i].image for i in image_rows]) if image_rows else None,  # type: ignore[misc]
             image_text_rows=image_text_rows,
-            image_text_inputs=self.tokenize([ocr_texts[i] or "" for i in image_text_rows]) if image_text_rows else None,
+            image_text_inputs=self.tokenize([ocr_texts[i] or "" for i in image_text_rows])
+            if image_text_rows
+            else None,
             ocr_texts=ocr_texts,
         )
 
@@ -153,7 +155,9 @@ class ModerationProcessor:
         (directory / PREPROCESSOR_FILE).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def from_pretrained(cls, directory: Path, config: ModerationConfig, *, ocr: OcrEngine | None = None) -> ModerationProcessor:
+    def from_pretrained(
+        cls, directory: Path, config: ModerationConfig, *, ocr: OcrEngine | None = None
+    ) -> ModerationProcessor:
         tokenizer = AutoTokenizer.from_pretrained(directory / TOKENIZER_DIR, local_files_only=True)
         vocabulary = directory / SEGMENTATION_FILE
         segmenter = WordSegmenter.load(vocabulary) if vocabulary.is_file() else None

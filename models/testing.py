@@ -17,7 +17,9 @@ from .encoders import text_encoder_path
 from .preprocessing import ModerationProcessor
 
 
-def tiny_config(*, fusion: FusionMode = "gated", labels: tuple[str, ...] = ("hate", "offensive", "toxic")) -> ModerationConfig:
+def tiny_config(
+    *, fusion: FusionMode = "gated", labels: tuple[str, ...] = ("hate", "offensive", "toxic")
+) -> ModerationConfig:
     """A config whose towers are a 2-layer BERT and a 1-layer ViT with random weights."""
     text = TextEncoderConfig(
         source="random",
@@ -58,7 +60,9 @@ def tiny_config(*, fusion: FusionMode = "gated", labels: tuple[str, ...] = ("hat
     )
 
 
-def build_tiny_model(*, fusion: FusionMode = "gated", seed: int = 0) -> tuple[ModerationModel, ModerationProcessor]:
+def build_tiny_model(
+    *, fusion: FusionMode = "gated", seed: int = 0
+) -> tuple[ModerationModel, ModerationProcessor]:
     torch.manual_seed(seed)
     config = tiny_config(fusion=fusion)
     model = ModerationModel(config).eval()

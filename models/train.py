@@ -54,7 +54,10 @@ from .userdata import load_user_posts
 log = logging.getLogger("models.train")
 
 #: Unimodal baselines: which modalities (caption, image pixels, image text) each may see.
-BASELINES: dict[str, tuple[bool, bool, bool]] = {"text_only": (True, False, False), "image_only": (False, True, True)}
+BASELINES: dict[str, tuple[bool, bool, bool]] = {
+    "text_only": (True, False, False),
+    "image_only": (False, True, True),
+}
 
 
 @dataclass
@@ -85,7 +88,9 @@ def seed_everything(seed: int) -> None:
 # ----- data -------------------------------------------------------------------------------------
 
 
-def select_text_training(examples: Sequence[TextExample], *, davidson_cap: int, seed: int) -> list[TextExample]:
+def select_text_training(
+    examples: Sequence[TextExample], *, davidson_cap: int, seed: int
+) -> list[TextExample]:
     """Train-split texts; Davidson (77 % 'offensive' tweets) is capped so it doesn't drown the rest."""
     rng = np.random.default_rng(seed)
     train = [e for e in examples if e.split == "train"]
@@ -117,8 +122,14 @@ class CachedBatch:
     mask: torch.Tensor
 
 
-def cache_frozen_layers(model: ModerationModel, processor: ModerationProcessor, examples: Sequence[TextExample],
-                        *, batch_size: int, desc: str) -> list[CachedBatch]:
+def cache_frozen_layers(
+    model: ModerationModel,
+    processor: ModerationProcessor,
+    examples: Sequence[TextExample],
+    *,
+    batch_size: int,
+    desc: str,
+) -> list[CachedBatch]:
     start = model.first_trainable_layer
     lengths = [len(e.text) for e in examples]
     batches = []
@@ -127,33 +138,48 @@ def cache_frozen_layers(model: ModerationModel, processor: ModerationProcessor, 
         for rows in tqdm(length_batches(lengths, batch_size), desc=desc, unit="batch"):
             inputs = processor.tokenize([examples[i].text for i in rows])
             hidden = model.text_hidden(inputs["input_ids"], inputs["attention_mask"], stop=start)
-            batches.append(CachedBatch(hidden.half(), inputs["attention_mask"],
-                                       torch.tensor([examples[i].targets for i in rows]),
-                                       torch.tensor([examples[i].mask for i in rows])))
+            batches.append(
+                CachedBatch(
+                    hidden.half(),
+                    inputs["attention_mask"],
+                    torch.tensor([examples[i].targets for i in rows]),
+                    torch.tensor([examples[i].mask for i in rows]),
+                )
+            )
     return batches
 
 
 def top_layers_embed(model: ModerationModel, batches: Sequence[CachedBatch]) -> torch.Tensor:
     with torch.inference_mode():
-        return torch.cat([model.text_from_hidden(b.hidden.float(), b.attention_mask, start=model.first_trainable_layer)
-                          for b in batches])
+        return torch.cat(
+            [
+                model.text_from_hidden(b.hidden.float(), b.attention_mask, start=model.first_trainable_layer)
+                for b in batches
+            ]
+        )
 
 
-def finetune_text_tower(model: ModerationModel, train: list[CachedBatch], val: list[CachedBatch], *, epochs: int,
-                        seed: int) -> dict[str, object]:
+def finetune_text_tower(
+    model: ModerationModel, train: list[CachedBatch], val: list[CachedBatch], *, epochs: int, seed: int
+) -> dict[str, object]:
     """Fine-tune the top text layers with a temporary linear head; keep the epoch with the best val AUROC."""
     start = model.first_trainable_layer
-    layers = model.text_encoder.encoder.layer[start:]
-    dim = int(model.text_encoder.config.hidden_size)
+    layers = model.text_layers[start:]
+    dim = model.text_dim
     head = nn.Linear(dim, model.config.num_labels)
-    optimizer = torch.optim.AdamW([
-        {"params": [p for p in layers.parameters()], "lr": 8e-5},
-        {"params": head.parameters(), "lr": 2e-3},
-    ], weight_decay=0.01)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in layers.parameters()], "lr": 8e-5},
+            {"params": head.parameters(), "lr": 2e-3},
+        ],
+        weight_decay=0.01,
+    )
     total = max(1, epochs * len(train))
     warmup = max(1, total // 20)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / max(1, total - warmup)))
+        optimizer,
+        lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / max(1, total - warmup)),
+    )
     generator = torch.Generator().manual_seed(seed)
     val_targets = torch.cat([b.targets for b in val])[:, -1].numpy()
     val_known = torch.cat([b.mask for b in val])[:, -1].numpy() > 0
@@ -181,7 +207,12 @@ def finetune_text_tower(model: ModerationModel, train: list[CachedBatch], val: l
             scores = torch.sigmoid(head(top_layers_embed(model, val)))[:, -1].numpy()
         val_auc = auroc(val_targets[val_known], scores[val_known])
         history.append({"epoch": epoch, "train_loss": running / max(seen, 1), "val_toxic_auroc": val_auc})
-        log.info("text tower epoch %d: train loss %.4f, val toxic AUROC %.4f", epoch, running / max(seen, 1), val_auc)
+        log.info(
+            "text tower epoch %d: train loss %.4f, val toxic AUROC %.4f",
+            epoch,
+            running / max(seen, 1),
+            val_auc,
+        )
         if val_auc > best_auc:
             best_auc, best_state = val_auc, copy.deepcopy(layers.state_dict())
     layers.load_state_dict(best_state)
@@ -192,8 +223,16 @@ def finetune_text_tower(model: ModerationModel, train: list[CachedBatch], val: l
 # ----- stage 3: heads on features --------------------------------------------------------------
 
 
-def train_head(base: ModerationModel, config: ModerationConfig, train: FeatureSet, *, epochs: int, seed: int,
-               batch_size: int = 256, lr: float = 2e-3) -> ModerationModel:
+def train_head(
+    base: ModerationModel,
+    config: ModerationConfig,
+    train: FeatureSet,
+    *,
+    epochs: int,
+    seed: int,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+) -> ModerationModel:
     """A model sharing ``base``'s towers with fresh projections, fusion and head trained on ``train``."""
     torch.manual_seed(seed)
     model = ModerationModel(config, text_encoder=base.text_encoder, image_encoder=base.image_encoder)
@@ -209,9 +248,14 @@ def train_head(base: ModerationModel, config: ModerationConfig, train: FeatureSe
         order = torch.randperm(len(train), generator=generator)
         for start in range(0, len(train), batch_size):
             idx = order[start : start + batch_size]
-            out = model.fuse_features(caption=train.caption[idx], image_pixels=train.image_pixels[idx],
-                                      image_text=train.image_text[idx], present=train.present[idx],
-                                      labels=train.targets[idx], label_mask=train.mask[idx])
+            out = model.fuse_features(
+                caption=train.caption[idx],
+                image_pixels=train.image_pixels[idx],
+                image_text=train.image_text[idx],
+                present=train.present[idx],
+                labels=train.targets[idx],
+                label_mask=train.mask[idx],
+            )
             optimizer.zero_grad(set_to_none=True)
             assert out.loss is not None
             out.loss.backward()
@@ -257,7 +301,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         corpus = load_text_corpus(args.data_dir)
         for image in load_coco(args.data_dir):
             # COCO train2017 photos back train/val posts; val2017 photos are kept for test posts.
-            for split in (("train", "val") if image.coco_split == "train2017" else ("test",)):
+            for split in ("train", "val") if image.coco_split == "train2017" else ("test",):
                 photos[split].append(image.path)
                 coco_captions[split].extend(image.captions)
     user_posts: list[MultimodalExample] = []
@@ -286,8 +330,12 @@ def run(args: TrainArgs) -> dict[str, object]:
     processor = ModerationProcessor(config, tokenizer, segmenter=segmenter)
 
     # --- stage 1
-    train_cache = cache_frozen_layers(base, processor, train_texts, batch_size=32, desc="cache frozen text layers (train)")
-    val_cache = cache_frozen_layers(base, processor, val_texts, batch_size=64, desc="cache frozen text layers (val)")
+    train_cache = cache_frozen_layers(
+        base, processor, train_texts, batch_size=32, desc="cache frozen text layers (train)"
+    )
+    val_cache = cache_frozen_layers(
+        base, processor, val_texts, batch_size=64, desc="cache frozen text layers (val)"
+    )
     text_report = finetune_text_tower(base, train_cache, val_cache, epochs=args.text_epochs, seed=args.seed)
 
     # --- stage 2: features
@@ -297,23 +345,56 @@ def run(args: TrainArgs) -> dict[str, object]:
     val_embeddings = top_layers_embed(base, val_cache)
     val_order = [i for rows in length_batches([len(e.text) for e in val_texts], 64) for i in rows]
     ordered_val = [val_texts[i] for i in val_order]
-    image_dim = int(base.image_encoder.feature_dim)
+    image_dim = base.image_dim
     lookup = {" ".join(e.text.split()): train_embeddings[i] for i, e in enumerate(ordered_train)}
     lookup.update({" ".join(e.text.split()): val_embeddings[i] for i, e in enumerate(ordered_val)})
-    by_split = {s: [e for e in corpus if e.split == s and e.source in ("hatexplain", "harmeme", "user")] for s in SPLITS}
-    memes_train = compose(by_split["train"], photos["train"], coco_captions["train"],
-                          count=args.memes_train if not args.quick else 300, split="train", seed=args.seed + 1)
-    memes_val = compose(by_split["val"], photos["val"], coco_captions["val"],
-                        count=args.memes_val if not args.quick else 150, split="val", seed=args.seed + 2)
+    by_split = {
+        s: [e for e in corpus if e.split == s and e.source in ("hatexplain", "harmeme", "user")]
+        for s in SPLITS
+    }
+    memes_train = compose(
+        by_split["train"],
+        photos["train"],
+        coco_captions["train"],
+        count=min(args.memes_train, 300) if args.quick else args.memes_train,
+        split="train",
+        seed=args.seed + 1,
+    )
+    memes_val = compose(
+        by_split["val"],
+        photos["val"],
+        coco_captions["val"],
+        count=min(args.memes_val, 150) if args.quick else args.memes_val,
+        split="val",
+        seed=args.seed + 2,
+    )
     memes_train += [p for p in user_posts if p.split == "train"]
     memes_val += [p for p in user_posts if p.split == "val"]
     ocr_cache = OcrCache(args.work_dir / "ocr_cache.json")
-    train_mm = multimodal_features(base, processor, memes_train, ocr="simulated", seed=args.seed,
-                                   desc="train posts", text_lookup=lookup, ocr_cache=ocr_cache)
-    val_mm = multimodal_features(base, processor, memes_val, ocr="simulated", seed=args.seed + 1,
-                                 desc="val posts", text_lookup=lookup, ocr_cache=ocr_cache)
+    train_mm = multimodal_features(
+        base,
+        processor,
+        memes_train,
+        ocr="simulated",
+        seed=args.seed,
+        desc="train posts",
+        text_lookup=lookup,
+        ocr_cache=ocr_cache,
+    )
+    val_mm = multimodal_features(
+        base,
+        processor,
+        memes_val,
+        ocr="simulated",
+        seed=args.seed + 1,
+        desc="val posts",
+        text_lookup=lookup,
+        ocr_cache=ocr_cache,
+    )
     ocr_cache.save()
-    train_set = FeatureSet.concat([text_only_features(train_embeddings, ordered_train, image_dim)] + [train_mm] * 3)
+    train_set = FeatureSet.concat(
+        [text_only_features(train_embeddings, ordered_train, image_dim)] + [train_mm] * 3
+    )
     val_set = FeatureSet.concat([text_only_features(val_embeddings, ordered_val, image_dim), val_mm])
 
     # --- stage 3: heads
@@ -325,27 +406,52 @@ def run(args: TrainArgs) -> dict[str, object]:
         variant_config = copy.deepcopy(config)
         variant_config.fusion = fusion  # type: ignore[assignment]
         allowed = BASELINES.get(name, (True, True, True))
-        train_view, val_view, val_mm_view = train_set.restrict(allowed), val_set.restrict(allowed), val_mm.restrict(allowed)
+        train_view, val_view, val_mm_view = (
+            train_set.restrict(allowed),
+            val_set.restrict(allowed),
+            val_mm.restrict(allowed),
+        )
         model = train_head(base, variant_config, train_view, epochs=args.head_epochs, seed=args.seed)
         model.config.review_thresholds = tune_thresholds(model, val_view)
-        model.config.training = {"variant": name, "modalities": [m for m, a in zip(("caption", "image_pixels", "image_text"), allowed, strict=True) if a]}
+        model.config.training = {
+            "variant": name,
+            "modalities": [
+                m for m, a in zip(("caption", "image_pixels", "image_text"), allowed, strict=True) if a
+            ],
+        }
         models[name] = model
-        variants[name] = {"val_multimodal_toxic_auroc": multimodal_auroc(model, val_mm_view),
-                          "val_all_toxic_auroc": multimodal_auroc(model, val_view),
-                          "review_thresholds": model.config.review_thresholds}
-        log.info("variant %-10s val multimodal toxic AUROC %.4f", name, variants[name]["val_multimodal_toxic_auroc"])
+        variants[name] = {
+            "val_multimodal_toxic_auroc": multimodal_auroc(model, val_mm_view),
+            "val_all_toxic_auroc": multimodal_auroc(model, val_view),
+            "review_thresholds": model.config.review_thresholds,
+        }
+        log.info(
+            "variant %-10s val multimodal toxic AUROC %.4f",
+            name,
+            variants[name]["val_multimodal_toxic_auroc"],
+        )
     best = max(FUSION_MODES, key=lambda n: (float(variants[n]["val_multimodal_toxic_auroc"]), n == "gated"))  # type: ignore[arg-type]
 
-    facts = {
-        "seed": args.seed, "data_dir": str(args.data_dir) if args.data_dir else None,
+    facts: dict[str, object] = {
+        "seed": args.seed,
+        "data_dir": str(args.data_dir) if args.data_dir else None,
         "train_jsonl": str(args.train_jsonl) if args.train_jsonl else None,
-        "text_tower": text_report, "train_texts": len(train_texts), "val_texts": len(val_texts),
-        "train_multimodal_posts": len(memes_train), "val_multimodal_posts": len(memes_val),
-        "variants": variants, "default_variant": best, "quick": args.quick,
-        "seconds": round(time.time() - started, 1), "torch_threads": torch.get_num_threads(),
+        "text_tower": text_report,
+        "train_texts": len(train_texts),
+        "val_texts": len(val_texts),
+        "train_multimodal_posts": len(memes_train),
+        "val_multimodal_posts": len(memes_val),
+        "variants": variants,
+        "default_variant": best,
+        "quick": args.quick,
+        "seconds": round(time.time() - started, 1),
+        "torch_threads": torch.get_num_threads(),
     }
     for name, model in models.items():
-        model.config.training = {**model.config.training, **{k: v for k, v in facts.items() if k != "variants"}}
+        model.config.training = {
+            **model.config.training,
+            **{k: v for k, v in facts.items() if k != "variants"},
+        }
         model.config.version = args.version if name == best else f"{args.version}-{name}"
         destination = args.work_dir / "variants" / name
         shutil.rmtree(destination, ignore_errors=True)
@@ -358,35 +464,68 @@ def run(args: TrainArgs) -> dict[str, object]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
-    parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
-                        help="folder with hatexplain/, davidson_hate_offensive/, harmeme_annotations_textonly/, "
-                             "coco_captions_mini_permissive/ (default: ../shared/data when it exists)")
+    parser = argparse.ArgumentParser(
+        prog="python -m models.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default_data_dir(),
+        help="folder with hatexplain/, davidson_hate_offensive/, harmeme_annotations_textonly/, "
+        "coco_captions_mini_permissive/ (default: ../shared/data when it exists)",
+    )
     parser.add_argument("--no-shared-data", action="store_true", help="train on --train-jsonl only")
     parser.add_argument("--train-jsonl", type=Path, help="your own labelled posts (see models/userdata.py)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_CHECKPOINT, help="where the default checkpoint goes")
-    parser.add_argument("--work-dir", type=Path, default=Path("artifacts/train"), help="variants, caches, report")
+    parser.add_argument(
+        "--output", type=Path, default=DEFAULT_CHECKPOINT, help="where the default checkpoint goes"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=Path("artifacts/train"), help="variants, caches, report"
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--text-epochs", type=int, default=3)
     parser.add_argument("--head-epochs", type=int, default=10)
-    parser.add_argument("--trainable-layers", type=int, default=2, help="top text-encoder layers to fine-tune")
+    parser.add_argument(
+        "--trainable-layers", type=int, default=2, help="top text-encoder layers to fine-tune"
+    )
     parser.add_argument("--memes-train", type=int, default=3000)
     parser.add_argument("--memes-val", type=int, default=600)
     parser.add_argument("--davidson-cap", type=int, default=4000)
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
-    parser.add_argument("--version", default=time.strftime("postguard-mm-%Y%m%d"), help="version string of the checkpoint")
-    parser.add_argument("--quick", action="store_true", help="tiny subsets: a smoke run in a couple of minutes")
+    parser.add_argument(
+        "--version", default=time.strftime("postguard-mm-%Y%m%d"), help="version string of the checkpoint"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny subsets: a smoke run in a couple of minutes"
+    )
     ns = parser.parse_args(argv)
     data_dir = None if ns.no_shared_data else ns.data_dir
     if data_dir is not None and not data_dir.is_dir():
         parser.error(f"--data-dir {data_dir} does not exist")
-    return TrainArgs(data_dir, ns.output, ns.work_dir, ns.seed, ns.text_epochs, ns.head_epochs, ns.trainable_layers,
-                     ns.memes_train, ns.memes_val, ns.davidson_cap, ns.train_jsonl, ns.quick, ns.threads, ns.version)
+    return TrainArgs(
+        data_dir,
+        ns.output,
+        ns.work_dir,
+        ns.seed,
+        ns.text_epochs,
+        ns.head_epochs,
+        ns.trainable_layers,
+        ns.memes_train,
+        ns.memes_val,
+        ns.davidson_cap,
+        ns.train_jsonl,
+        ns.quick,
+        ns.threads,
+        ns.version,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     run(parse_args(argv))
     return 0
 

@@ -26,7 +26,9 @@ class UserDataError(ValueError):
     """A line of the user's JSONL file is not in the documented format."""
 
 
-def load_user_posts(path: Path, labels: tuple[str, ...] = LABELS) -> tuple[list[TextExample], list[MultimodalExample]]:
+def load_user_posts(
+    path: Path, labels: tuple[str, ...] = LABELS
+) -> tuple[list[TextExample], list[MultimodalExample]]:
     """Text-only posts and posts with an image from a user's JSONL file."""
     if not path.is_file():
         raise UserDataError(f"training file not found: {path}")
@@ -55,7 +57,9 @@ def load_user_posts(path: Path, labels: tuple[str, ...] = LABELS) -> tuple[list[
         if split not in SPLITS:
             raise UserDataError(f"{where}: 'split' must be one of {SPLITS}, got {split!r}")
         if not isinstance(given, dict) or not given:
-            raise UserDataError(f"{where}: 'labels' must be an object such as {{\"hate\": 0, \"offensive\": 1}}")
+            raise UserDataError(
+                f'{where}: \'labels\' must be an object such as {{"hate": 0, "offensive": 1}}'
+            )
         unknown = set(given) - set(labels)
         if unknown:
             raise UserDataError(f"{where}: unknown label(s) {sorted(unknown)}; known: {list(labels)}")
@@ -79,10 +83,21 @@ def load_user_posts(path: Path, labels: tuple[str, ...] = LABELS) -> tuple[list[
                 with Image.open(image_path) as opened:
                     width, height = opened.size
             except (OSError, ValueError) as exc:  # UnidentifiedImageError is an OSError
-                raise UserDataError(f"{where}: image file {image_path} cannot be read as an image ({exc})") from None
+                raise UserDataError(
+                    f"{where}: image file {image_path} cannot be read as an image ({exc})"
+                ) from None
             scale = min(1.0, 1024 / max(width, height))
-            spec = MemeSpec(text="", background=str(image_path), style="card", font=0, font_size=30, noise=0.0,
-                            jpeg_quality=0, width=max(1, int(width * scale)), height=max(1, int(height * scale)))
+            spec = MemeSpec(
+                text="",
+                background=str(image_path),
+                style="card",
+                font=0,
+                font_size=30,
+                noise=0.0,
+                jpeg_quality=0,
+                width=max(1, int(width * scale)),
+                height=max(1, int(height * scale)),
+            )
             posts.append(MultimodalExample(text, spec, targets, mask, "user", split, needs_real_ocr=True))
         else:
             texts.append(TextExample(str(text), targets, mask, "user", split, "user"))

@@ -19,10 +19,28 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype"), Path(__file__).resolve().parents[1] / "fonts")
-FONT_NAMES = ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSansCondensed-Bold.ttf", "DejaVuSansMono-Bold.ttf")
+FONT_DIRS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path("/usr/share/fonts/truetype"),
+    Path(__file__).resolve().parents[1] / "fonts",
+)
+FONT_NAMES = (
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSans.ttf",
+    "DejaVuSerif-Bold.ttf",
+    "DejaVuSansCondensed-Bold.ttf",
+    "DejaVuSansMono-Bold.ttf",
+)
 STYLES = ("outlined_top_bottom", "outlined_center", "caption_bar", "card")
-PALETTE = ((255, 255, 255), (20, 20, 20), (250, 220, 60), (40, 90, 200), (200, 40, 40), (30, 140, 80), (240, 240, 230))
+PALETTE = (
+    (255, 255, 255),
+    (20, 20, 20),
+    (250, 220, 60),
+    (40, 90, 200),
+    (200, 40, 40),
+    (30, 140, 80),
+    (240, 240, 230),
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,7 @@ def _photo(path: str, width: int, height: int) -> Image.Image:
 def _background(spec: MemeSpec) -> Image.Image:
     if spec.background.startswith("color:"):
         rgb = tuple(int(v) for v in spec.background[6:].split(","))
-        return Image.new("RGB", (spec.width, spec.height), rgb)  # type: ignore[arg-type]
+        return Image.new("RGB", (spec.width, spec.height), rgb)
     return _photo(spec.background, spec.width, spec.height).copy()
 
 
@@ -122,7 +140,9 @@ def render_meme(spec: MemeSpec) -> Image.Image:
         top = (spec.height - block) // 2
         pad = margin // 2
         card_fill = PALETTE[spec.font % len(PALETTE)]
-        draw.rectangle((margin - pad, top - pad, spec.width - margin + pad, top + block + pad), fill=card_fill)
+        draw.rectangle(
+            (margin - pad, top - pad, spec.width - margin + pad, top + block + pad), fill=card_fill
+        )
         positions = [(margin, top + i * line_height) for i in range(len(lines))]
         fill, stroke, stroke_fill = _contrast(card_fill), 0, (0, 0, 0)
     else:

@@ -51,8 +51,17 @@ class MultimodalExample:
 
 
 def _photo_spec(photo: Path, rng: np.random.Generator) -> MemeSpec:
-    return MemeSpec(text="", background=str(photo), style="card", font=0, font_size=30, noise=0.0,
-                    jpeg_quality=int(rng.choice([0, 90])), width=int(rng.choice([448, 512])), height=448)
+    return MemeSpec(
+        text="",
+        background=str(photo),
+        style="card",
+        font=0,
+        font_size=30,
+        noise=0.0,
+        jpeg_quality=int(rng.choice([0, 90])),
+        width=int(rng.choice([448, 512])),
+        height=448,
+    )
 
 
 def _combine(*parts: TextExample | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -148,7 +157,9 @@ def compose(
     return examples
 
 
-def image_only_memes(texts: Sequence[TextExample], photos: Sequence[Path], *, count: int, seed: int) -> list[MultimodalExample]:
+def image_only_memes(
+    texts: Sequence[TextExample], photos: Sequence[Path], *, count: int, seed: int
+) -> list[MultimodalExample]:
     """Posts whose only content is a meme of the text (harm, if any, only inside the image); half harmful."""
     rng = np.random.default_rng(seed)
     harmful = [t for t in texts if is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
@@ -156,7 +167,9 @@ def image_only_memes(texts: Sequence[TextExample], photos: Sequence[Path], *, co
     chosen = [harmful[i] for i in rng.permutation(len(harmful))[: count // 2]]
     chosen += [benign[i] for i in rng.permutation(len(benign))[: count - len(chosen)]]
     return [
-        MultimodalExample(None, random_spec(t.text, rng, list(photos)), t.targets, t.mask, "image_only", t.split)
+        MultimodalExample(
+            None, random_spec(t.text, rng, list(photos)), t.targets, t.mask, "image_only", t.split
+        )
         for t in chosen
     ]
 

@@ -66,7 +66,9 @@ def text_key(text: str) -> str:
 
 def _require(path: Path) -> Path:
     if not path.exists():
-        raise FileNotFoundError(f"dataset file not found: {path} (is --data-dir pointing at the shared data?)")
+        raise FileNotFoundError(
+            f"dataset file not found: {path} (is --data-dir pointing at the shared data?)"
+        )
     return path
 
 
@@ -79,7 +81,9 @@ def load_hatexplain(data_dir: Path) -> list[TextExample]:
             if row["split"] not in SPLITS or row["label"] not in mapping:
                 continue  # the 919 'undecided' posts belong to no split
             examples.append(
-                TextExample(row["text"], mapping[row["label"]], FULL_MASK, "hatexplain", row["split"], row["label"])
+                TextExample(
+                    row["text"], mapping[row["label"]], FULL_MASK, "hatexplain", row["split"], row["label"]
+                )
             )
     return examples
 
@@ -132,7 +136,9 @@ def load_harmeme(data_dir: Path) -> list[TextExample]:
                     if harm == "not harmful":
                         examples.append(TextExample(text, BENIGN, FULL_MASK, "harmeme", split, "not harmful"))
                     else:
-                        examples.append(TextExample(text, (0.0, 0.0, 1.0), TOXIC_ONLY_MASK, "harmeme", split, "harmful"))
+                        examples.append(
+                            TextExample(text, (0.0, 0.0, 1.0), TOXIC_ONLY_MASK, "harmeme", split, "harmful")
+                        )
     return examples
 
 
@@ -152,7 +158,13 @@ def load_coco(data_dir: Path) -> list[CocoImage]:
         for line in handle:
             row = json.loads(line)
             images.append(
-                CocoImage(folder / row["image"], tuple(row["captions"]), row["coco_split"], row["flickr_url"], row["license_name"])
+                CocoImage(
+                    folder / row["image"],
+                    tuple(row["captions"]),
+                    row["coco_split"],
+                    row["flickr_url"],
+                    row["license_name"],
+                )
             )
     return images
 
@@ -176,7 +188,9 @@ def deduplicate_splits(examples: Iterable[TextExample]) -> list[TextExample]:
     return kept
 
 
-def load_text_corpus(data_dir: Path, sources: Sequence[str] = ("hatexplain", "davidson", "harmeme")) -> list[TextExample]:
+def load_text_corpus(
+    data_dir: Path, sources: Sequence[str] = ("hatexplain", "davidson", "harmeme")
+) -> list[TextExample]:
     loaders = {"hatexplain": load_hatexplain, "davidson": load_davidson, "harmeme": load_harmeme}
     examples: list[TextExample] = []
     for source in sources:

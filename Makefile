@@ -1,0 +1,44 @@
+# postguard — the two commands:
+#   make demo   set everything up, then run the embedded default (broker + database + service + sample posts)
+#   make test   set everything up, then run the whole test suite (starts its own broker and database)
+# Only Python 3.11+ is needed; the virtual environment lives in .venv.
+
+PYTHON ?= python3
+VENV ?= .venv
+PIP_EXTRA ?=
+# torch is pinned in the same pip invocation as transformers (see README: a CPU build of 2.13.0).
+TORCH_SPEC := torch==2.13.0
+STAMP := $(VENV)/.postguard-installed
+
+.PHONY: setup demo test lint typecheck train evaluate bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "postguard needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet $(PIP_EXTRA) "$(TORCH_SPEC)" -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/postguard demo
+
+test: setup
+	$(VENV)/bin/python -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy service models
+
+train: setup
+	$(VENV)/bin/python -m models.train
+
+evaluate: setup
+	$(VENV)/bin/python -m models.evaluate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
