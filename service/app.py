@@ -36,6 +36,7 @@ from .errors import InfrastructureError
 from .images import ImageLimits, ImageLoader
 from .kafka_setup import BrokerPublisher, build_broker, ensure_topics
 from .metrics import HealthServer, ServiceMetrics, build_metrics
+from .monitor import KafkaLag, Monitor, review_counter
 from .pipeline import Pipeline, RawRecord
 from .policy import load_policy
 from .repository import DecisionRecord, StoredDecision, record_decisions
@@ -147,6 +148,7 @@ class PostguardApp:
         self._engine: AsyncEngine | None = None
         self._pipeline: Pipeline | None = None
         self.health: HealthServer | None = None
+        self._monitor: Monitor | None = None
         self._started = False
 
     @property
@@ -177,6 +179,9 @@ class PostguardApp:
             {"version": scorer.version, "sha256": str(getattr(scorer, "sha256", ""))}
         )
         self.metrics.policy_info.info({"version": policy.version, "source": policy.source})
+        # Every category exported from the start, so rate() sees a series before its first trigger.
+        for label in scorer.labels:
+            self.metrics.category_triggers.labels(category=label)
 
         self.health = HealthServer(self.metrics, settings.metrics_host, settings.metrics_port)
         self.health.start()
@@ -196,6 +201,14 @@ class PostguardApp:
         )
         self._attach(self._pipeline)
         await self.broker.start()
+        self._monitor = Monitor(
+            metrics=self.metrics,
+            topic=settings.input_topic,
+            lag_source=KafkaLag(settings),
+            review_counts=review_counter(session_factory(self._engine)),
+            interval_s=settings.metrics_refresh_interval_s,
+        )
+        self._monitor.start()
         self.health.set_ready(True)
         logger.info(
             "consuming %s as group %s; decisions to %s, dead letters to %s; metrics on :%d",
@@ -212,6 +225,9 @@ class PostguardApp:
             self.health.set_ready(False)
         # Waits up to GRACEFUL_TIMEOUT_S for the batch in flight, then leaves the group.
         await self.broker.stop()
+        if self._monitor is not None:
+            await self._monitor.stop()
+            self._monitor = None
         if self._pipeline is not None:
             self._pipeline.close()
             self._pipeline = None

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "postguard"
 ACTIONS = ("allow", "review", "block")
+#: What service.monitor refreshes periodically (values of the ``source`` label of refresh errors).
+REFRESH_SOURCES = ("consumer_lag", "review_queue")
 
 # CPU batch inference: a single short text scores in a few milliseconds, a full batch of 32 posts
 # with images and OCR takes seconds on a small machine; beyond 10 s something is wrong anyway.
@@ -65,6 +67,10 @@ class ServiceMetrics:
     last_decision_timestamp_seconds: Gauge
     model_info: Info  # postguard_model_info{version, sha256, ...}
     policy_info: Info  # postguard_policy_info{version, source}
+    # Refreshed every POSTGUARD_METRICS_REFRESH_INTERVAL_S by service.monitor, not per batch.
+    consumer_lag: Gauge  # postguard_consumer_lag_messages{topic, partition}: the group's, not this member's
+    review_queue_items: Gauge  # postguard_review_queue_items{status}
+    refresh_errors: Counter  # postguard_metrics_refresh_errors_total{source}: consumer_lag | review_queue
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
@@ -146,10 +152,30 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         ),
         model_info=Info(name("model"), "The loaded classifier checkpoint.", registry=registry),
         policy_info=Info(name("policy"), "The loaded moderation policy.", registry=registry),
+        consumer_lag=Gauge(
+            name("consumer_lag_messages"),
+            "Log-end offset minus the consumer group's committed offset, per input partition.",
+            ["topic", "partition"],
+            registry=registry,
+        ),
+        review_queue_items=Gauge(
+            name("review_queue_items"),
+            "Review items in PostgreSQL, by status.",
+            ["status"],
+            registry=registry,
+        ),
+        refresh_errors=Counter(
+            name("metrics_refresh_errors"),
+            "Failed refreshes of the periodically refreshed gauges, by source.",
+            ["source"],
+            registry=registry,
+        ),
     )
     # Export every action from the start so rate() and absent() see a series before the first decision.
     for action in ACTIONS:
         metrics.decisions.labels(action=action)
+    for source in REFRESH_SOURCES:
+        metrics.refresh_errors.labels(source=source)
     return metrics
 
 

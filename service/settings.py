@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # --- HTTP (metrics, health) ---
     metrics_host: str = Field("0.0.0.0", description="Address the metrics/health server binds")
     metrics_port: int = Field(9108, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz")
+    metrics_refresh_interval_s: float = Field(
+        15.0, gt=0, le=600, description="How often consumer lag and review queue depth are re-read"
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.database import create_engine_from_url, session_factory
 from service.embedded import PostgresServer, TansuBroker, start_postgres, start_tansu
 from service.migrate import upgrade
+from tests.utils.prometheus import PrometheusTools, ensure_prometheus_tools
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +50,9 @@ async def db_sessions(migrated_db: str) -> AsyncIterator[async_sessionmaker[Asyn
         yield session_factory(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def prometheus_tools() -> PrometheusTools:
+    """promtool and prometheus (Debian package ``prometheus``), installed when missing and root."""
+    return ensure_prometheus_tools()

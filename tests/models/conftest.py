@@ -63,30 +63,68 @@ HATEXPLAIN_ROWS = [
 
 DAVIDSON_ROWS = [
     # the unnamed first column is the tweet id, as in the original labeled_data.csv
-    {"": "0", "count": "3", "hate_speech": "2", "offensive_language": "1", "neither": "0", "class": "0",
-     "tweet": "RT @bob: those people are animals http://t.co/abc"},
-    {"": "1", "count": "3", "hate_speech": "0", "offensive_language": "3", "neither": "0", "class": "1",
-     "tweet": "@alice you are a stupid idiot &amp; a fool"},
-    {"": "2", "count": "3", "hate_speech": "0", "offensive_language": "0", "neither": "3", "class": "2",
-     "tweet": "just had a great coffee with friends"},
-    {"": "3", "count": "3", "hate_speech": "0", "offensive_language": "0", "neither": "3", "class": "2",
-     "tweet": "RT: "},  # nothing left after cleaning: dropped
+    {
+        "": "0",
+        "count": "3",
+        "hate_speech": "2",
+        "offensive_language": "1",
+        "neither": "0",
+        "class": "0",
+        "tweet": "RT @bob: those people are animals http://t.co/abc",
+    },
+    {
+        "": "1",
+        "count": "3",
+        "hate_speech": "0",
+        "offensive_language": "3",
+        "neither": "0",
+        "class": "1",
+        "tweet": "@alice you are a stupid idiot &amp; a fool",
+    },
+    {
+        "": "2",
+        "count": "3",
+        "hate_speech": "0",
+        "offensive_language": "0",
+        "neither": "3",
+        "class": "2",
+        "tweet": "just had a great coffee with friends",
+    },
+    {
+        "": "3",
+        "count": "3",
+        "hate_speech": "0",
+        "offensive_language": "0",
+        "neither": "3",
+        "class": "2",
+        "tweet": "RT: ",
+    },  # nothing left after cleaning: dropped
 ]
 DAVIDSON_SPLITS = {"0": "train", "1": "val", "2": "test", "3": "train"}
 
 HARMEME_FILES = {
     "Harm-C/train.jsonl": [
-        {"id": "c1", "text": "the virus was made by   them to kill us", "labels": ["very harmful", "society"]},
+        {
+            "id": "c1",
+            "text": "the virus was made by   them to kill us",
+            "labels": ["very harmful", "society"],
+        },
         {"id": "c2", "text": "wash your hands and stay safe", "labels": ["not harmful"]},
         {"id": "c3", "text": "a record with an empty label", "labels": []},
     ],
     "Harm-P/train_v1.jsonl": [
-        {"id": "p1", "text": "this politician should be locked up forever", "labels": ["somewhat harmful", "individual"]},
+        {
+            "id": "p1",
+            "text": "this politician should be locked up forever",
+            "labels": ["somewhat harmful", "individual"],
+        },
     ],
     "Harm-C/val.jsonl": [{"id": "c4", "text": "masks work, science says so", "labels": ["not harmful"]}],
     "Harm-P/val_v1.jsonl": [],
     "Harm-C/test.jsonl": [],
-    "Harm-P/test_v1.jsonl": [{"id": "p2", "text": "vote for the party of liars", "labels": ["very harmful", "organization"]}],
+    "Harm-P/test_v1.jsonl": [
+        {"id": "p2", "text": "vote for the party of liars", "labels": ["very harmful", "organization"]}
+    ],
 }
 
 
@@ -104,9 +142,9 @@ def data_dir(tmp_path: Path) -> Path:
     davidson = root / "davidson_hate_offensive"
     davidson.mkdir(parents=True)
     with (davidson / "labeled_data.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(DAVIDSON_ROWS[0]))
-        writer.writeheader()
-        writer.writerows(DAVIDSON_ROWS)
+        table = csv.DictWriter(handle, fieldnames=list(DAVIDSON_ROWS[0]))
+        table.writeheader()
+        table.writerows(DAVIDSON_ROWS)
     with (davidson / "split_suggested.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "split"])
@@ -122,10 +160,20 @@ def data_dir(tmp_path: Path) -> Path:
     _write_jsonl(
         coco / "captions.jsonl",
         [
-            {"image": "images/a.jpg", "captions": ["a red square", "something red"], "coco_split": "train2017",
-             "flickr_url": "http://farm.example/a.jpg", "license_name": "CC BY 2.0"},
-            {"image": "images/b.jpg", "captions": ["a green rectangle"], "coco_split": "val2017",
-             "flickr_url": "http://farm.example/b.jpg", "license_name": "CC BY-SA 2.0"},
+            {
+                "image": "images/a.jpg",
+                "captions": ["a red square", "something red"],
+                "coco_split": "train2017",
+                "flickr_url": "http://farm.example/a.jpg",
+                "license_name": "CC BY 2.0",
+            },
+            {
+                "image": "images/b.jpg",
+                "captions": ["a green rectangle"],
+                "coco_split": "val2017",
+                "flickr_url": "http://farm.example/b.jpg",
+                "license_name": "CC BY-SA 2.0",
+            },
         ],
     )
     return root

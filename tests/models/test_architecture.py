@@ -94,17 +94,31 @@ def test_inputs_of_absent_modalities_are_ignored(tiny: tuple[ModerationModel, Mo
     present = torch.tensor([[True, False, False]] * 2)
     caption = torch.randn(2, text_dim)
     with torch.no_grad():
-        a = model.fuse_features(caption=caption, image_pixels=torch.zeros(2, image_dim),
-                                image_text=torch.zeros(2, text_dim), present=present).logits
-        b = model.fuse_features(caption=caption, image_pixels=torch.randn(2, image_dim) * 50,
-                                image_text=torch.randn(2, text_dim) * 50, present=present).logits
+        a = model.fuse_features(
+            caption=caption,
+            image_pixels=torch.zeros(2, image_dim),
+            image_text=torch.zeros(2, text_dim),
+            present=present,
+        ).logits
+        b = model.fuse_features(
+            caption=caption,
+            image_pixels=torch.randn(2, image_dim) * 50,
+            image_text=torch.randn(2, text_dim) * 50,
+            present=present,
+        ).logits
     torch.testing.assert_close(a, b)
 
 
-def test_missing_modality_uses_the_learned_null_token(tiny: tuple[ModerationModel, ModerationProcessor]) -> None:
+def test_missing_modality_uses_the_learned_null_token(
+    tiny: tuple[ModerationModel, ModerationProcessor],
+) -> None:
     """A missing side is the null token, not a zero feature: changing the token changes the score."""
     model, _ = tiny
-    features = {"caption": torch.randn(2, 32), "image_pixels": torch.zeros(2, 32), "image_text": torch.zeros(2, 32)}
+    features = {
+        "caption": torch.randn(2, 32),
+        "image_pixels": torch.zeros(2, 32),
+        "image_text": torch.zeros(2, 32),
+    }
     caption_only = torch.tensor([[True, False, False]] * 2)
     everything = torch.ones(2, 3, dtype=torch.bool)
     with torch.no_grad():
@@ -122,7 +136,9 @@ def test_missing_modality_uses_the_learned_null_token(tiny: tuple[ModerationMode
     torch.testing.assert_close(full_before, full_after)  # all present: the null tokens are unused
 
 
-def test_rows_of_a_mixed_batch_are_scored_independently(tiny: tuple[ModerationModel, ModerationProcessor]) -> None:
+def test_rows_of_a_mixed_batch_are_scored_independently(
+    tiny: tuple[ModerationModel, ModerationProcessor],
+) -> None:
     model, processor = tiny
     present = [[True, False, False], [False, True, False], [False, True, True], [True, True, True]]
     batch = inputs(processor, present)
@@ -141,7 +157,11 @@ def test_rows_of_a_mixed_batch_are_scored_independently(tiny: tuple[ModerationMo
 
 def test_present_shape_mismatch_names_both_shapes(tiny: tuple[ModerationModel, ModerationProcessor]) -> None:
     model, _ = tiny
-    features = {"caption": torch.zeros(4, 32), "image_pixels": torch.zeros(4, 32), "image_text": torch.zeros(4, 32)}
+    features = {
+        "caption": torch.zeros(4, 32),
+        "image_pixels": torch.zeros(4, 32),
+        "image_text": torch.zeros(4, 32),
+    }
     with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
         model.fuse_features(**features, present=torch.ones(4, 2, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"\(4, 3\).*\(3, 3\)"):
@@ -192,7 +212,9 @@ def test_modality_dropout_never_removes_every_modality_of_a_row() -> None:
     config.modality_dropout = 0.9
     model = ModerationModel(config).train()
     torch.manual_seed(0)
-    present = torch.tensor([[True, True, True], [True, False, False], [False, True, True], [False, False, False]] * 64)
+    present = torch.tensor(
+        [[True, True, True], [True, False, False], [False, True, True], [False, False, False]] * 64
+    )
     dropped_any = False
     for _ in range(20):
         kept = model._drop_modalities(present)
@@ -208,7 +230,11 @@ def test_train_mode_keeps_a_rows_only_modality() -> None:
     config.modality_dropout, config.dropout = 0.9, 0.0
     torch.manual_seed(0)
     model = ModerationModel(config)
-    features = {"caption": torch.randn(8, 32), "image_pixels": torch.randn(8, 32), "image_text": torch.randn(8, 32)}
+    features = {
+        "caption": torch.randn(8, 32),
+        "image_pixels": torch.randn(8, 32),
+        "image_text": torch.randn(8, 32),
+    }
     present = torch.tensor([[True, False, False]] * 8)
     with torch.no_grad():
         expected = model.eval().fuse_features(**features, present=present).logits
@@ -256,8 +282,15 @@ def test_persisted_state_dict_for_packaged_towers_keeps_only_trained_weights(tmp
     kept = set(model.persisted_state_dict())
     text_kept = {name for name in kept if name.startswith("text_encoder.")}
     assert text_kept, "the fine-tuned text layers must be saved"
-    assert all(name.startswith(("text_encoder.encoder.layer.4.", "text_encoder.encoder.layer.5.")) for name in text_kept)
-    all_top = {n for n in model.state_dict() if n.startswith(("text_encoder.encoder.layer.4.", "text_encoder.encoder.layer.5."))}
+    assert all(
+        name.startswith(("text_encoder.encoder.layer.4.", "text_encoder.encoder.layer.5."))
+        for name in text_kept
+    )
+    all_top = {
+        n
+        for n in model.state_dict()
+        if n.startswith(("text_encoder.encoder.layer.4.", "text_encoder.encoder.layer.5."))
+    }
     assert text_kept == all_top
     assert not any(name.startswith("image_encoder.") for name in kept)
     own = {n for n in model.state_dict() if not n.startswith(("text_encoder.", "image_encoder."))}

@@ -66,7 +66,10 @@ def test_round_trip_gives_the_same_scores(tmp_path: Path) -> None:
     for name, tensor in loaded.state_dict().items():
         if not name.startswith("text_encoder."):
             assert torch.equal(tensor, original[name]), name
-    assert loaded_processor.tokenize(TEXTS)["input_ids"].tolist() == processor.tokenize(TEXTS)["input_ids"].tolist()
+    assert (
+        loaded_processor.tokenize(TEXTS)["input_ids"].tolist()
+        == processor.tokenize(TEXTS)["input_ids"].tolist()
+    )
 
 
 def test_text_weights_are_stored_in_half_precision(tiny_checkpoint: Path) -> None:

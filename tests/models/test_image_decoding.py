@@ -25,7 +25,9 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
 def png(width: int, height: int, *, bit_depth: int = 8, colour: int = 0, idat: bytes = b"") -> bytes:
     """A PNG assembled by hand (valid CRCs), so a header can claim any size."""
     header = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
@@ -47,7 +49,7 @@ def test_grayscale_and_palette_images_become_rgb() -> None:
 def test_animated_gif_gives_its_first_frame() -> None:
     frames = [Image.new("RGB", (20, 20), RED), Image.new("RGB", (20, 20), BLUE)]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
-    assert Image.open(io.BytesIO(data)).n_frames == 2
+    assert getattr(Image.open(io.BytesIO(data)), "n_frames", 1) == 2
     r, _, b = decode_image(data).getpixel((10, 10))  # type: ignore[misc]
     assert r > 180 and b < 70
 

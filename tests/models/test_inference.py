@@ -10,6 +10,7 @@ from PIL import Image
 
 from models.errors import CheckpointError, EmptyPostError, InputError, TextTooLongError
 from models.inference import Moderator
+from models.ocr import OcrEngine
 from models.preprocessing import ModerationProcessor
 from models.segmentation import WordSegmenter
 from models.types import MODALITIES, ModerationResult, PostContent
@@ -28,12 +29,18 @@ def check_result(result: ModerationResult, present: tuple[str, ...]) -> None:
         total = sum(shares.values())
         assert total == pytest.approx(1.0, abs=1e-3) or total == 0.0, (label, shares)
         absent = set(MODALITIES) - set(present)
-        assert all(shares[name] == 0.0 for name in absent), f"{label}: share given to an absent modality {shares}"
+        assert all(shares[name] == 0.0 for name in absent), (
+            f"{label}: share given to an absent modality {shares}"
+        )
 
 
 def test_scores_text_only_image_only_and_both(tiny_moderator: Moderator, photo: Image.Image) -> None:
     text, image, both = tiny_moderator.score(
-        [PostContent(text="have a nice day"), PostContent(image=photo), PostContent(text="have a nice day", image=photo)]
+        [
+            PostContent(text="have a nice day"),
+            PostContent(image=photo),
+            PostContent(text="have a nice day", image=photo),
+        ]
     )
     check_result(text, ("caption",))
     check_result(image, ("image_pixels",))  # the tiny checkpoint has OCR off
@@ -50,15 +57,20 @@ def test_a_single_modality_gets_all_of_the_credit_or_none(tiny_moderator: Modera
 
 
 def test_batch_scores_match_single_scores(tiny_moderator: Moderator, photo: Image.Image) -> None:
-    posts = [PostContent(text="first post"), PostContent(image=photo, ocr_text="meme words"),
-             PostContent(text="third", image=photo)]
+    posts = [
+        PostContent(text="first post"),
+        PostContent(image=photo, ocr_text="meme words"),
+        PostContent(text="third", image=photo),
+    ]
     batch = tiny_moderator.score(posts)
     for post, result in zip(posts, batch, strict=True):
         (alone,) = tiny_moderator.score([post])
         assert alone.scores == pytest.approx(result.scores, abs=1e-5)
 
 
-def test_scores_are_deterministic(tiny_moderator: Moderator, tiny_checkpoint: Path, photo: Image.Image) -> None:
+def test_scores_are_deterministic(
+    tiny_moderator: Moderator, tiny_checkpoint: Path, photo: Image.Image
+) -> None:
     post = PostContent(text="same post twice", image=photo)
     first = tiny_moderator.score([post])[0]
     assert tiny_moderator.score([post])[0] == first
@@ -99,10 +111,11 @@ def test_given_ocr_text_is_used(tiny_moderator: Moderator, photo: Image.Image) -
     assert with_text.scores != without.scores
 
 
-class FakeOcr:
+class FakeOcr(OcrEngine):
     """Stands in for RapidOCR: returns a fixed, badly spaced reading and counts its calls."""
 
     def __init__(self, reading: str) -> None:
+        super().__init__()
         self.reading = reading
         self.calls = 0
 
@@ -115,8 +128,9 @@ class FakeOcr:
 def spacing_moderator(tiny_moderator: Moderator) -> tuple[Moderator, FakeOcr]:
     segmenter = WordSegmenter(["you", "people", "are", "not", "welcome", "here", "go", "home"])
     ocr = FakeOcr("YOUPEOPLE are notwelcome  here")
-    processor = ModerationProcessor(tiny_moderator.model.config, tiny_moderator.processor.tokenizer,
-                                    ocr=ocr, segmenter=segmenter)  # type: ignore[arg-type]
+    processor = ModerationProcessor(
+        tiny_moderator.model.config, tiny_moderator.processor.tokenizer, ocr=ocr, segmenter=segmenter
+    )
     return Moderator(tiny_moderator.model, processor, sha256=tiny_moderator.sha256), ocr
 
 

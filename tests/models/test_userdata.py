@@ -24,18 +24,26 @@ def images(tmp_path: Path) -> Path:
 
 
 def test_valid_file(write_jsonl: Write, images: Path) -> None:
-    path = write_jsonl([
-        {"text": "you are all vermin", "labels": {"hate": 1}},
-        "",  # blank lines are skipped
-        {"text": "nice photo", "labels": {"hate": 0, "offensive": 0}, "split": "val"},
-        {"text": "shut up", "labels": {"offensive": 1, "toxic": 1}, "split": "test"},
-        {"text": "only hate is known", "labels": {"hate": 0}},
-        {"text": "look at this", "image": "img/small.png", "labels": {"offensive": 1}, "split": "val"},
-        {"image": str(images / "wide.jpg"), "labels": {"hate": 0, "offensive": 0, "toxic": 0}},
-        {"text": "boolean labels", "labels": {"hate": True, "offensive": False}},
-    ])
+    path = write_jsonl(
+        [
+            {"text": "you are all vermin", "labels": {"hate": 1}},
+            "",  # blank lines are skipped
+            {"text": "nice photo", "labels": {"hate": 0, "offensive": 0}, "split": "val"},
+            {"text": "shut up", "labels": {"offensive": 1, "toxic": 1}, "split": "test"},
+            {"text": "only hate is known", "labels": {"hate": 0}},
+            {"text": "look at this", "image": "img/small.png", "labels": {"offensive": 1}, "split": "val"},
+            {"image": str(images / "wide.jpg"), "labels": {"hate": 0, "offensive": 0, "toxic": 0}},
+            {"text": "boolean labels", "labels": {"hate": True, "offensive": False}},
+        ]
+    )
     texts, posts = load_user_posts(path)
-    assert [t.text for t in texts] == ["you are all vermin", "nice photo", "shut up", "only hate is known", "boolean labels"]
+    assert [t.text for t in texts] == [
+        "you are all vermin",
+        "nice photo",
+        "shut up",
+        "only hate is known",
+        "boolean labels",
+    ]
     assert [t.split for t in texts] == ["train", "val", "test", "train", "train"]
     assert all(t.source == "user" for t in texts)
     # toxic is derived: 1 when any named label is 1; 0 only when every other label is named and 0
@@ -52,12 +60,17 @@ def test_valid_file(write_jsonl: Write, images: Path) -> None:
     assert Path(meme.image.background) == (images / "small.png").resolve()  # relative to the JSONL's folder
     assert (meme.image.width, meme.image.height, meme.image.text) == (64, 48, "")
     assert photo.caption is None and photo.split == "train"
-    assert photo.image is not None and (photo.image.width, photo.image.height) == (1024, 256)  # capped at 1024
+    assert photo.image is not None and (photo.image.width, photo.image.height) == (
+        1024,
+        256,
+    )  # capped at 1024
     assert (photo.targets, photo.mask) == ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
 def test_custom_label_set(write_jsonl: Write) -> None:
-    texts, _ = load_user_posts(write_jsonl([{"text": "spam spam", "labels": {"spam": 1}}]), labels=("spam", "scam"))
+    texts, _ = load_user_posts(
+        write_jsonl([{"text": "spam spam", "labels": {"spam": 1}}]), labels=("spam", "scam")
+    )
     assert (texts[0].targets, texts[0].mask) == ((1.0, 0.0), (1.0, 0.0))
 
 

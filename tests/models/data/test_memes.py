@@ -14,8 +14,17 @@ BLUE = (40, 90, 200)
 
 
 def spec(text: str = "you people are not welcome here", **changes: object) -> MemeSpec:
-    values: dict[str, object] = {"text": text, "background": "color:40,90,200", "style": "outlined_top_bottom",
-                                 "font": 0, "font_size": 40, "noise": 0.0, "jpeg_quality": 0, "width": 320, "height": 256}
+    values: dict[str, object] = {
+        "text": text,
+        "background": "color:40,90,200",
+        "style": "outlined_top_bottom",
+        "font": 0,
+        "font_size": 40,
+        "noise": 0.0,
+        "jpeg_quality": 0,
+        "width": 320,
+        "height": 256,
+    }
     values.update(changes)
     return MemeSpec(**values)  # type: ignore[arg-type]
 

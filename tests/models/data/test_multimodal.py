@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from models.data.multimodal import HARMFUL_LOOKING, KINDS, coco_benign_pairs, compose, image_only_memes
+from models.data.multimodal import (
+    HARMFUL_LOOKING,
+    KINDS,
+    MultimodalExample,
+    coco_benign_pairs,
+    compose,
+    image_only_memes,
+)
 from models.data.sources import BENIGN, FULL_MASK, HATE, OFFENSIVE, TOXIC_ONLY_MASK, CocoImage, TextExample
 
 
@@ -38,16 +45,15 @@ def captions(split: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def train_posts() -> list:  # type: ignore[type-arg]
+def train_posts() -> list[MultimodalExample]:
     return compose(pool("train"), photos("train"), captions("train"), count=300, split="train", seed=5)
 
 
-def texts_of(post: object) -> list[str]:
-    caption, image = post.caption, post.image  # type: ignore[attr-defined]
-    return [text for text in (caption, image.text if image is not None else None) if text]
+def texts_of(post: MultimodalExample) -> list[str]:
+    return [text for text in (post.caption, post.image_text) if text]
 
 
-def test_every_kind_appears_with_its_labels(train_posts: list) -> None:  # type: ignore[type-arg]
+def test_every_kind_appears_with_its_labels(train_posts: list[MultimodalExample]) -> None:
     harmful = {t.text: t for t in pool("train") if t.targets[-1] == 1.0}
     benign = {t.text for t in pool("train") if t.targets[-1] == 0.0} | set(captions("train"))
     assert set(Counter(p.kind for p in train_posts)) == set(KINDS)
@@ -76,15 +82,19 @@ def test_every_kind_appears_with_its_labels(train_posts: list) -> None:  # type:
             assert any(HARMFUL_LOOKING.search(text.lower()) for text in texts_of(post))
 
 
-def test_harmeme_harm_leaves_hate_and_offensive_unknown(train_posts: list) -> None:  # type: ignore[type-arg]
-    virus = [p for p in train_posts if any(t.startswith("the virus") for t in texts_of(p)) and p.kind != "confounder"]
+def test_harmeme_harm_leaves_hate_and_offensive_unknown(train_posts: list[MultimodalExample]) -> None:
+    virus = [
+        p
+        for p in train_posts
+        if any(t.startswith("the virus") for t in texts_of(p)) and p.kind != "confounder"
+    ]
     assert virus
     for post in virus:
         assert post.targets == (0.0, 0.0, 1.0)
         assert post.mask == (0.0, 0.0, 1.0)
 
 
-def test_no_text_or_photo_crosses_splits(train_posts: list) -> None:  # type: ignore[type-arg]
+def test_no_text_or_photo_crosses_splits(train_posts: list[MultimodalExample]) -> None:
     val_posts = compose(pool("val"), photos("val"), captions("val"), count=200, split="val", seed=6)
     for split, posts in (("train", train_posts), ("val", val_posts)):
         other = "val" if split == "train" else "train"
@@ -122,13 +132,20 @@ def test_image_only_memes_have_no_caption() -> None:
         assert meme.image is not None and meme.image.text in by_text
         assert (meme.targets, meme.mask) == (by_text[meme.image.text].targets, by_text[meme.image.text].mask)
         assert meme.mask == FULL_MASK  # HarMeme-like toxic-only texts are not used
-    assert sum(m.targets[-1] for m in memes) == 2  # only two full-mask harmful texts exist: the rest is benign
+    assert (
+        sum(m.targets[-1] for m in memes) == 2
+    )  # only two full-mask harmful texts exist: the rest is benign
 
 
 def test_coco_benign_pairs(tmp_path: Path) -> None:
-    images = [CocoImage(tmp_path / "a.jpg", ("one", "two"), "val2017", "", ""),
-              CocoImage(tmp_path / "b.jpg", ("three",), "val2017", "", "")]
+    images = [
+        CocoImage(tmp_path / "a.jpg", ("one", "two"), "val2017", "", ""),
+        CocoImage(tmp_path / "b.jpg", ("three",), "val2017", "", ""),
+    ]
     pairs = coco_benign_pairs(images)
     assert [(p.caption, Path(p.image.background).name) for p in pairs] == [  # type: ignore[union-attr]
-        ("one", "a.jpg"), ("two", "a.jpg"), ("three", "b.jpg")]
+        ("one", "a.jpg"),
+        ("two", "a.jpg"),
+        ("three", "b.jpg"),
+    ]
     assert all(p.targets == BENIGN and p.image is not None and p.image.text == "" for p in pairs)

@@ -38,7 +38,12 @@ def test_hatexplain(data_dir: Path) -> None:
     assert len(examples) == 5  # 'undecided' is dropped
     assert "i am not sure what to think about this" not in by_text
     hate = by_text["those people are vermin and should be gone"]
-    assert (hate.targets, hate.mask, hate.split, hate.source_label) == (HATE, FULL_MASK, "train", "hatespeech")
+    assert (hate.targets, hate.mask, hate.split, hate.source_label) == (
+        HATE,
+        FULL_MASK,
+        "train",
+        "hatespeech",
+    )
     assert by_text["shut up you stupid clown nobody asked"].targets == OFFENSIVE
     normal = by_text["lovely weather for a walk in the park"]
     assert (normal.targets, normal.split, normal.source) == (BENIGN, "val", "hatexplain")
@@ -110,17 +115,19 @@ def test_text_key_ignores_case_and_punctuation() -> None:
 
 
 def test_deduplicate_splits_prefers_test_then_val() -> None:
-    kept = deduplicate_splits([
-        example("Same text", "train"),
-        example("same text!", "test"),
-        example("same TEXT", "val"),
-        example("val over train", "train"),
-        example("Val over train.", "val"),
-        example("twice in train", "train"),
-        example("twice in train", "train"),
-        example("twice in train", "train", source="other"),  # another dataset may repeat it
-        example("?!", "train"),  # nothing left of it
-    ])
+    kept = deduplicate_splits(
+        [
+            example("Same text", "train"),
+            example("same text!", "test"),
+            example("same TEXT", "val"),
+            example("val over train", "train"),
+            example("Val over train.", "val"),
+            example("twice in train", "train"),
+            example("twice in train", "train"),
+            example("twice in train", "train", source="other"),  # another dataset may repeat it
+            example("?!", "train"),  # nothing left of it
+        ]
+    )
     assert [(e.text, e.split, e.source) for e in kept] == [
         ("same text!", "test", "s"),
         ("Val over train.", "val", "s"),

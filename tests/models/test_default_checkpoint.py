@@ -1,0 +1,92 @@
+"""The checkpoint bundled in ``models/default_checkpoint/`` (slow: real towers, real OCR).
+
+Skipped while the checkpoint has not been trained yet (``python -m models.train``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from models.data.memes import MemeSpec, render_meme
+from models.inference import DEFAULT_CHECKPOINT, Moderator
+from models.types import PostContent
+
+CHECKPOINT: Path = DEFAULT_CHECKPOINT
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHECKPOINT / "manifest.json").is_file(),
+        reason=f"no bundled checkpoint in {CHECKPOINT}: train one with `python -m models.train`",
+    ),
+]
+
+HATEFUL = "go back to your country you filthy subhuman animals, nobody wants your kind here"
+BENIGN = "what a lovely sunny afternoon at the beach with my family"
+
+
+@pytest.fixture(scope="module")
+def moderator() -> Moderator:
+    return Moderator.load()
+
+
+def meme(text: str) -> PostContent:
+    image = render_meme(
+        MemeSpec(
+            text=text,
+            background="color:40,90,200",
+            style="outlined_center",
+            font=0,
+            font_size=40,
+            noise=0.0,
+            jpeg_quality=0,
+            width=640,
+            height=480,
+        )
+    )
+    return PostContent(image=image)
+
+
+def test_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loading the checkpoint tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert Moderator.load(CHECKPOINT).labels == ("hate", "offensive", "toxic")
+
+
+def test_metadata(moderator: Moderator) -> None:
+    manifest = json.loads((CHECKPOINT / "manifest.json").read_text())
+    assert moderator.labels == ("hate", "offensive", "toxic")
+    assert moderator.version and moderator.version != "untrained"
+    assert manifest["version"] == moderator.version
+    assert re.fullmatch(r"[0-9a-f]{64}", moderator.sha256)
+    assert moderator.sha256 == manifest["sha256"]
+    assert set(moderator.review_thresholds) == set(moderator.labels)
+    assert all(0.0 < value < 1.0 for value in moderator.review_thresholds.values())
+    assert moderator.model.config.ocr_enabled and moderator.processor.segmenter is not None
+
+
+def test_weights_are_small() -> None:
+    assert (CHECKPOINT / "weights.safetensors").stat().st_size < 20 * 1024 * 1024
+
+
+def test_hateful_text_scores_higher_than_benign(moderator: Moderator) -> None:
+    hateful, benign = moderator.score([PostContent(text=HATEFUL), PostContent(text=BENIGN)])
+    assert hateful.scores["toxic"] > benign.scores["toxic"] + 0.2, (hateful.scores, benign.scores)
+    assert hateful.attribution["toxic"]["caption"] == 1.0
+
+
+def test_hateful_meme_without_caption_scores_higher_than_benign_meme(moderator: Moderator) -> None:
+    """The harm is only in the pixels: the OCR path must find it."""
+    hateful, benign = moderator.score([meme(HATEFUL), meme(BENIGN)])
+    assert hateful.ocr_text and "country" in hateful.ocr_text.lower(), hateful.ocr_text
+    assert hateful.modalities_present == ("image_pixels", "image_text")
+    assert hateful.scores["toxic"] > benign.scores["toxic"] + 0.2, (hateful.scores, benign.scores)
+    assert hateful.attribution["toxic"]["caption"] == 0.0

@@ -1,0 +1,73 @@
+"""RapidOCR + spacing repair on a clearly rendered meme (the real OCR models: slow)."""
+
+from __future__ import annotations
+
+import difflib
+
+import pytest
+from PIL import Image
+
+from models.data.memes import MemeSpec, render_meme
+from models.ocr import OcrEngine
+from models.preprocessing import ModerationProcessor
+from models.segmentation import WordSegmenter
+from models.testing import build_tiny_model
+
+TEXT = "you people are not welcome here go back where you came from"
+VOCABULARY = "the you a to of and people are not is here go back where came from welcome in it".split()
+
+
+@pytest.fixture(scope="module")
+def engine() -> OcrEngine:
+    return OcrEngine()
+
+
+@pytest.mark.slow
+def test_ocr_reads_a_clear_meme(engine: OcrEngine) -> None:
+    meme = render_meme(
+        MemeSpec(
+            text=TEXT,
+            background="color:40,90,200",
+            style="outlined_center",
+            font=0,
+            font_size=44,
+            noise=0.0,
+            jpeg_quality=0,
+            width=640,
+            height=400,
+        )
+    )
+    _, processor = build_tiny_model()
+    processor = ModerationProcessor(
+        processor.config, processor.tokenizer, ocr=engine, segmenter=WordSegmenter(VOCABULARY)
+    )
+    read = processor.read_image_text(meme)
+    ratio = difflib.SequenceMatcher(None, read.lower(), TEXT).ratio()
+    assert ratio >= 0.9, f"OCR read {read!r} (similarity {ratio:.2f})"
+    # RapidOCR tends to glue words ("arenot", "youcame"); after repair the words are words again
+    words = read.lower().split()
+    recall = sum(word in words for word in TEXT.split()) / len(TEXT.split())
+    assert recall >= 0.9, f"OCR read {read!r}: only {recall:.0%} of the words survived"
+
+
+@pytest.mark.slow
+def test_ocr_of_a_blank_image_is_empty(engine: OcrEngine) -> None:
+    assert engine.read(Image.new("RGB", (300, 200), (240, 240, 240))) == ""
+
+
+@pytest.mark.slow
+def test_big_images_are_read_at_a_bounded_size(engine: OcrEngine) -> None:
+    meme = render_meme(
+        MemeSpec(
+            text="stay home",
+            background="color:255,255,255",
+            style="card",
+            font=0,
+            font_size=200,
+            noise=0.0,
+            jpeg_quality=0,
+            width=2400,
+            height=1200,
+        )
+    )
+    assert "stay" in OcrEngine(max_side=960).read(meme).lower()

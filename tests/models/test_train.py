@@ -1,0 +1,167 @@
+"""Training from a user's own JSONL only (no shared datasets): a smoke run of the whole recipe (slow)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from models.checkpoint import verify_checkpoint
+from models.config import FUSION_MODES
+from models.data.memes import MemeSpec, render_meme
+from models.inference import DEFAULT_CHECKPOINT, Moderator
+from models.train import BASELINES, TrainArgs, parse_args, run
+from models.types import PostContent
+
+HARMFUL = [
+    "those people are vermin and should all go away",
+    "you filthy animals do not belong in this country",
+    "shut your stupid mouth you worthless clown",
+    "nobody wants your disgusting kind around here",
+    "go back to where you came from you parasites",
+    "you are a pathetic idiot and everyone hates you",
+    "people like you should be locked up and forgotten",
+    "what a brainless moron you are honestly",
+]
+BENIGN = [
+    "what a lovely day at the beach with family",
+    "my grandmother bakes the best bread in town",
+    "the new library opens next week downtown",
+    "i could kill for a coffee right now honestly",
+    "our team finally won the match last night",
+    "this recipe needs two eggs and some flour",
+    "the sunset over the lake was beautiful today",
+    "thanks for helping me move the couch",
+]
+
+
+def rows() -> list[dict[str, object]]:
+    """40 text rows (train and val both have harmful and benign texts) and 4 image rows."""
+    out: list[dict[str, object]] = []
+    for i in range(20):
+        split = "val" if i % 4 == 3 else "train"
+        harmful = HARMFUL[i % len(HARMFUL)] + (f" number {i}" if i >= len(HARMFUL) else "")
+        benign = BENIGN[i % len(BENIGN)] + (f" number {i}" if i >= len(BENIGN) else "")
+        labels = {"hate": 1} if i % 2 else {"offensive": 1}
+        out.append({"text": harmful, "labels": labels, "split": split})
+        out.append({"text": benign, "labels": {"hate": 0, "offensive": 0}, "split": split})
+    out += [
+        {"image": "img/hate.png", "labels": {"hate": 1}, "split": "train"},
+        {
+            "image": "img/nice.png",
+            "text": "look at this",
+            "labels": {"hate": 0, "offensive": 0},
+            "split": "train",
+        },
+        {"image": "img/hate.png", "text": "so true", "labels": {"hate": 1}, "split": "val"},
+        {"image": "img/nice.png", "labels": {"hate": 0, "offensive": 0}, "split": "val"},
+    ]
+    return out
+
+
+@pytest.fixture
+def user_jsonl(tmp_path: Path) -> Path:
+    folder = tmp_path / "userdata"
+    (folder / "img").mkdir(parents=True)
+    for name, text in (("hate", HARMFUL[1]), ("nice", BENIGN[0])):
+        spec = MemeSpec(
+            text=text,
+            background="color:40,90,200",
+            style="outlined_center",
+            font=0,
+            font_size=36,
+            noise=0.0,
+            jpeg_quality=0,
+            width=320,
+            height=240,
+        )
+        render_meme(spec).save(folder / "img" / f"{name}.png")
+    path = folder / "posts.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows()), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def restore_torch_state() -> Iterator[None]:
+    """``run`` switches on deterministic algorithms and may change the thread count: undo both."""
+    deterministic, warn_only = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    threads = torch.get_num_threads()
+    yield
+    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    torch.set_num_threads(threads)
+
+
+def test_parse_args_without_shared_data(tmp_path: Path) -> None:
+    args = parse_args(
+        [
+            "--no-shared-data",
+            "--train-jsonl",
+            str(tmp_path / "x.jsonl"),
+            "--quick",
+            "--output",
+            str(tmp_path / "out"),
+            "--memes-train",
+            "20",
+        ]
+    )
+    assert args.data_dir is None and args.quick and args.memes_train == 20
+    assert args.output == tmp_path / "out"
+
+
+def test_run_refuses_to_train_on_nothing(tmp_path: Path) -> None:
+    args = parse_args(
+        ["--no-shared-data", "--work-dir", str(tmp_path / "work"), "--output", str(tmp_path / "out")]
+    )
+    with pytest.raises(SystemExit, match="no training data"):
+        run(args)
+
+
+@pytest.mark.slow
+def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_torch_state: None) -> None:
+    output, work = tmp_path / "checkpoint", tmp_path / "work"
+    args = TrainArgs(
+        data_dir=None,
+        output=output,
+        work_dir=work,
+        seed=3,
+        text_epochs=1,
+        head_epochs=1,
+        trainable_layers=1,
+        memes_train=24,
+        memes_val=16,
+        davidson_cap=10,
+        train_jsonl=user_jsonl,
+        quick=True,
+        threads=None,
+        version="smoke-test",
+    )
+    facts = run(args)
+
+    assert output != DEFAULT_CHECKPOINT
+    report = json.loads((work / "training_report.json").read_text())
+    assert report["train_jsonl"] == str(user_jsonl) and report["data_dir"] is None
+    assert report["train_texts"] == 30 and report["val_texts"] == 10
+    assert report["train_multimodal_posts"] == 24 + 2 and report["val_multimodal_posts"] == 16 + 2
+    assert set(report["variants"]) == {*FUSION_MODES, *BASELINES}
+    assert report["default_variant"] in FUSION_MODES
+    assert facts["default_variant"] == report["default_variant"]
+    for name in report["variants"]:
+        verify_checkpoint(work / "variants" / name)
+
+    moderator = Moderator.load(output)
+    assert moderator.version == "smoke-test"
+    assert moderator.labels == ("hate", "offensive", "toxic")
+    assert set(moderator.review_thresholds) == {"hate", "offensive", "toxic"}
+    assert (output / "ocr_vocabulary.txt").is_file()  # spacing repair learnt from the user's texts
+    meme = Image.open(user_jsonl.parent / "img" / "hate.png")
+    text, image = moderator.score([PostContent(text=HARMFUL[0]), PostContent(image=meme, ocr_text="")])
+    assert text.modalities_present == ("caption",)
+    assert all(0.0 <= value <= 1.0 for value in text.scores.values())
+    assert image.modalities_present == ("image_pixels",)
