@@ -3,30 +3,83 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from .architecture import ModerationModel
 from .checkpoint import load_checkpoint
+from .encoder_cache import LruCache, image_key, text_key
 from .errors import CheckpointError
-from .preprocessing import ModerationProcessor
+from .preprocessing import ModerationProcessor, normalise_text
+from .text_gate import TextGate
 from .types import MODALITIES, ModerationResult, PostContent
 
 #: The checkpoint shipped inside the package, used whenever no other model path is configured.
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "default_checkpoint"
 
 
+@dataclass(frozen=True)
+class InferenceOptions:
+    """Speed options of :class:`Moderator`; the defaults are the plain, unoptimised path.
+
+    - ``ocr_gate_threshold``: OCR only images whose :func:`models.text_gate.text_likelihood` reaches
+      it (None: OCR every image);
+    - ``cache_entries``: LRU entries per content-hash cache (text embeddings, image embeddings, OCR
+      texts); 0 disables caching;
+    - ``quantize_text``: int8 dynamic quantization of the text tower's Linear layers;
+    - ``overlap_ocr``: run a batch's OCR in a second thread while torch encodes its captions and pixels.
+    """
+
+    ocr_gate_threshold: float | None = None
+    cache_entries: int = 0
+    quantize_text: bool = False
+    overlap_ocr: bool = False
+
+    @property
+    def plain(self) -> bool:
+        return self.ocr_gate_threshold is None and self.cache_entries == 0 and not self.overlap_ocr
+
+
 class Moderator:
     """A loaded checkpoint: scores batches of posts with per-modality attribution. Not async; CPU-bound."""
 
-    def __init__(self, model: ModerationModel, processor: ModerationProcessor, *, sha256: str) -> None:
+    def __init__(
+        self,
+        model: ModerationModel,
+        processor: ModerationProcessor,
+        *,
+        sha256: str,
+        options: InferenceOptions | None = None,
+    ) -> None:
+        self.options = options or InferenceOptions()
+        if self.options.quantize_text:
+            # int8 weights for every Linear of the text tower (activations quantized on the fly).
+            model.text_encoder = torch.ao.quantization.quantize_dynamic(
+                model.text_encoder, {torch.nn.Linear}, dtype=torch.qint8
+            )
         self.model = model.eval()
         self.processor = processor
         self.sha256 = sha256
+        threshold = self.options.ocr_gate_threshold
+        self.text_gate = TextGate(threshold) if threshold is not None else None
+        entries = self.options.cache_entries
+        self.text_cache: LruCache[torch.Tensor] = LruCache(entries)
+        self.image_cache: LruCache[torch.Tensor] = LruCache(entries)
+        self.ocr_cache: LruCache[str] = LruCache(entries)
+        self._ocr_thread: ThreadPoolExecutor | None = None
 
     @classmethod
-    def load(cls, path: Path | str | None = None, *, torch_threads: int | None = None) -> Moderator:
+    def load(
+        cls,
+        path: Path | str | None = None,
+        *,
+        torch_threads: int | None = None,
+        options: InferenceOptions | None = None,
+    ) -> Moderator:
         """Load a checkpoint (default: the bundled one) for inference."""
         directory = Path(path) if path is not None else DEFAULT_CHECKPOINT
         if path is None and not (directory / "manifest.json").is_file():
@@ -36,7 +89,12 @@ class Moderator:
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
         model, processor, sha256 = load_checkpoint(directory)
-        return cls(model, processor, sha256=sha256)
+        return cls(model, processor, sha256=sha256, options=options)
+
+    def clear_caches(self) -> None:
+        """Forget every cached encoder output and OCR text (benchmarks start cold)."""
+        for cache in (self.text_cache, self.image_cache, self.ocr_cache):
+            cache.clear()
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -55,6 +113,8 @@ class Moderator:
         """Score a batch. Raises :class:`models.errors.InputError` subclasses for posts it cannot score."""
         if not posts:
             return []
+        if not self.options.plain:
+            return self._score_fast(posts)
         batch = self.processor.prepare(posts)
         model = self.model
         size = len(posts)
@@ -72,6 +132,112 @@ class Moderator:
             caption=caption, image_pixels=image_pixels, image_text=image_text, present=batch.present
         )
         return [self._result(row, probs, deltas, batch.present, batch.ocr_texts[row]) for row in range(size)]
+
+    def _score_fast(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
+        """:meth:`score` with OCR gating, content-hash caches and OCR overlapped with torch work.
+
+        Same inputs reach the same towers as in :meth:`ModerationProcessor.prepare`; only work
+        whose result is already known (cache) or worthless (no text in the image) is skipped.
+        """
+        processor, model = self.processor, self.model
+        for post in posts:
+            processor.validate(post)
+        size = len(posts)
+        captions = [normalise_text(post.text) for post in posts]
+        image_rows = [i for i, post in enumerate(posts) if post.image is not None]
+        keys = {i: image_key(posts[i].image) for i in image_rows}  # type: ignore[arg-type]
+
+        # OCR first (in its own thread when overlapping), so it runs while torch encodes below.
+        ocr_texts: list[str | None] = [None] * size
+        pending: dict[int, Future[str] | str] = {}
+        for i in image_rows:
+            post = posts[i]
+            if post.ocr_text is not None:
+                ocr_texts[i] = processor.clean_image_text(post.ocr_text)
+            elif (cached := self.ocr_cache.get(keys[i])) is not None:
+                ocr_texts[i] = cached
+            elif self.options.overlap_ocr:
+                pending[i] = self._ocr_executor().submit(self._read, post.image)  # type: ignore[arg-type]
+            else:
+                pending[i] = self._read(post.image)  # type: ignore[arg-type]
+
+        caption = torch.zeros(size, model.text_dim)
+        caption_rows = [i for i, text in enumerate(captions) if text]
+        caption[caption_rows] = self._encode_texts([captions[i] for i in caption_rows])
+        image_pixels = torch.zeros(size, model.image_dim)
+        if image_rows:
+            image_pixels[image_rows] = self._encode_images(
+                [posts[i].image for i in image_rows], keys, image_rows
+            )  # type: ignore[misc]
+
+        for i, job in pending.items():
+            text = job.result() if isinstance(job, Future) else job
+            self.ocr_cache.put(keys[i], text)
+            ocr_texts[i] = text
+        image_text = torch.zeros(size, model.text_dim)
+        image_text_rows = [i for i, text in enumerate(ocr_texts) if text]
+        image_text[image_text_rows] = self._encode_texts([ocr_texts[i] or "" for i in image_text_rows])
+
+        present = torch.zeros(size, 3, dtype=torch.bool)
+        present[caption_rows, 0] = True
+        present[image_rows, 1] = True
+        present[image_text_rows, 2] = True
+        probs, deltas = model.leave_one_out(
+            caption=caption, image_pixels=image_pixels, image_text=image_text, present=present
+        )
+        return [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
+
+    def _read(self, image: Image.Image) -> str:
+        """OCR one image, unless the gate says it holds no text."""
+        if self.text_gate is not None and not self.text_gate.likely_has_text(image):
+            return ""
+        return self.processor.read_image_text(image)
+
+    def _ocr_executor(self) -> ThreadPoolExecutor:
+        if self._ocr_thread is None:
+            self._ocr_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-ocr")
+        return self._ocr_thread
+
+    def _encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """(len(texts), text_dim) embeddings; each distinct text not in the cache is encoded once."""
+        out = torch.zeros(len(texts), self.model.text_dim)
+        missing: dict[str, list[int]] = {}
+        for row, text in enumerate(texts):
+            cached = self.text_cache.get(text_key(text))
+            if cached is not None:
+                out[row] = cached
+            else:
+                missing.setdefault(text, []).append(row)
+        if missing:
+            distinct = list(missing)
+            encoded = self.model.encode_text(**self.processor.tokenize(distinct))  # (n_distinct, text_dim)
+            for text, vector in zip(distinct, encoded, strict=True):
+                self.text_cache.put(text_key(text), vector.clone())
+                out[missing[text]] = vector
+        return out
+
+    def _encode_images(
+        self, images: list[Image.Image], keys: dict[int, str], rows: list[int]
+    ) -> torch.Tensor:
+        """(len(images), image_dim) features; each distinct image not in the cache is encoded once."""
+        out = torch.zeros(len(images), self.model.image_dim)
+        missing: dict[str, list[int]] = {}
+        first: dict[str, Image.Image] = {}
+        for position, (image, row) in enumerate(zip(images, rows, strict=True)):
+            key = keys[row]
+            cached = self.image_cache.get(key)
+            if cached is not None:
+                out[position] = cached
+            else:
+                missing.setdefault(key, []).append(position)
+                first.setdefault(key, image)
+        if missing:
+            distinct = list(missing)
+            encoded = self.model.encode_image(self.processor.pixel_values([first[k] for k in distinct]))
+            for key, vector in zip(distinct, encoded, strict=True):
+                self.image_cache.put(key, vector.clone())
+                out[missing[key]] = vector
+        return out
 
     def _result(
         self, row: int, probs: torch.Tensor, deltas: torch.Tensor, present: torch.Tensor, ocr_text: str | None

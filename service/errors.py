@@ -26,3 +26,19 @@ class PostRejected(PostguardError):
 
 class InfrastructureError(PostguardError):
     """An embedded broker or database could not be started or reached."""
+
+
+class ReviewError(PostguardError):
+    """A review-workflow operation cannot be done (the message says why); base of the three below."""
+
+
+class ReviewNotFound(ReviewError):
+    """The review item, post or moderator named does not exist."""
+
+
+class ReviewConflict(ReviewError):
+    """The item is not in a state that allows the operation (e.g. claimed by someone else)."""
+
+
+class ModeratorRejected(ReviewError):
+    """A moderator account is disabled, lacks the role, or a new password is too weak."""

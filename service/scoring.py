@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from models.types import ModerationResult, PostContent
 
 from .errors import ConfigError
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from models.inference import InferenceOptions
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,9 @@ def load_scorer(settings: Settings) -> Scorer:
     if path is not None and not path.is_dir():
         raise ConfigError(f"POSTGUARD_MODEL_PATH: {path} is not a checkpoint directory")
     try:
-        moderator = Moderator.load(path, torch_threads=settings.torch_threads)
+        moderator = Moderator.load(
+            path, torch_threads=settings.torch_threads, options=inference_options(settings)
+        )
     except (CheckpointError, FileNotFoundError) as exc:
         raise ConfigError(f"POSTGUARD_MODEL_PATH: cannot load the checkpoint: {exc}") from exc
     logger.info(
@@ -59,3 +64,15 @@ def load_scorer(settings: Settings) -> Scorer:
         moderator.sha256[:12],
     )
     return moderator
+
+
+def inference_options(settings: Settings) -> InferenceOptions:
+    """The model's speed options as configured by ``POSTGUARD_*`` (see docs/performance.md)."""
+    from models.inference import InferenceOptions
+
+    return InferenceOptions(
+        ocr_gate_threshold=settings.ocr_gate_threshold or None,
+        cache_entries=settings.encoder_cache_entries,
+        quantize_text=settings.quantize_text_encoder,
+        overlap_ocr=settings.ocr_overlap,
+    )

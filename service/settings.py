@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     policy_path: Path | None = Field(None, description="Policy TOML file; default: the bundled policy")
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; default: all cores")
 
+    # --- inference speed (docs/performance.md has the measured gain and accuracy delta of each) ---
+    ocr_gate_threshold: float = Field(
+        0.11, ge=0, le=1, description="OCR only images whose text likelihood reaches this; 0 = OCR every image"
+    )
+    encoder_cache_entries: int = Field(
+        4096, ge=0, description="Entries per content-hash cache (text/image embeddings, OCR); 0 = off"
+    )
+    ocr_overlap: bool = Field(False, description="Run a batch's OCR in a second thread alongside torch")
+    quantize_text_encoder: bool = Field(False, description="int8 dynamic quantization of the text tower")
+
     # --- images ---
     image_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest image (decoded base64 or fetched)")
     image_max_pixels: int = Field(40_000_000, ge=1024, description="Largest pixel count (decompression-bomb guard)")
@@ -73,6 +83,20 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9108, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz")
     metrics_refresh_interval_s: float = Field(
         15.0, gt=0, le=600, description="How often consumer lag and review queue depth are re-read"
+    )
+
+    # --- review workflow (service/review, docs/review.md) ---
+    verdicts_topic: str = Field("moderation.verdicts", description="Topic moderators' verdicts are published to")
+    review_secret: SecretStr | None = Field(
+        None, description="Signs the review page's session cookies; required by `postguard review serve`"
+    )
+    review_host: str = Field("127.0.0.1", description="Address the review page binds")
+    review_port: int = Field(8080, ge=0, le=65535, description="Port of the review page")
+    review_claim_ttl_s: float = Field(
+        900.0, gt=0, le=86_400, description="How long a claim lasts before the item returns to the queue"
+    )
+    review_cookie_secure: bool = Field(
+        False, description="Send the review session cookie over HTTPS only (set behind a TLS proxy)"
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -43,6 +44,9 @@ NAMING_CONVENTION = {
 
 ACTIONS = ("allow", "review", "block")
 REVIEW_STATUSES = ("open", "claimed", "resolved", "appealed")
+#: What a moderator's verdict may decide (``review`` is the model's "not sure", not a verdict).
+VERDICT_ACTIONS = ("allow", "block")
+MODERATOR_ROLES = ("moderator", "admin")
 POST_ID_MAX_CHARS = 128
 
 
@@ -140,6 +144,11 @@ class ReviewItemRow(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+    # SLA timestamps (migration 0002): the first claim ever, and the latest verdict (cleared by an appeal).
+    first_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # "Review later": the item goes back to the queue but behind items nobody deferred, until then.
+    deferred_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # The moderation queue: items of one status, most urgent first, oldest first among equals.
@@ -150,3 +159,106 @@ Index(
     ReviewItemRow.priority.desc(),
     ReviewItemRow.created_at,
 )
+
+
+# --- the moderators' workplace (migration 0002; see service/review and docs/review.md) ---
+
+
+class ModeratorRow(Base):
+    """A person who may log in to the review page; never deleted, only disabled."""
+
+    __tablename__ = "moderators"
+    __table_args__ = (
+        CheckConstraint(_in_list("role", MODERATOR_ROLES), name="role"),
+        CheckConstraint("char_length(username) BETWEEN 1 AND 64", name="username_length"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    role: Mapped[str] = mapped_column(Text, server_default=sql_text("'moderator'"))
+    # ``scrypt$N$r$p$salt$hash`` (base64), see service/review/auth.py.
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=sql_text("false"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AppealRow(Base):
+    """An author's appeal: re-opens a review item for a moderator other than the previous one."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (Index(None, "review_item_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    review_item_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("review_items.id", ondelete="CASCADE")
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    # Who decided before (None: the appeal is against the model's own decision).
+    previous_moderator: Mapped[str | None] = mapped_column(Text)
+    previous_verdict_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class VerdictRow(Base):
+    """A moderator's verdict; it stands beside the model's decision, which is never modified."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (
+        CheckConstraint(_in_list("action", VERDICT_ACTIONS), name="action"),
+        Index(None, "review_item_id"),
+        Index(None, "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    review_item_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("review_items.id", ondelete="CASCADE")
+    )
+    post_id: Mapped[str] = mapped_column(Text, ForeignKey("posts.post_id", ondelete="CASCADE"))
+    decision_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("decisions.id", ondelete="CASCADE"))
+    moderator: Mapped[str] = mapped_column(Text, ForeignKey("moderators.username"))
+    action: Mapped[str] = mapped_column(Text)
+    # Corrected labels, one 0/1 per category the model scores: {"hate": 0, "offensive": 1, ...}.
+    labels: Mapped[dict[str, int]] = mapped_column(JSONB)
+    note: Mapped[str | None] = mapped_column(Text)
+    # Set when this verdict answers an appeal.
+    appeal_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("appeals.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AuditLogRow(Base):
+    """Append-only record of every action; a trigger (migration 0002) rejects UPDATE, DELETE, TRUNCATE.
+
+    No foreign keys: the record outlives what it describes (erased posts, disabled moderators).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "entity_type", "entity_id"), Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(Text)  # a moderator's username, "system" or "platform"
+    action: Mapped[str] = mapped_column(Text)
+    entity_type: Mapped[str] = mapped_column(Text)
+    entity_id: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class OutboxRow(Base):
+    """Transactional outbox: events written with the change they announce, published by a relay."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# What the relay scans: only the unpublished rows, in order.
+Index("ix_outbox_pending", OutboxRow.id, postgresql_where=OutboxRow.published_at.is_(None))

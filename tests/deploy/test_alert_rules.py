@@ -66,7 +66,9 @@ def test_the_required_alerts_exist_with_severity_summary_and_runbook() -> None:
         assert "for" in alert, f"{alert['alert']} fires on a single evaluation"
         url = alert["annotations"]["runbook_url"]
         assert url == f"docs/operations.md#{alert['alert'].lower()}"
-        assert url.split("#", 1)[1] in anchors, f"docs/operations.md has no runbook section for {alert['alert']}"
+        assert url.split("#", 1)[1] in anchors, (
+            f"docs/operations.md has no runbook section for {alert['alert']}"
+        )
 
 
 def test_every_alert_is_unit_tested() -> None:

@@ -59,6 +59,9 @@ def test_names_follow_conventions(metrics: ServiceMetrics) -> None:
         "postguard_last_decision_timestamp_seconds",
         "postguard_model",
         "postguard_policy",
+        "postguard_consumer_lag_messages",
+        "postguard_review_queue_items",
+        "postguard_metrics_refresh_errors",
     } <= ours
     # Process, platform and GC collectors share the registry (process metrics exist only where /proc does).
     assert "python_info" in names

@@ -18,6 +18,8 @@ from tests.utils.db import run_sync_on
 pytestmark = pytest.mark.integration
 
 TABLES = {"posts", "decisions", "review_items"}
+#: Added by 0002 (the review workflow).
+REVIEW_TABLES = {"moderators", "verdicts", "appeals", "audit_log", "outbox"}
 
 
 def _schema(connection: Connection) -> dict[str, Any]:
@@ -52,9 +54,9 @@ async def test_upgrade_downgrade_upgrade(empty_db: str) -> None:
 
     # Called from inside this test's running event loop on purpose: migrate must cope.
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == migrate.head() == "0001"
+    assert migrate.current(empty_db) == migrate.head() == "0002"
     schema = await run_sync_on(empty_db, _schema)
-    assert schema["tables"] == TABLES
+    assert schema["tables"] == TABLES | REVIEW_TABLES
     assert schema["unique"]["decisions"] == {"uq_decisions_post_id_model_version"}
     assert schema["unique"]["review_items"] == {"uq_review_items_post_id"}
     assert schema["checks"]["decisions"] == {"ck_decisions_action"}
@@ -72,7 +74,22 @@ async def test_upgrade_downgrade_upgrade(empty_db: str) -> None:
     assert (await run_sync_on(empty_db, _schema))["tables"] == set()
 
     migrate.upgrade(empty_db)
-    assert (await run_sync_on(empty_db, _schema))["tables"] == TABLES
+    assert (await run_sync_on(empty_db, _schema))["tables"] == TABLES | REVIEW_TABLES
+
+
+async def test_review_migration_downgrades_to_the_initial_schema(empty_db: str) -> None:
+    """0002 down leaves exactly the 0001 schema (columns included), and up again works."""
+    migrate.upgrade(empty_db, "0001")
+    initial = await run_sync_on(empty_db, _catalog)
+    migrate.upgrade(empty_db)
+    assert "audit_log" in (await run_sync_on(empty_db, _schema))["tables"]
+
+    migrate.downgrade(empty_db, "0001")
+    assert migrate.current(empty_db) == "0001"
+    assert await run_sync_on(empty_db, _catalog) == initial
+
+    migrate.upgrade(empty_db)
+    assert migrate.current(empty_db) == "0002"
 
 
 async def test_migrations_match_tables(migrated_db: str) -> None:
@@ -115,5 +132,5 @@ async def test_migrated_catalog_equals_create_all(migrated_db: str, empty_db: st
 def test_upgrade_accepts_any_postgresql_scheme(empty_db: str) -> None:
     legacy = empty_db.replace("postgresql://", "postgres://", 1)
     migrate.upgrade(legacy)
-    assert migrate.current(empty_db.replace("postgresql://", "postgresql+psycopg://", 1)) == "0001"
+    assert migrate.current(empty_db.replace("postgresql://", "postgresql+psycopg://", 1)) == migrate.head()
     migrate.upgrade(empty_db)  # already at head: nothing to do, no error

@@ -38,7 +38,9 @@ def _monitor(metrics: ServiceMetrics, lag: _FakeLag, counts: Mapping[str, int] |
             raise counts
         return counts
 
-    return Monitor(metrics=metrics, topic="posts", lag_source=lag, review_counts=review_counts, interval_s=0.01)
+    return Monitor(
+        metrics=metrics, topic="posts", lag_source=lag, review_counts=review_counts, interval_s=0.01
+    )
 
 
 async def test_refresh_sets_the_gauges() -> None:
@@ -96,7 +98,12 @@ async def test_a_hanging_source_times_out() -> None:
         timeout_s=0.05,
     )
     await asyncio.wait_for(monitor.refresh(), 5)
-    assert metrics.registry.get_sample_value("postguard_metrics_refresh_errors_total", {"source": "review_queue"}) == 1
+    assert (
+        metrics.registry.get_sample_value(
+            "postguard_metrics_refresh_errors_total", {"source": "review_queue"}
+        )
+        == 1
+    )
 
 
 async def test_the_task_refreshes_until_stopped() -> None:
@@ -112,7 +119,12 @@ async def test_the_task_refreshes_until_stopped() -> None:
     await asyncio.sleep(0.1)
     await monitor.stop()
     await monitor.stop()  # harmless
-    assert metrics.registry.get_sample_value("postguard_consumer_lag_messages", {"topic": "posts", "partition": "0"}) == 4
+    assert (
+        metrics.registry.get_sample_value(
+            "postguard_consumer_lag_messages", {"topic": "posts", "partition": "0"}
+        )
+        == 4
+    )
     assert lag.closed == 2
 
 

@@ -53,7 +53,9 @@ def scorer(tmp_path_factory: pytest.TempPathFactory) -> Scorer:
     from models.testing import build_tiny_checkpoint
 
     checkpoint = build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint"))
-    return load_scorer(_settings("127.0.0.1:1", "postgresql://unused@localhost/unused", model_path=checkpoint))
+    return load_scorer(
+        _settings("127.0.0.1:1", "postgresql://unused@localhost/unused", model_path=checkpoint)
+    )
 
 
 def _settings(bootstrap: str, database_url: str, **overrides: Any) -> Settings:
@@ -159,9 +161,7 @@ async def test_scrape_of_the_running_service_passes_promtool_and_every_metric_is
         async def refreshed() -> bool:
             # The monitor has seen the committed offsets and the final review queue.
             text = await _scrape(app)
-            lags = [
-                s.value for _, _, s in _samples(text) if s.name == "postguard_consumer_lag_messages"
-            ]
+            lags = [s.value for _, _, s in _samples(text) if s.name == "postguard_consumer_lag_messages"]
             queue = {
                 s.labels["status"]: s.value
                 for _, _, s in _samples(text)
@@ -242,10 +242,17 @@ async def test_a_real_prometheus_scrapes_the_service_and_loads_the_alert_rules(
             info = await asyncio.to_thread(prometheus.query, "postguard_model_info")
             assert info[0]["metric"]["version"] == scorer.version
 
-            response = httpx.get(f"{prometheus.url}/api/v1/rules", timeout=5)
+            async with httpx.AsyncClient() as client:
+                response = await client.get(f"{prometheus.url}/api/v1/rules", timeout=5)
             groups = response.json()["data"]["groups"]
-            alerts = {rule["name"] for group in groups for rule in group["rules"] if rule["type"] == "alerting"}
-            assert {"PostguardConsumerLagGrowing", "PostguardNoDecisions", "PostguardDeadLetterRateHigh"} <= alerts
+            alerts = {
+                rule["name"] for group in groups for rule in group["rules"] if rule["type"] == "alerting"
+            }
+            assert {
+                "PostguardConsumerLagGrowing",
+                "PostguardNoDecisions",
+                "PostguardDeadLetterRateHigh",
+            } <= alerts
             unhealthy = [
                 (rule["name"], rule.get("lastError"))
                 for group in groups

@@ -50,9 +50,7 @@ def ensure_prometheus_tools() -> PrometheusTools:
     result = subprocess.run(install, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
     if result.returncode != 0:
         # A fresh machine may have empty package lists.
-        subprocess.run(
-            ["apt-get", "update"], capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S
-        )
+        subprocess.run(["apt-get", "update"], capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
         result = subprocess.run(install, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
     found = _find()
     if result.returncode != 0 or found is None:
@@ -70,7 +68,9 @@ def _find() -> PrometheusTools | None:
     return PrometheusTools(promtool=promtool, prometheus=prometheus)
 
 
-def promtool(tools: PrometheusTools, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def promtool(
+    tools: PrometheusTools, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``promtool ARGS`` (60 s at most) and return the finished process."""
     return subprocess.run(
         [tools.promtool, *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
@@ -98,7 +98,9 @@ class RunningPrometheus:
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise AssertionError(f"{expr!r} returned nothing within {timeout_s} s; log:\n{self.log_tail()}")
+                raise AssertionError(
+                    f"{expr!r} returned nothing within {timeout_s} s; log:\n{self.log_tail()}"
+                )
             time.sleep(0.25)
 
     def log_tail(self) -> str:

@@ -8,7 +8,19 @@ from prometheus_client import CollectorRegistry
 
 from service.metrics import build_metrics
 
-_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
+_KEYWORDS = {
+    "and",
+    "or",
+    "unless",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+}
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
 _MATCHERS = re.compile(r"\{[^}]*\}")
 _RANGES = re.compile(r"\[[^\]]*\]")
@@ -24,7 +36,9 @@ def metric_names(expr: str) -> set[str]:
     text = _GROUPING.sub("", text)
     names = {match.group(1) for match in _IDENTIFIER.finditer(text)}
     # Exponents of numbers (1e-9) and durations are not names.
-    return {name for name in names if name not in _KEYWORDS and not re.fullmatch(r"e\d*|inf|nan", name.lower())}
+    return {
+        name for name in names if name not in _KEYWORDS and not re.fullmatch(r"e\d*|inf|nan", name.lower())
+    }
 
 
 _SUFFIXES = {

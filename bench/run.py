@@ -1,0 +1,568 @@
+"""postguard's benchmark, all phases in ONE run so the ratios are fair on a noisy machine.
+
+    .venv/bin/python -m bench.run [--posts 5000] [--quick] [--checkpoint DIR]     (or: make bench)
+
+Starts a Tansu broker and a PostgreSQL on loopback (service.embedded), then measures:
+
+1. bare model: ``Moderator.score`` in-process at batch sizes 1, 8, 32, 64 for text-only and
+   text+image posts, and on the benchmark mix itself at the service's batch size (no Kafka, no
+   database, images decoded beforehand); the model has the service's speed options;
+2. service end to end: ``postguard serve`` as a subprocess; the mix (70 % text-only, 30 % with an
+   inline image) is published as fast as the producer goes; throughput from the first publish to
+   the last decision committed, latency = ``decisions.recorded_at`` - Kafka message timestamp;
+3. naive consumer (bench/naive_consumer.py), a prefix of the same posts (``--naive-posts``);
+4. latency under load: the service offered 50 % and 80 % of its measured throughput (open loop);
+5. peak RSS (VmHWM) of the service process.
+
+Writes bench/results/latest.json and bench/results/latest.png and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from bench.posts import BenchPost, MixSpec, build_mix, load_photos, load_texts, summary
+from service import migrate
+from service.embedded import free_port, start_postgres, start_tansu
+from service.settings import Settings, load_settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BATCH_SIZES = (1, 8, 32, 64)
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load_average() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "max": float("nan")}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
+
+    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 4)}
+
+
+# --- 1. bare model -------------------------------------------------------------------------------
+
+
+def run_bare(
+    settings: Settings, mix: list[BenchPost], texts: list[str], photos: list[bytes], *, quick: bool
+) -> dict[str, Any]:
+    import torch
+
+    from models.image_decoding import decode_image
+    from models.inference import Moderator
+    from models.types import PostContent
+    from service.scoring import inference_options
+
+    moderator = Moderator.load(
+        settings.model_path, torch_threads=settings.torch_threads, options=inference_options(settings)
+    )
+    log(
+        f"bare model: {moderator.version}, options {moderator.options}, torch threads {torch.get_num_threads()}"
+    )
+
+    def content(post: BenchPost) -> PostContent:
+        return PostContent(text=post.text, image=decode_image(post.image) if post.image else None)
+
+    def throughput(posts: list[PostContent], batch: int) -> float:
+        moderator.clear_caches()
+        moderator.score(posts[: min(2, len(posts))])  # warm the code paths, then start cold again
+        moderator.clear_caches()
+        started = time.perf_counter()
+        for start in range(0, len(posts), batch):
+            moderator.score(posts[start : start + batch])
+        return len(posts) / (time.perf_counter() - started)
+
+    n_text, n_image = (64, 32) if quick else (512, 64)
+    text_posts = [PostContent(text=t) for t in texts[-n_text:]]
+    image_mix = build_mix(
+        n_image,
+        seed=7,
+        prefix="sweep",
+        texts=texts,
+        photos=photos,
+        spec=MixSpec(image_fraction=1.0, repost_fraction=0.0),
+    )
+    image_posts = [content(p) for p in image_mix]
+    sweep: dict[str, dict[str, float]] = {"text": {}, "text+image": {}}
+    for batch in BATCH_SIZES:
+        sweep["text"][str(batch)] = round(throughput(text_posts, batch), 2)
+        sweep["text+image"][str(batch)] = round(throughput(image_posts, batch), 2)
+        log(
+            f"bare batch {batch}: text {sweep['text'][str(batch)]}/s, text+image {sweep['text+image'][str(batch)]}/s"
+        )
+    mix_posts = [content(p) for p in mix]
+    mix_rate = throughput(mix_posts, settings.batch_max_size)
+    log(f"bare model on the mix at batch {settings.batch_max_size}: {mix_rate:.1f} posts/s")
+    return {
+        "sweep_posts_per_s": sweep,
+        "sweep_posts": {"text": n_text, "text+image": n_image},
+        "mix_posts_per_s": round(mix_rate, 2),
+        "mix_batch_size": settings.batch_max_size,
+        "options": repr(moderator.options),
+    }
+
+
+# --- publishing and watching ---------------------------------------------------------------------
+
+
+async def producer(bootstrap: str) -> AIOKafkaProducer:
+    p = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, max_request_size=MAX_MESSAGE_BYTES, linger_ms=5, acks="all"
+    )
+    await p.start()
+    return p
+
+
+async def publish_burst(bootstrap: str, topic: str, posts: Sequence[BenchPost]) -> float:
+    """Publish as fast as possible; return the wall time of the first send."""
+    p = await producer(bootstrap)
+    try:
+        first = time.time()
+        pending = []
+        for post in posts:
+            pending.append(await p.send(topic, post.message(), key=post.post_id.encode()))
+            if len(pending) >= 500:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        return first
+    finally:
+        await p.stop()
+
+
+async def publish_paced(bootstrap: str, topic: str, posts: Sequence[BenchPost], rate: float) -> float:
+    """Open loop: post i is sent at first + i / rate, whatever the service does."""
+    p = await producer(bootstrap)
+    try:
+        pending = []
+        first = time.time()
+        for index, post in enumerate(posts):
+            delay = first + index / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pending.append(await p.send(topic, post.message(), key=post.post_id.encode()))
+        await asyncio.gather(*pending)
+        return first
+    finally:
+        await p.stop()
+
+
+async def wait_decided(url: str, prefix: str, count: int, timeout_s: float) -> bool:
+    connection = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        last = -1
+        while time.monotonic() < deadline:
+            done = await connection.fetchval(
+                "SELECT count(*) FROM decisions WHERE post_id LIKE $1", prefix + "-%"
+            )
+            if done >= count:
+                return True
+            if done != last and int(time.monotonic()) % 10 == 0:
+                log(f"  {prefix}: {done}/{count} decided")
+                last = done
+            await asyncio.sleep(0.25)
+        return False
+    finally:
+        await connection.close()
+
+
+async def latencies(url: str, prefix: str) -> tuple[list[float], float, int]:
+    """Per-post (recorded_at - Kafka timestamp) in seconds, the last recorded_at, and the count."""
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT EXTRACT(EPOCH FROM d.recorded_at)::float8 AS done,"
+            " EXTRACT(EPOCH FROM p.source_timestamp)::float8 AS sent"
+            " FROM decisions d JOIN posts p USING (post_id) WHERE d.post_id LIKE $1",
+            prefix + "-%",
+        )
+    finally:
+        await connection.close()
+    values = [r["done"] - r["sent"] for r in rows if r["sent"] is not None]
+    return values, max((r["done"] for r in rows), default=float("nan")), len(rows)
+
+
+async def measure_burst(
+    bootstrap: str, url: str, topic: str, posts: Sequence[BenchPost], prefix: str, timeout_s: float
+) -> dict[str, Any]:
+    load_before = load_average()
+    first = await publish_burst(bootstrap, topic, posts)
+    complete = await wait_decided(url, prefix, len(posts), timeout_s)
+    values, last, decided = await latencies(url, prefix)
+    elapsed = last - first
+    return {
+        "posts": len(posts),
+        "decided": decided,
+        "complete": complete,
+        "elapsed_s": round(elapsed, 2),
+        "posts_per_s": round(decided / elapsed, 2) if elapsed > 0 else float("nan"),
+        "latency_s": percentiles(values),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+    }
+
+
+async def measure_paced(
+    bootstrap: str, url: str, topic: str, posts: Sequence[BenchPost], prefix: str, rate: float
+) -> dict[str, Any]:
+    load_before = load_average()
+    first = await publish_paced(bootstrap, topic, posts, rate)
+    complete = await wait_decided(url, prefix, len(posts), 120 + 2 * len(posts))
+    values, last, decided = await latencies(url, prefix)
+    return {
+        "offered_posts_per_s": round(rate, 2),
+        "posts": len(posts),
+        "decided": decided,
+        "complete": complete,
+        "achieved_posts_per_s": round(decided / (last - first), 2) if last > first else float("nan"),
+        "latency_s": percentiles(values),
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+    }
+
+
+def warmup_posts(texts: list[str], photos: list[bytes], prefix: str) -> list[BenchPost]:
+    return build_mix(
+        6,
+        seed=99,
+        prefix=prefix,
+        texts=texts,
+        photos=photos,
+        spec=MixSpec(image_fraction=0.5, meme_fraction=0.5),
+    )
+
+
+# --- subprocesses --------------------------------------------------------------------------------
+
+
+def environment(settings: Settings, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for field, value in settings.model_dump().items():
+        if value is None or field.startswith("kafka_sasl") or field == "image_fetch_allowlist":
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"POSTGUARD_{field.upper()}"] = str(value)
+    env.update(extra)
+    return env
+
+
+def start_process(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    handle = log_path.open("wb")
+    return subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the service exited with {process.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("the service did not become ready")
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from models.inference import DEFAULT_CHECKPOINT
+
+    checkpoint = Path(args.checkpoint) if args.checkpoint else DEFAULT_CHECKPOINT
+    if not (checkpoint / "manifest.json").is_file():
+        raise SystemExit(f"no checkpoint at {checkpoint} (train one, or pass --checkpoint)")
+    posts_count = args.posts or (300 if args.quick else 5000)
+    naive_count = min(posts_count, args.naive_posts or (100 if args.quick else 800))
+    load_seconds = args.load_seconds or (15.0 if args.quick else 40.0)
+
+    log(f"building the mix of {posts_count} posts")
+    texts, photos = load_texts(), load_photos()
+    mix = build_mix(posts_count, seed=1, prefix="mix", texts=texts, photos=photos)
+    result: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": load_average(),
+        },
+        "checkpoint": str(checkpoint),
+        "mix": summary(mix),
+        "quick": bool(args.quick),
+    }
+    scratch = Path(tempfile.mkdtemp(prefix="postguard-bench-"))
+    tansu = start_tansu(log_dir=scratch)
+    postgres = start_postgres(scratch / "postgres")
+    try:
+        base = load_settings(
+            kafka_bootstrap=tansu.bootstrap,
+            database_url=postgres.url,
+            model_path=checkpoint,
+            metrics_host="127.0.0.1",
+            session_timeout_ms=4000,
+            heartbeat_interval_ms=1000,
+            metrics_refresh_interval_s=60,
+        )
+        result["service_settings"] = {
+            k: v
+            for k, v in base.model_dump().items()
+            if k.startswith(("batch_", "ocr_", "encoder_", "quantize_", "torch_"))
+        }
+
+        log("phase 1: bare model")
+        result["bare"] = run_bare(base, mix, texts, photos, quick=args.quick)
+        result["machine"]["load_average_after_bare"] = load_average()
+
+        log("phase 2: service end to end")
+        svc_url = postgres.create_database("bench_service")
+        await asyncio.to_thread(migrate.upgrade, svc_url)
+        port = free_port()
+        svc_settings = base.model_copy(
+            update={"database_url": svc_url, "metrics_port": port, "input_topic": "bench.service"}
+        )
+        service = start_process(
+            [str(Path(sys.executable).with_name("postguard")), "serve"],
+            environment(svc_settings, POSTGUARD_LOG_LEVEL="WARNING"),
+            RESULTS / "service.log",
+        )
+        try:
+            await asyncio.to_thread(wait_ready, port, service)
+            warm = warmup_posts(texts, photos, "warm")
+            await publish_burst(tansu.bootstrap, "bench.service", warm)
+            if not await wait_decided(svc_url, "warm", len(warm), 300):
+                raise RuntimeError("the service did not decide the warm-up posts")
+            result["service"] = await measure_burst(
+                tansu.bootstrap, svc_url, "bench.service", mix, "mix", 300 + 3.0 * len(mix)
+            )
+            rate = result["service"]["posts_per_s"]
+            log(f"service: {rate} posts/s, latency {result['service']['latency_s']}")
+
+            log("phase 4: latency under load")
+            result["load"] = {}
+            for fraction, seed in ((0.5, 50), (0.8, 80)):
+                offered = fraction * rate
+                count = max(20, int(offered * load_seconds))
+                paced = build_mix(count, seed=seed, prefix=f"load{seed}", texts=texts, photos=photos)
+                result["load"][f"{int(fraction * 100)}pct"] = await measure_paced(
+                    tansu.bootstrap, svc_url, "bench.service", paced, f"load{seed}", offered
+                )
+                log(f"  {int(fraction * 100)} %: {result['load'][f'{int(fraction * 100)}pct']['latency_s']}")
+            result["service"]["peak_rss_mb"] = peak_rss_mb(service.pid)
+        finally:
+            stop_process(service)
+
+        log(f"phase 3: naive consumer on the first {naive_count} posts of the mix")
+        naive_url = postgres.create_database("bench_naive")
+        await asyncio.to_thread(migrate.upgrade, naive_url)
+        naive_settings = base.model_copy(
+            update={"database_url": naive_url, "input_topic": "bench.naive", "group_id": "naive"}
+        )
+        naive = start_process(
+            [sys.executable, "-m", "bench.naive_consumer"], environment(naive_settings), RESULTS / "naive.log"
+        )
+        try:
+            warm = warmup_posts(texts, photos, "warm")
+            await publish_burst(tansu.bootstrap, "bench.naive", warm)
+            if not await wait_decided(naive_url, "warm", len(warm), 300):
+                raise RuntimeError("the naive consumer did not decide the warm-up posts")
+            result["naive"] = await measure_burst(
+                tansu.bootstrap, naive_url, "bench.naive", mix[:naive_count], "mix", 300 + 5.0 * naive_count
+            )
+            log(f"naive: {result['naive']['posts_per_s']} posts/s")
+        finally:
+            stop_process(naive)
+    finally:
+        postgres.stop()
+        tansu.stop()
+    result["machine"]["load_average_at_end"] = load_average()
+    return result
+
+
+def headline(result: dict[str, Any]) -> dict[str, Any]:
+    bare = result["bare"]["mix_posts_per_s"]
+    service = result["service"]["posts_per_s"]
+    naive = result["naive"]["posts_per_s"]
+    return {
+        "bare_model_posts_per_s": bare,
+        "service_posts_per_s": service,
+        "naive_posts_per_s": naive,
+        "service_over_bare": round(service / bare, 3),
+        "service_over_naive": round(service / naive, 2),
+        "p50_latency_s": result["service"]["latency_s"]["p50"],
+        "p95_latency_s": result["service"]["latency_s"]["p95"],
+        "p99_latency_s": result["service"]["latency_s"]["p99"],
+        "p95_latency_s_at_50pct": result["load"]["50pct"]["latency_s"]["p95"],
+        "p99_latency_s_at_50pct": result["load"]["50pct"]["latency_s"]["p99"],
+        "p95_latency_s_at_80pct": result["load"]["80pct"]["latency_s"]["p95"],
+        "p99_latency_s_at_80pct": result["load"]["80pct"]["latency_s"]["p99"],
+        "peak_rss_mb": result["service"]["peak_rss_mb"],
+    }
+
+
+TARGETS = {
+    "service_over_bare": (">=", 0.8),
+    "service_over_naive": (">=", 5.0),
+    "p95_latency_s_at_50pct": ("<=", 0.5),
+    "peak_rss_mb": ("<=", 1536.0),
+}
+
+
+def table(result: dict[str, Any]) -> str:
+    h = result["headline"]
+    sweep = result["bare"]["sweep_posts_per_s"]
+    lines = ["postguard benchmark" + (" (quick)" if result["quick"] else ""), "=" * 64]
+    lines.append(f"mix: {result['mix']}")
+    lines.append(f"{'bare model posts/s':<34}" + "".join(f"{'batch ' + b:>10}" for b in sweep["text"]))
+    for kind in ("text", "text+image"):
+        lines.append(f"  {kind:<32}" + "".join(f"{v:>10.1f}" for v in sweep[kind].values()))
+    lines.append("-" * 64)
+    rows = [
+        ("bare model, the mix", f"{h['bare_model_posts_per_s']:.1f} posts/s"),
+        ("service end to end", f"{h['service_posts_per_s']:.1f} posts/s"),
+        ("naive consumer", f"{h['naive_posts_per_s']:.1f} posts/s"),
+        ("service / bare", f"{h['service_over_bare']:.2f} x"),
+        ("service / naive", f"{h['service_over_naive']:.1f} x"),
+        ("latency p50/p95/p99 (burst)", f"{h['p50_latency_s']}/{h['p95_latency_s']}/{h['p99_latency_s']} s"),
+        ("latency p95/p99 at 50 % load", f"{h['p95_latency_s_at_50pct']}/{h['p99_latency_s_at_50pct']} s"),
+        ("latency p95/p99 at 80 % load", f"{h['p95_latency_s_at_80pct']}/{h['p99_latency_s_at_80pct']} s"),
+        ("peak RSS of the service", f"{h['peak_rss_mb']} MB"),
+    ]
+    lines += [f"{name:<34}{value:>30}" for name, value in rows]
+    lines.append("-" * 64)
+    for key, (op, target) in TARGETS.items():
+        value = h[key]
+        met = value >= target if op == ">=" else value <= target
+        lines.append(f"target {key} {op} {target}: {'met' if met else 'MISSED'} ({value})")
+    m = result["machine"]
+    lines.append(
+        f"machine: {m['cpus']} CPUs; load average (1/5/15 min) at start {m['load_average_at_start']},"
+        f" at end {m['load_average_at_end']}"
+    )
+    return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    h = result["headline"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    sweep = result["bare"]["sweep_posts_per_s"]
+    sizes = list(sweep["text"])
+    x = range(len(sizes))
+    axes[0].bar([i - 0.2 for i in x], list(sweep["text"].values()), width=0.4, label="text-only")
+    axes[0].bar([i + 0.2 for i in x], list(sweep["text+image"].values()), width=0.4, label="text+image")
+    axes[0].set_xticks(list(x), [f"batch {s}" for s in sizes])
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("posts/s (log)")
+    axes[0].set_title("bare model, in-process")
+    axes[0].legend()
+    names = ["bare model\n(mix)", "service\nend to end", "naive\nconsumer"]
+    values = [h["bare_model_posts_per_s"], h["service_posts_per_s"], h["naive_posts_per_s"]]
+    axes[1].bar(names, values, color=["#888888", "#2a7ab9", "#c0504d"])
+    for i, v in enumerate(values):
+        axes[1].text(i, v, f"{v:.1f}", ha="center", va="bottom")
+    axes[1].set_ylabel("posts/s")
+    axes[1].set_title("the 70/30 mix")
+    groups = {
+        "burst": result["service"]["latency_s"],
+        "50 % load": result["load"]["50pct"]["latency_s"],
+        "80 % load": result["load"]["80pct"]["latency_s"],
+    }
+    for i, q in enumerate(("p50", "p95", "p99")):
+        axes[2].bar(
+            [j + (i - 1) * 0.25 for j in range(3)], [g[q] for g in groups.values()], width=0.25, label=q
+        )
+    axes[2].axhline(0.5, color="k", linestyle="--", linewidth=0.8, label="p95 target at 50 %")
+    axes[2].set_xticks(range(3), list(groups))
+    axes[2].set_yscale("log")
+    axes[2].set_ylabel("seconds (log): decision committed - message timestamp")
+    axes[2].set_title("service latency")
+    axes[2].legend()
+    fig.suptitle(
+        f"postguard benchmark ({result['machine']['cpus']} CPUs, load avg {result['machine']['load_average_at_start']})"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--posts", type=int, help="posts in the end-to-end mix (default 5000; --quick 300)")
+    parser.add_argument(
+        "--naive-posts", type=int, help="prefix of the mix the naive consumer gets (default 800; --quick 100)"
+    )
+    parser.add_argument(
+        "--load-seconds", type=float, help="length of each paced load phase (default 40; --quick 15)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a few hundred posts, for development")
+    parser.add_argument("--checkpoint", help="checkpoint directory (default: the bundled one)")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    result = asyncio.run(run(args))
+    result["headline"] = headline(result)
+    result["seconds"] = round(time.time() - started, 1)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    document = {**result["headline"], **{k: v for k, v in result.items() if k != "headline"}}
+    args.output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    plot(result, args.output.with_suffix(".png"))
+    print(table(result))
+    print(f"\nwritten: {args.output}, {args.output.with_suffix('.png')} ({result['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""Moderator accounts: scrypt password hashes, creation, authentication, lookup.
+
+Passwords are hashed with scrypt (``hashlib.scrypt``, RFC 7914) and a random 16-byte salt per
+user; the stored form carries its parameters (``scrypt$N$r$p$salt$hash``, base64), so they can be
+raised later without invalidating existing hashes. Comparison is constant-time, and an unknown
+user name costs one full hash too, so response times do not tell which names exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..errors import ModeratorRejected, ReviewConflict, ReviewNotFound
+from ..tables import MODERATOR_ROLES, ModeratorRow
+from .audit import add_audit
+
+__all__ = [
+    "MIN_PASSWORD_CHARS",
+    "Moderator",
+    "add_moderator",
+    "authenticate",
+    "get_active_moderator",
+    "hash_password",
+    "list_moderators",
+    "set_disabled",
+    "verify_password",
+]
+
+#: scrypt cost: 2**14 x 8 x 1 is ~16 MiB and ~50 ms per hash on a small core (OWASP's minimum
+#: recommendation for scrypt), enough to make offline guessing slow without slowing logins.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+_SALT_BYTES, _KEY_BYTES = 16, 32
+MIN_PASSWORD_CHARS = 12
+MAX_PASSWORD_CHARS = 1024
+
+
+@dataclass(frozen=True)
+class Moderator:
+    """A moderator account as the workflow sees it (never the hash)."""
+
+    username: str
+    role: str
+    disabled: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    # maxmem: OpenSSL's default limit (32 MiB) is just above 128*N*r; leave room for raised params.
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=_KEY_BYTES, maxmem=256 * 1024 * 1024
+    )
+
+
+def hash_password(password: str) -> str:
+    """The stored form of ``password``: ``scrypt$N$r$p$<salt>$<key>`` with a fresh random salt."""
+    salt = secrets.token_bytes(_SALT_BYTES)
+    key = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when ``password`` matches ``stored`` (constant-time comparison; False for a malformed hash)."""
+    try:
+        scheme, n, r, p, salt, key = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(key, validate=True)
+        actual = _scrypt(password, base64.b64decode(salt, validate=True), int(n), int(r), int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# Verified against when the user name is unknown, so both paths cost one hash.
+_DUMMY_HASH = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(bytes(_SALT_BYTES))}${_b64(bytes(_KEY_BYTES))}"
+
+
+def check_new_password(password: str) -> None:
+    """Raise ``ModeratorRejected`` for a password too short or too long to accept."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ModeratorRejected(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise ModeratorRejected(f"the password must have at most {MAX_PASSWORD_CHARS} characters")
+
+
+def _check_username(username: str) -> None:
+    if not 1 <= len(username) <= 64 or not all(ch.isalnum() or ch in "._-@" for ch in username):
+        raise ModeratorRejected(
+            f"user name {username!r} must have 1-64 letters, digits or . _ - @ (no spaces)"
+        )
+    if username in ("system", "platform"):
+        raise ModeratorRejected(f"user name {username!r} is reserved for the audit log")
+
+
+async def add_moderator(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    username: str,
+    password: str,
+    role: str = "moderator",
+    actor: str = "system",
+) -> Moderator:
+    """Create a moderator account (audited); ``ReviewConflict`` when the name is taken."""
+    _check_username(username)
+    if role not in MODERATOR_ROLES:
+        raise ModeratorRejected(f"role {role!r} is not one of {MODERATOR_ROLES}")
+    check_new_password(password)
+    password_hash = hash_password(password)
+    async with sessions() as session, session.begin():
+        taken = await session.scalar(select(ModeratorRow.id).where(ModeratorRow.username == username))
+        if taken is not None:
+            raise ReviewConflict(f"moderator {username!r} already exists")
+        session.add(ModeratorRow(username=username, role=role, password_hash=password_hash))
+        add_audit(
+            session,
+            actor=actor,
+            action="moderator_added",
+            entity_type="moderator",
+            entity_id=username,
+            after={"role": role, "disabled": False},
+        )
+    return Moderator(username=username, role=role, disabled=False)
+
+
+async def set_disabled(
+    *, sessions: async_sessionmaker[AsyncSession], username: str, disabled: bool, actor: str = "system"
+) -> None:
+    """Disable (or re-enable) an account; disabled moderators can neither log in nor act."""
+    async with sessions() as session, session.begin():
+        before = await session.scalar(
+            select(ModeratorRow.disabled).where(ModeratorRow.username == username).with_for_update()
+        )
+        if before is None:
+            raise ReviewNotFound(f"no moderator named {username!r}")
+        await session.execute(
+            update(ModeratorRow).where(ModeratorRow.username == username).values(disabled=disabled)
+        )
+        add_audit(
+            session,
+            actor=actor,
+            action="moderator_disabled" if disabled else "moderator_enabled",
+            entity_type="moderator",
+            entity_id=username,
+            before={"disabled": before},
+            after={"disabled": disabled},
+        )
+
+
+async def list_moderators(*, sessions: async_sessionmaker[AsyncSession]) -> list[Moderator]:
+    async with sessions() as session:
+        rows = await session.scalars(select(ModeratorRow).order_by(ModeratorRow.username))
+        return [Moderator(username=r.username, role=r.role, disabled=r.disabled) for r in rows]
+
+
+async def get_active_moderator(*, session: AsyncSession, username: str) -> Moderator:
+    """The enabled moderator ``username`` (inside the caller's transaction), or ``ModeratorRejected``."""
+    row = await session.scalar(select(ModeratorRow).where(ModeratorRow.username == username))
+    if row is None:
+        raise ReviewNotFound(f"no moderator named {username!r} (create one with `postguard moderators add`)")
+    if row.disabled:
+        raise ModeratorRejected(f"moderator {username!r} is disabled")
+    return Moderator(username=row.username, role=row.role, disabled=row.disabled)
+
+
+async def authenticate(
+    *, sessions: async_sessionmaker[AsyncSession], username: str, password: str
+) -> Moderator | None:
+    """The moderator when the name and password match an enabled account, else None (audited)."""
+    if len(password) > MAX_PASSWORD_CHARS or len(username) > 64:
+        return None
+    async with sessions() as session, session.begin():
+        row = await session.scalar(select(ModeratorRow).where(ModeratorRow.username == username))
+        ok = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
+        if row is None or not ok or row.disabled:
+            # Failed logins are audited only for existing accounts: unknown names are attacker input.
+            if row is not None:
+                add_audit(
+                    session,
+                    actor=username,
+                    action="login_failed",
+                    entity_type="moderator",
+                    entity_id=username,
+                    after={"reason": "disabled" if ok else "wrong password"},
+                )
+            return None
+        await session.execute(
+            update(ModeratorRow).where(ModeratorRow.id == row.id).values(last_login_at=func.now())
+        )
+        add_audit(session, actor=username, action="login", entity_type="moderator", entity_id=username)
+        return Moderator(username=row.username, role=row.role, disabled=row.disabled)

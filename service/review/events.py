@@ -1,0 +1,261 @@
+"""Verdict events and the transactional outbox that publishes them.
+
+A verdict and its event are written in one transaction (``outbox`` row, see :func:`enqueue`), so
+an event can never be lost by a crash between the commit and the publish. :class:`OutboxRelay`
+drains the outbox: it locks a batch of unpublished rows (``FOR UPDATE SKIP LOCKED``, so several
+relays never send the same row at the same time), publishes them, waits for the broker's
+acknowledgement and marks them published in the same transaction. A crash after the broker's
+acknowledgement and before that commit publishes the batch again: delivery is at-least-once,
+and consumers deduplicate on ``event_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..pipeline import OutgoingMessage
+from ..settings import Settings
+from ..tables import OutboxRow
+
+__all__ = [
+    "EVENT_HEADER",
+    "KafkaEventPublisher",
+    "OutboxRelay",
+    "VerdictEvent",
+    "enqueue",
+    "pending_events",
+    "verdict_event_json_schema",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Header naming the kind of event (the platform may route several kinds through one consumer).
+EVENT_HEADER = "postguard-event"
+#: Longest error text kept in ``outbox.last_error``.
+_MAX_ERROR_CHARS = 500
+
+
+class EventPublisher(Protocol):
+    """Publishes messages and returns once the broker acknowledged all of them."""
+
+    async def publish_all(self, messages: Sequence[OutgoingMessage]) -> None: ...
+
+
+class VerdictEvent(BaseModel):
+    """A moderator's verdict on a post, published on the verdicts topic (key: ``post_id``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    event_id: str = Field(description="Unique per verdict (`verdict-<id>`): deduplicate on it.")
+    verdict_id: int
+    post_id: str
+    review_item_id: int
+    decision_id: int = Field(description="The model's decision the verdict stands beside.")
+    action: Literal["allow", "block"] = Field(description="What the platform should do with the post.")
+    labels: dict[str, Literal[0, 1]] = Field(description="The moderator's label per category.")
+    moderator: str
+    appeal_id: int | None = Field(description="The appeal this verdict answers; null for a first verdict.")
+    model_action: Literal["allow", "review", "block"]
+    model_version: str
+    policy_version: str
+    decided_at: datetime = Field(description="When the verdict was committed, UTC.")
+
+    @field_validator("decided_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must be timezone-aware")
+        return value.astimezone(UTC)
+
+
+def verdict_event_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a verdict event."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "postguard/verdict.schema.json",
+        **VerdictEvent.model_json_schema(mode="serialization"),
+    }
+
+
+def enqueue(session: AsyncSession, *, topic: str, key: str, event: BaseModel, kind: str) -> None:
+    """Add an event to the outbox in ``session``'s transaction."""
+    payload = event.model_dump(mode="json")
+    payload["_kind"] = kind  # travels as the EVENT_HEADER, not in the message body
+    session.add(OutboxRow(topic=topic, key=key, payload=payload))
+
+
+def _message(row: OutboxRow) -> OutgoingMessage:
+    payload = dict(row.payload)
+    kind = str(payload.pop("_kind", "event"))
+    return OutgoingMessage(
+        topic=row.topic,
+        value=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
+        key=None if row.key is None else row.key.encode(),
+        headers={EVENT_HEADER: kind},
+    )
+
+
+async def pending_events(*, sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Outbox rows not published yet."""
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None))
+        )
+        return int(count or 0)
+
+
+class OutboxRelay:
+    """Publishes the outbox: :meth:`drain_once` on demand, or a background task (:meth:`start`)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        publisher: EventPublisher,
+        batch_size: int = 100,
+        interval_s: float = 2.0,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self._sessions = sessions
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._interval_s = interval_s
+        self._max_backoff_s = max_backoff_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def drain_once(self) -> int:
+        """Publish every pending event; return how many. Raises the publisher's error (rows stay pending)."""
+        total = 0
+        while True:
+            sent = await self._publish_batch()
+            total += sent
+            if sent < self._batch_size:
+                return total
+
+    async def _publish_batch(self) -> int:
+        async with self._sessions() as session:
+            async with session.begin():
+                rows = list(
+                    await session.scalars(
+                        select(OutboxRow)
+                        .where(OutboxRow.published_at.is_(None))
+                        .order_by(OutboxRow.id)
+                        .limit(self._batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                if not rows:
+                    return 0
+                ids = [row.id for row in rows]
+                try:
+                    await self._publisher.publish_all([_message(row) for row in rows])
+                except Exception as exc:
+                    failure: Exception | None = exc
+                else:
+                    failure = None
+                    await session.execute(
+                        update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=func.now())
+                    )
+                    return len(rows)
+            # The failed batch's transaction ended (nothing marked); count the attempt apart.
+            async with session.begin():
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_(ids))
+                    .values(attempts=OutboxRow.attempts + 1, last_error=repr(failure)[:_MAX_ERROR_CHARS])
+                )
+            raise failure
+
+    def nudge(self) -> None:
+        """Publish now rather than at the next interval (called after a verdict commits)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("OutboxRelay is already started")
+        self._task = asyncio.create_task(self._run(), name="postguard-outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop the background task (what is pending stays in the outbox). Safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        backoff = 0.0
+        while True:
+            try:
+                sent = await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried with backoff; the events stay in the outbox
+                backoff = min(max(backoff * 2, 1.0), self._max_backoff_s)
+                logger.warning("publishing verdict events failed (%s); retrying in %.0f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                continue
+            if sent:
+                logger.info("published %d events from the outbox", sent)
+            if backoff:
+                logger.info("publishing verdict events works again")
+                backoff = 0.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            self._wake.clear()
+
+
+class KafkaEventPublisher:
+    """A plain aiokafka producer (acks=all) for processes without a FastStream broker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._producer: Any = None
+
+    async def _started(self) -> Any:
+        if self._producer is None:
+            from aiokafka import AIOKafkaProducer
+
+            from ..kafka_setup import CLIENT_ID, client_security_kwargs
+
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._settings.kafka_bootstrap,
+                client_id=f"{CLIENT_ID}-review",
+                acks="all",
+                request_timeout_ms=15_000,
+                **client_security_kwargs(self._settings),
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def publish_all(self, messages: Sequence[OutgoingMessage]) -> None:
+        producer = await self._started()
+        futures = [
+            await producer.send(
+                m.topic, m.value, key=m.key, headers=[(k, v.encode()) for k, v in m.headers.items()]
+            )
+            for m in messages
+        ]
+        await asyncio.gather(*futures)
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()

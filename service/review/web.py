@@ -1,0 +1,361 @@
+"""The review page: a small server-rendered Starlette app (``postguard review serve``).
+
+- No anonymous access: every page but ``/login``, ``/healthz`` and ``/metrics`` redirects to the
+  login form without a session. Sessions are signed cookies (``POSTGUARD_REVIEW_SECRET``, no
+  default), ``SameSite=Strict``, ``HttpOnly``, eight hours; each request re-checks that the
+  account is still enabled.
+- CSRF: every form carries the session's random token; a POST without it, or with another, is 403.
+- Everything from a post is rendered by Jinja2 with autoescaping on, and a strict
+  Content-Security-Policy (scripts and styles from this server only, no inline code) backs it up.
+- Opening the page claims the next item (or shows the one the moderator already holds); a verdict
+  redirects to the next. Keyboard: a = allow, b = block, s = skip (review later), 1-9 toggle the
+  category checkboxes, n = note.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client.exposition import choose_encoder
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import ConfigError, ModeratorRejected, ReviewConflict, ReviewNotFound
+from ..settings import Settings
+from .auth import Moderator, authenticate, get_active_moderator
+from .events import OutboxRelay
+from .metrics import ReviewMetrics
+from .queue import (
+    DEFAULT_DEFER_S,
+    claim_next,
+    current_claim,
+    model_flags,
+    refresh_queue_metrics,
+    release_expired_claims,
+    resolve,
+    skip,
+    thumbnail,
+)
+
+__all__ = ["SESSION_COOKIE", "build_review_app", "review_secret"]
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "postguard_review"
+SESSION_MAX_AGE_S = 8 * 3600
+MIN_SECRET_CHARS = 32
+#: How often the page server sweeps expired claims and re-reads the queue depth.
+REFRESH_INTERVAL_S = 15.0
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "default", "development", "test"}
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def review_secret(settings: Settings) -> str:
+    """``POSTGUARD_REVIEW_SECRET``, or a ``ConfigError`` saying how to set one."""
+    secret = settings.review_secret.get_secret_value() if settings.review_secret is not None else ""
+    hint = "set it to a random string, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+    if not secret:
+        raise ConfigError(
+            f"POSTGUARD_REVIEW_SECRET is required by the review page (it signs sessions): {hint}"
+        )
+    if len(secret) < MIN_SECRET_CHARS or secret.lower() in _PLACEHOLDERS:
+        raise ConfigError(
+            f"POSTGUARD_REVIEW_SECRET must have at least {MIN_SECRET_CHARS} random characters: {hint}"
+        )
+    return secret
+
+
+class _Pages:
+    """The route handlers, sharing the database, metrics, relay and templates."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        metrics: ReviewMetrics,
+        relay: OutboxRelay | None,
+        claim_ttl_s: float,
+        verdicts_topic: str,
+    ) -> None:
+        self.sessions = sessions
+        self.metrics = metrics
+        self.relay = relay
+        self.claim_ttl_s = claim_ttl_s
+        self.verdicts_topic = verdicts_topic
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=True),
+        )
+
+    # --- helpers ---
+
+    def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        flash = request.session.pop("flash", None)
+        body = self.templates.get_template(name).render(
+            csrf_token=_csrf_token(request), flash=flash, user=request.session.get("user"), **context
+        )
+        return HTMLResponse(body, status_code=status_code)
+
+    async def moderator(self, request: Request) -> Moderator | None:
+        """The logged-in, still enabled moderator; clears the session otherwise."""
+        username = request.session.get("user")
+        if not isinstance(username, str):
+            return None
+        try:
+            async with self.sessions() as session:
+                return await get_active_moderator(session=session, username=username)
+        except (ReviewNotFound, ModeratorRejected):
+            request.session.clear()
+            return None
+
+    # --- routes ---
+
+    async def login_form(self, request: Request) -> Response:
+        if await self.moderator(request) is not None:
+            return RedirectResponse("/", status_code=303)
+        return self.render(request, "login.html")
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        if not _csrf_ok(request, form.get("csrf_token")):
+            return _forbidden()
+        username, password = form.get("username"), form.get("password")
+        user = None
+        if isinstance(username, str) and isinstance(password, str) and username and password:
+            user = await authenticate(sessions=self.sessions, username=username.strip(), password=password)
+        if user is None:
+            return self.render(request, "login.html", status_code=401, error="Wrong user name or password.")
+        # A new session (and CSRF token) at login: nothing from before the login carries over.
+        request.session.clear()
+        request.session["user"] = user.username
+        request.session["csrf"] = secrets.token_urlsafe(32)
+        return RedirectResponse("/", status_code=303)
+
+    async def logout(self, request: Request) -> Response:
+        form = await request.form()
+        if not _csrf_ok(request, form.get("csrf_token")):
+            return _forbidden()
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    async def next_item(self, request: Request) -> Response:
+        user = await self.moderator(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        item = await current_claim(sessions=self.sessions, moderator=user.username)
+        if item is None:
+            item = await claim_next(
+                sessions=self.sessions,
+                moderator=user.username,
+                claim_ttl_s=self.claim_ttl_s,
+                metrics=self.metrics,
+            )
+        if item is None:
+            return self.render(request, "empty.html", moderator=user)
+        flagged = model_flags(item.triggered)
+        return self.render(
+            request,
+            "item.html",
+            moderator=user,
+            item=item,
+            flagged=flagged,
+            shortcuts=[str(n) for n in range(1, min(len(item.categories), 9) + 1)],
+        )
+
+    async def verdict(self, request: Request) -> Response:
+        user = await self.moderator(request)
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        form = await request.form()
+        if not _csrf_ok(request, form.get("csrf_token")):
+            return _forbidden()
+        item_id = int(request.path_params["item_id"])
+        choice = form.get("decision")
+        note = form.get("note")
+        labels = {str(key)[len("label_") :]: 1 for key in form if str(key).startswith("label_")}
+        try:
+            if choice == "skip":
+                await skip(
+                    sessions=self.sessions, item_id=item_id, moderator=user.username, defer_s=DEFAULT_DEFER_S
+                )
+                request.session["flash"] = f"Item {item_id} put back for later."
+            elif choice in ("allow", "block"):
+                await resolve(
+                    sessions=self.sessions,
+                    item_id=item_id,
+                    moderator=user.username,
+                    action=str(choice),
+                    labels=labels,
+                    note=note if isinstance(note, str) else None,
+                    verdicts_topic=self.verdicts_topic,
+                    metrics=self.metrics,
+                )
+                if self.relay is not None:
+                    self.relay.nudge()
+                request.session["flash"] = f"Item {item_id}: {choice} recorded."
+            else:
+                return _bad_request("choose allow, block or skip")
+        except ReviewConflict as exc:
+            request.session["flash"] = f"Not recorded: {exc}"
+        except ReviewNotFound as exc:
+            return _bad_request(str(exc), status_code=404)
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        return RedirectResponse("/", status_code=303)
+
+    async def thumbnail(self, request: Request) -> Response:
+        if await self.moderator(request) is None:
+            return RedirectResponse("/login", status_code=303)
+        image = await thumbnail(sessions=self.sessions, item_id=int(request.path_params["item_id"]))
+        if image is None:
+            return Response(status_code=404)
+        return Response(image, media_type="image/jpeg")
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def metrics_page(self, request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(self.metrics.registry), media_type=content_type)
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def _csrf_ok(request: Request, given: object) -> bool:
+    expected = request.session.get("csrf")
+    return isinstance(expected, str) and isinstance(given, str) and hmac.compare_digest(given, expected)
+
+
+def _forbidden() -> Response:
+    return Response("403 Forbidden: missing or wrong CSRF token; reload the page.", status_code=403)
+
+
+def _bad_request(message: str, status_code: int = 400) -> Response:
+    return Response(f"{status_code}: {message}", status_code=status_code, media_type="text/plain")
+
+
+class _SecurityHeaders:
+    """Pure ASGI middleware adding :data:`_SECURITY_HEADERS` to every HTTP response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [(k.lower().encode(), v.encode()) for k, v in _SECURITY_HEADERS.items()]
+                headers.extend(item for item in extra if item[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _refresh_forever(pages: _Pages, interval_s: float) -> None:
+    while True:
+        try:
+            await release_expired_claims(sessions=pages.sessions, metrics=pages.metrics)
+            await refresh_queue_metrics(sessions=pages.sessions, metrics=pages.metrics)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an observability refresh must not stop the page
+            logger.warning("refreshing the review queue failed: %s", exc)
+        await asyncio.sleep(interval_s)
+
+
+def build_review_app(
+    *,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    metrics: ReviewMetrics,
+    relay: OutboxRelay | None = None,
+    refresh_interval_s: float | None = REFRESH_INTERVAL_S,
+) -> Starlette:
+    """The review page's ASGI app. ``relay`` (if any) and the queue refresher run in its lifespan."""
+    pages = _Pages(
+        sessions=sessions,
+        metrics=metrics,
+        relay=relay,
+        claim_ttl_s=settings.review_claim_ttl_s,
+        verdicts_topic=settings.verdicts_topic,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        refresher = (
+            asyncio.create_task(_refresh_forever(pages, refresh_interval_s), name="postguard-review-refresh")
+            if refresh_interval_s
+            else None
+        )
+        if relay is not None:
+            relay.start()
+        try:
+            yield
+        finally:
+            if refresher is not None:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
+            if relay is not None:
+                await relay.stop()
+
+    routes = [
+        Route("/", pages.next_item, methods=["GET"]),
+        Route("/login", pages.login_form, methods=["GET"]),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/items/{item_id:int}/verdict", pages.verdict, methods=["POST"]),
+        Route("/items/{item_id:int}/thumbnail", pages.thumbnail, methods=["GET"]),
+        Route("/healthz", pages.healthz, methods=["GET"]),
+        Route("/metrics", pages.metrics_page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    middleware = [
+        Middleware(_SecurityHeaders),
+        Middleware(
+            SessionMiddleware,
+            secret_key=review_secret(settings),
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_MAX_AGE_S,
+            same_site="strict",
+            https_only=settings.review_cookie_secure,
+        ),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
