@@ -40,5 +40,10 @@ train: setup
 evaluate: setup
 	$(VENV)/bin/python -m models.evaluate
 
+# The benchmark (docs/performance.md): bare model, service end to end, naive consumer, latency under
+# load, peak RSS, in one run against a real Tansu and PostgreSQL. BENCH_ARGS=--quick for a short run.
+bench: setup
+	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,9 +59,13 @@ class Moderator:
         self.options = options or InferenceOptions()
         if self.options.quantize_text:
             # int8 weights for every Linear of the text tower (activations quantized on the fly).
-            model.text_encoder = torch.ao.quantization.quantize_dynamic(
-                model.text_encoder, {torch.nn.Linear}, dtype=torch.qint8
-            )
+            # torch.ao.quantization is deprecated in favour of torchao (not a dependency); the eager
+            # dynamic path still works in torch 2.13 and is what this option measures.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*deprecated.*")
+                model.text_encoder = torch.ao.quantization.quantize_dynamic(
+                    model.text_encoder, {torch.nn.Linear}, dtype=torch.qint8
+                )
         self.model = model.eval()
         self.processor = processor
         self.sha256 = sha256
@@ -149,17 +154,22 @@ class Moderator:
 
         # OCR first (in its own thread when overlapping), so it runs while torch encodes below.
         ocr_texts: list[str | None] = [None] * size
-        pending: dict[int, Future[str] | str] = {}
+        pending: dict[int, str] = {}  # row -> image key whose OCR is still to come
+        jobs: dict[str, Future[str] | str] = {}  # one OCR per distinct image, even inside a batch
         for i in image_rows:
-            post = posts[i]
+            post, key = posts[i], keys[i]
             if post.ocr_text is not None:
                 ocr_texts[i] = processor.clean_image_text(post.ocr_text)
-            elif (cached := self.ocr_cache.get(keys[i])) is not None:
+            elif (cached := self.ocr_cache.get(key)) is not None:
                 ocr_texts[i] = cached
-            elif self.options.overlap_ocr:
-                pending[i] = self._ocr_executor().submit(self._read, post.image)  # type: ignore[arg-type]
             else:
-                pending[i] = self._read(post.image)  # type: ignore[arg-type]
+                pending[i] = key
+                if key in jobs:
+                    continue
+                if self.options.overlap_ocr:
+                    jobs[key] = self._ocr_executor().submit(self._read, post.image)  # type: ignore[arg-type]
+                else:
+                    jobs[key] = self._read(post.image)  # type: ignore[arg-type]
 
         caption = torch.zeros(size, model.text_dim)
         caption_rows = [i for i, text in enumerate(captions) if text]
@@ -170,10 +180,11 @@ class Moderator:
                 [posts[i].image for i in image_rows], keys, image_rows
             )  # type: ignore[misc]
 
-        for i, job in pending.items():
-            text = job.result() if isinstance(job, Future) else job
-            self.ocr_cache.put(keys[i], text)
-            ocr_texts[i] = text
+        read = {key: job.result() if isinstance(job, Future) else job for key, job in jobs.items()}
+        for key, text in read.items():
+            self.ocr_cache.put(key, text)
+        for i, key in pending.items():
+            ocr_texts[i] = read[key]
         image_text = torch.zeros(size, model.text_dim)
         image_text_rows = [i for i, text in enumerate(ocr_texts) if text]
         image_text[image_text_rows] = self._encode_texts([ocr_texts[i] or "" for i in image_text_rows])

@@ -40,8 +40,11 @@ from .monitor import KafkaLag, Monitor, review_counter
 from .pipeline import Pipeline, RawRecord
 from .policy import load_policy
 from .repository import DecisionRecord, StoredDecision, record_decisions
+from .review.audit import record_service_versions
+from .review.events import OutboxRelay
 from .scoring import Scorer, load_scorer
 from .settings import Settings
+from .topic_keeper import TopicKeeper
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +152,8 @@ class PostguardApp:
         self._pipeline: Pipeline | None = None
         self.health: HealthServer | None = None
         self._monitor: Monitor | None = None
+        self._relay: OutboxRelay | None = None
+        self._topic_keeper: TopicKeeper | None = None
         self._started = False
 
     @property
@@ -186,9 +191,16 @@ class PostguardApp:
         self.health = HealthServer(self.metrics, settings.metrics_host, settings.metrics_port)
         self.health.start()
 
-        await ensure_topics(settings, [settings.input_topic, settings.output_topic, settings.dlq_topic])
+        topics = [settings.input_topic, settings.output_topic, settings.dlq_topic, settings.verdicts_topic]
+        await ensure_topics(settings, topics)
 
         self._engine = create_engine_from_url(url)
+        # The audit log records every model or policy version change (service/review/audit.py).
+        await record_service_versions(
+            sessions=session_factory(self._engine),
+            model_version=scorer.version,
+            policy_version=policy.version,
+        )
         self._pipeline = Pipeline(
             scorer=scorer,
             policy=policy,
@@ -198,9 +210,18 @@ class PostguardApp:
             metrics=self.metrics,
             output_topic=settings.output_topic,
             dlq_topic=settings.dlq_topic,
+            max_message_bytes=settings.max_message_bytes,
         )
         self._attach(self._pipeline)
         await self.broker.start()
+        # Recreates the topics if the broker loses them (a restart without its data) and logs outages.
+        self._topic_keeper = TopicKeeper(settings, topics)
+        self._topic_keeper.start()
+        # Publishes moderators' verdict events from the transactional outbox (service/review/events.py).
+        self._relay = OutboxRelay(
+            sessions=session_factory(self._engine), publisher=BrokerPublisher(self.broker)
+        )
+        self._relay.start()
         self._monitor = Monitor(
             metrics=self.metrics,
             topic=settings.input_topic,
@@ -223,8 +244,14 @@ class PostguardApp:
         """Stop consuming (finishing and committing the batch in flight), then release everything."""
         if self.health is not None:
             self.health.set_ready(False)
+        if self._relay is not None:  # before the broker it publishes through
+            await self._relay.stop()
+            self._relay = None
         # Waits up to GRACEFUL_TIMEOUT_S for the batch in flight, then leaves the group.
         await self.broker.stop()
+        if self._topic_keeper is not None:
+            await self._topic_keeper.stop()
+            self._topic_keeper = None
         if self._monitor is not None:
             await self._monitor.stop()
             self._monitor = None

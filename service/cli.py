@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import ConfigError, PostguardError, PostRejected
+from .review import cli as review_cli
 from .settings import ENV_PREFIX, Settings, load_settings
 
 logger = logging.getLogger("postguard")
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--posts", type=int, default=200, metavar="N", help="number of posts (default: 200)")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    review_cli.add_commands(commands)
     return parser
 
 
@@ -204,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("postguard demo: --posts must be at least 1", file=sys.stderr)
                 return EXIT_CONFIG
             return _demo(args.posts, args.json)
+        if args.command in review_cli.COMMANDS:
+            return review_cli.run(args)
     except ConfigError as exc:
         print(f"postguard {args.command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -44,14 +44,22 @@ HEADER_REASON = "postguard-reason"
 HEADER_SOURCE_TOPIC = "postguard-source-topic"
 HEADER_SOURCE_PARTITION = "postguard-source-partition"
 HEADER_SOURCE_OFFSET = "postguard-source-offset"
+#: Only on a dead letter whose value was dropped because it could not be republished: the size of
+#: the original value, which stays readable at the source topic, partition and offset.
+HEADER_ORIGINAL_BYTES = "postguard-original-bytes"
 
 #: DLQ code for a post the model raised on (when the model gives no more precise code).
 MODEL_ERROR = "model_error"
 #: DLQ code for a post PostgreSQL refused as data (e.g. a NUL character): retrying cannot help.
 DATABASE_REJECTED = "database_rejected"
+#: DLQ code for a message over POSTGUARD_MAX_MESSAGE_BYTES (the broker may still deliver it).
+MESSAGE_TOO_LARGE = "message_too_large"
 
 # Kafka headers travel with every message; a reason longer than this is cut.
 _MAX_REASON_CHARS = 500
+# Room for the record's framing when deciding whether a dead letter fits the producer's size limit
+# (the producer refuses a record over it, which would fail the batch on every redelivery).
+_RECORD_OVERHEAD_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ class Pipeline:
         output_topic: str,
         dlq_topic: str,
         max_text_chars: int = 10_000,
+        max_message_bytes: int = 10 * 1024 * 1024,
         store_retry: StoreRetry | None = None,
     ) -> None:
         self._scorer = scorer
@@ -147,6 +156,7 @@ class Pipeline:
         self._output_topic = output_topic
         self._dlq_topic = dlq_topic
         self._max_text_chars = max_text_chars
+        self._max_message_bytes = max_message_bytes
         self._retry = store_retry or StoreRetry(metrics=metrics)
         # One dedicated thread: torch keeps per-thread state, and one inference at a time is what
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
@@ -190,6 +200,11 @@ class Pipeline:
         posts: list[tuple[RawRecord, Post]] = []
         seen: set[str] = set()
         for record in records:
+            size = len(record.value or b"")
+            if size > self._max_message_bytes:
+                reason = f"message is {size:,} bytes, more than the limit of {self._max_message_bytes:,}"
+                dead.append(DeadLetter(record, MESSAGE_TOO_LARGE, reason))
+                continue
             try:
                 post = parse_post(record.value or b"", max_text_chars=self._max_text_chars)
             except PostRejected as exc:
@@ -314,18 +329,24 @@ class Pipeline:
         reason = (
             dead.reason if len(dead.reason) <= _MAX_REASON_CHARS else dead.reason[:_MAX_REASON_CHARS] + "..."
         )
-        return OutgoingMessage(
-            topic=self._dlq_topic,
-            value=record.value or b"",
-            key=record.key,
-            headers={
-                HEADER_ERROR: dead.code,
-                HEADER_REASON: reason,
-                HEADER_SOURCE_TOPIC: record.topic,
-                HEADER_SOURCE_PARTITION: str(record.partition),
-                HEADER_SOURCE_OFFSET: str(record.offset),
-            },
-        )
+        headers = {
+            HEADER_ERROR: dead.code,
+            HEADER_REASON: reason,
+            HEADER_SOURCE_TOPIC: record.topic,
+            HEADER_SOURCE_PARTITION: str(record.partition),
+            HEADER_SOURCE_OFFSET: str(record.offset),
+        }
+        value, key = record.value or b"", record.key
+        framing = _RECORD_OVERHEAD_BYTES + sum(len(k) + len(v.encode()) for k, v in headers.items())
+        if framing + len(value) + len(key or b"") > self._max_message_bytes:
+            # A copy the producer would refuse would fail this batch on every redelivery and block
+            # the partition: drop the value (and a key that alone is too large), say so, and point
+            # at the original through the source headers.
+            headers[HEADER_ORIGINAL_BYTES] = str(len(value))
+            value = b""
+            if framing + len(key or b"") > self._max_message_bytes:
+                key = None
+        return OutgoingMessage(topic=self._dlq_topic, value=value, key=key, headers=headers)
 
     def _observe(self, kept: list[_Candidate], stored: list[StoredDecision], dead: list[DeadLetter]) -> None:
         """Count what was published (called after the sends were acknowledged)."""

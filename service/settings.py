@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     )
 
     # --- review workflow (service/review, docs/review.md) ---
-    verdicts_topic: str = Field("moderation.verdicts", description="Topic moderators' verdicts are published to")
+    verdicts_topic: str = Field(
+        "moderation.verdicts", description="Topic moderators' verdicts are published to"
+    )
     review_secret: SecretStr | None = Field(
         None, description="Signs the review page's session cookies; required by `postguard review serve`"
     )

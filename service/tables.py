@@ -190,9 +190,7 @@ class AppealRow(Base):
     __table_args__ = (Index(None, "review_item_id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    review_item_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("review_items.id", ondelete="CASCADE")
-    )
+    review_item_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("review_items.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(Text)
     # Who decided before (None: the appeal is against the model's own decision).
     previous_moderator: Mapped[str | None] = mapped_column(Text)
@@ -211,9 +209,7 @@ class VerdictRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    review_item_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("review_items.id", ondelete="CASCADE")
-    )
+    review_item_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("review_items.id", ondelete="CASCADE"))
     post_id: Mapped[str] = mapped_column(Text, ForeignKey("posts.post_id", ondelete="CASCADE"))
     decision_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("decisions.id", ondelete="CASCADE"))
     moderator: Mapped[str] = mapped_column(Text, ForeignKey("moderators.username"))

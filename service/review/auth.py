@@ -8,6 +8,7 @@ user name costs one full hash too, so response times do not tell which names exi
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -119,7 +120,7 @@ async def add_moderator(
     if role not in MODERATOR_ROLES:
         raise ModeratorRejected(f"role {role!r} is not one of {MODERATOR_ROLES}")
     check_new_password(password)
-    password_hash = hash_password(password)
+    password_hash = await asyncio.to_thread(hash_password, password)
     async with sessions() as session, session.begin():
         taken = await session.scalar(select(ModeratorRow.id).where(ModeratorRow.username == username))
         if taken is not None:
@@ -179,23 +180,29 @@ async def get_active_moderator(*, session: AsyncSession, username: str) -> Moder
 async def authenticate(
     *, sessions: async_sessionmaker[AsyncSession], username: str, password: str
 ) -> Moderator | None:
-    """The moderator when the name and password match an enabled account, else None (audited)."""
+    """The moderator when the name and password match an enabled account, else None (audited).
+
+    The hash is computed in a worker thread: ~50 ms of scrypt would stall every other request.
+    """
     if len(password) > MAX_PASSWORD_CHARS or len(username) > 64:
         return None
-    async with sessions() as session, session.begin():
+    async with sessions() as session:
         row = await session.scalar(select(ModeratorRow).where(ModeratorRow.username == username))
-        ok = verify_password(password, row.password_hash if row is not None else _DUMMY_HASH)
-        if row is None or not ok or row.disabled:
-            # Failed logins are audited only for existing accounts: unknown names are attacker input.
-            if row is not None:
-                add_audit(
-                    session,
-                    actor=username,
-                    action="login_failed",
-                    entity_type="moderator",
-                    entity_id=username,
-                    after={"reason": "disabled" if ok else "wrong password"},
-                )
+    stored = row.password_hash if row is not None else _DUMMY_HASH
+    ok = await asyncio.to_thread(verify_password, password, stored)
+    if row is None:
+        # Unknown names are attacker input: not audited (the audit log would become a spam sink).
+        return None
+    async with sessions() as session, session.begin():
+        if not ok or row.disabled:
+            add_audit(
+                session,
+                actor=username,
+                action="login_failed",
+                entity_type="moderator",
+                entity_id=username,
+                after={"reason": "disabled" if ok else "wrong password"},
+            )
             return None
         await session.execute(
             update(ModeratorRow).where(ModeratorRow.id == row.id).values(last_login_at=func.now())

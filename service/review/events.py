@@ -145,6 +145,7 @@ class OutboxRelay:
                 return total
 
     async def _publish_batch(self) -> int:
+        failure: Exception
         async with self._sessions() as session:
             async with session.begin():
                 rows = list(
@@ -162,9 +163,8 @@ class OutboxRelay:
                 try:
                     await self._publisher.publish_all([_message(row) for row in rows])
                 except Exception as exc:
-                    failure: Exception | None = exc
+                    failure = exc
                 else:
-                    failure = None
                     await session.execute(
                         update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=func.now())
                     )

@@ -26,8 +26,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from ..tables import PostRow, VerdictRow
 
@@ -80,15 +81,12 @@ async def export_labels(
         raise ValueError("val and test fractions must be in [0, 1] and add up to at most 1")
     if since is not None and since.tzinfo is None:
         raise ValueError("since must be timezone-aware")
-    latest = (
-        select(VerdictRow.id)
-        .distinct(VerdictRow.review_item_id)
-        .order_by(VerdictRow.review_item_id, VerdictRow.id.desc())
-    )
+    later = aliased(VerdictRow)
+    superseded = exists().where(later.review_item_id == VerdictRow.review_item_id, later.id > VerdictRow.id)
     query = (
         select(VerdictRow.labels, PostRow.post_id, PostRow.text, PostRow.image_thumbnail)
         .join(PostRow, PostRow.post_id == VerdictRow.post_id)
-        .where(VerdictRow.id.in_(latest))
+        .where(~superseded)
         .order_by(VerdictRow.id)
     )
     if since is not None:

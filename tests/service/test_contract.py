@@ -328,3 +328,40 @@ def test_post_schema_describes_the_limits() -> None:
     assert properties["text"]["maxLength"] == 10_000
     assert properties["created_at"]["format"] == "date-time"
     assert set(schema["required"]) == {"post_id", "author_id", "created_at"}
+
+
+# --- fuzz: byte-level mutations of complete, valid messages ---------------------------------------
+
+_VALID_MESSAGES = [
+    encode(post()),
+    encode(post(image={"data": "iVBORw0KGgo="}, lang="pt-BR", metadata={"a": [1, 2.5, None, {"b": "c"}]})),
+    encode(
+        post(text=None, image={"url": "https://images.example/a.png"}, created_at="2026-11-27T11:15:00+01:00")
+    ),
+]
+
+
+@st.composite
+def mutated_messages(draw: st.DrawFn) -> bytes:
+    """A valid message with a few bytes replaced, inserted or cut: deeper than random bytes reach."""
+    data = bytearray(draw(st.sampled_from(_VALID_MESSAGES)))
+    for _ in range(draw(st.integers(1, 6))):
+        position = draw(st.integers(0, len(data) - 1))
+        operation = draw(st.sampled_from(["replace", "insert", "delete"]))
+        byte = draw(
+            st.sampled_from([0, 0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x3A, 0x2C, 0x80, 0xC3, 0xFF])
+            | st.integers(0, 255)
+        )
+        if operation == "replace":
+            data[position] = byte
+        elif operation == "insert":
+            data.insert(position, byte)
+        elif len(data) > 1:
+            del data[position]
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_messages())
+def test_parse_post_on_mutated_valid_messages(raw: bytes) -> None:
+    _never_anything_but_rejected(raw)

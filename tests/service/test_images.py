@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import io
+import ipaddress
 import shutil
 import socket
 import ssl
@@ -597,3 +598,72 @@ async def test_https_is_pinned_and_verified_against_the_host_name(
             task.cancel()
         await asyncio.gather(*state.tasks, return_exceptions=True)
         await listener.wait_closed()
+
+
+# --- fuzz: the loader (base64 + decoder) and the SSRF address check --------------------------------
+
+_LOADER_CODES = {
+    "image_base64_invalid",
+    "image_too_many_bytes",
+    "image_corrupt",
+    "image_unsupported_format",
+    "image_too_large",
+}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.text(max_size=64),
+        st.binary(max_size=256).map(lambda raw: base64.b64encode(raw).decode()),
+        mutated_images().map(lambda raw: base64.b64encode(raw).decode()),
+    )
+)
+def test_image_loader_fuzz(data: str) -> None:
+    loader = ImageLoader(ImageLimits(max_bytes=4096, max_pixels=1_000_000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            loaded = asyncio.run(loader.load(ImageRef.model_construct(data=data, url=None)))
+        except PostRejected as exc:
+            assert exc.code in _LOADER_CODES, exc
+            return
+    assert loaded.image.mode == "RGB"
+    assert Image.open(io.BytesIO(loaded.thumbnail_jpeg)).format == "JPEG"
+
+
+async def _answer_from_the_name(host: str, port: int) -> Sequence[str]:
+    # "a<address as hex>.v<4|6>.images.example": one loader (its TLS context costs ~50 ms) for all examples.
+    label, version = host.split(".")[:2]
+    kind = ipaddress.IPv6Address if version == "v6" else ipaddress.IPv4Address
+    return [str(kind(int(label[1:], 16)))]
+
+
+_SSRF_LOADER = ImageLoader(fetching(), resolver=_answer_from_the_name)
+
+
+def _refused(address: str) -> PostRejected:
+    """Fetch from a host name that resolves to ``address``: must be refused before any connection."""
+    parsed = ipaddress.ip_address(address)
+    host = f"a{int(parsed):x}.v{parsed.version}.images.example"
+    with pytest.raises(PostRejected) as caught:
+        asyncio.run(_SSRF_LOADER.load(ImageRef(url=f"http://{host}/a.png")))
+    return caught.value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.ip_addresses().filter(lambda address: not address.is_global))
+def test_no_address_outside_the_public_internet_is_ever_fetched(address: object) -> None:
+    assert _refused(str(address)).code == "image_url_forbidden"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.ip_addresses(v=4).filter(lambda address: not address.is_global))
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(address: object) -> None:
+    embedded = int(address)  # type: ignore[call-overload]
+    for form in (
+        f"::ffff:{address}",
+        f"64:ff9b::{address}",
+        f"2002:{embedded >> 16:x}:{embedded & 0xFFFF:x}::1",
+    ):
+        assert _refused(form).code == "image_url_forbidden", form

@@ -30,10 +30,12 @@ from service.kafka_setup import BrokerPublisher, build_broker
 from service.metrics import ServiceMetrics, build_metrics
 from service.pipeline import (
     HEADER_ERROR,
+    HEADER_ORIGINAL_BYTES,
     HEADER_REASON,
     HEADER_SOURCE_OFFSET,
     HEADER_SOURCE_PARTITION,
     HEADER_SOURCE_TOPIC,
+    OutgoingMessage,
     Pipeline,
     RawRecord,
 )
@@ -439,3 +441,52 @@ async def test_handle_batch_commits_after_success_and_rewinds_on_failure(
         failed = _FakeMessage([_Record(_post("p-2", text="hi"))])
         await handle_batch(failed, h.pipeline)  # type: ignore[arg-type]
         assert failed.nacked and not failed.acked
+
+
+class _RecordingPublisher:
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+
+    async def publish_all(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.sent.extend(messages)
+
+
+async def test_dead_letters_always_fit_the_producer_limit() -> None:
+    # A dead letter the producer refused would fail its batch on every redelivery: the partition
+    # would be blocked for good. Over the limit, the value is dropped and its size recorded.
+    metrics = build_metrics(CollectorRegistry())
+    publisher = _RecordingPublisher()
+    pipeline = Pipeline(
+        scorer=FakeScorer(),
+        policy=load_policy(),
+        image_loader=ImageLoader(ImageLimits()),
+        store=FakeStore(),
+        publisher=publisher,
+        metrics=metrics,
+        output_topic="decisions",
+        dlq_topic="posts.dlq",
+        max_message_bytes=4096,
+        store_retry=StoreRetry(metrics=metrics, _sleep=_no_sleep),
+    )
+    too_big = _post("big", text="x" * 5000)  # over the message limit: refused before parsing
+    nearly = b"{" + b" " * 3500 + b"oops"  # within it, but not with the dead-letter headers added
+    small = b"not json"
+    values = [too_big, nearly, small, _post("ok", text="fine")]
+    records = [
+        RawRecord(value=v, key=b"k", topic="posts", partition=0, offset=i, timestamp_ms=None)
+        for i, v in enumerate(values)
+    ]
+    try:
+        outcome = await pipeline.process(records)
+    finally:
+        pipeline.close()
+
+    dead = {m.headers[HEADER_SOURCE_OFFSET]: m for m in publisher.sent if m.topic == "posts.dlq"}
+    assert dead["0"].headers[HEADER_ERROR] == "message_too_large"
+    assert (dead["0"].value, dead["0"].headers[HEADER_ORIGINAL_BYTES]) == (b"", str(len(too_big)))
+    assert dead["1"].headers[HEADER_ERROR] == "invalid_json"
+    assert (dead["1"].value, dead["1"].headers[HEADER_ORIGINAL_BYTES]) == (b"", str(len(nearly)))
+    assert dead["2"].value == small and HEADER_ORIGINAL_BYTES not in dead["2"].headers
+    assert all(m.key == b"k" for m in dead.values())
+    assert [d.post_id for d in outcome.decisions] == ["ok"]
+    assert _value(metrics.dead_lettered, reason="message_too_large") == 1

@@ -37,7 +37,10 @@ async def test_concurrent_claimers_never_share_an_item(migrated_db: str, db_sess
     engines = [create_engine_from_url(migrated_db, pool_size=1) for _ in names]
     try:
         claimed = await asyncio.gather(
-            *(_claim_all(session_factory(engine), name, ttl=600) for engine, name in zip(engines, names, strict=True))
+            *(
+                _claim_all(session_factory(engine), name, ttl=600)
+                for engine, name in zip(engines, names, strict=True)
+            )
         )
 
         every = [item for per_moderator in claimed for item in per_moderator]
@@ -54,7 +57,10 @@ async def test_concurrent_claimers_never_share_an_item(migrated_db: str, db_sess
         # Every claim expires: the items come back, and are again shared without duplicates.
         await expire_claims(db_sessions)
         again = await asyncio.gather(
-            *(_claim_all(session_factory(engine), name, ttl=600) for engine, name in zip(engines, names, strict=True))
+            *(
+                _claim_all(session_factory(engine), name, ttl=600)
+                for engine, name in zip(engines, names, strict=True)
+            )
         )
         every = [item for per_moderator in again for item in per_moderator]
         assert sorted(every) == sorted(set(every)) and len(every) == ITEMS

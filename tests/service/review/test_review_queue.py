@@ -84,7 +84,12 @@ async def test_resolve_writes_verdict_audit_and_event_and_leaves_the_decision(db
     assert verdict.labels == {"hate": 1, "offensive": 0, "toxic": 1}
     async with db_sessions() as session:
         row = await session.get_one(VerdictRow, verdict.verdict_id)
-        assert (row.moderator, row.action, row.note, row.appeal_id) == ("alice", "block", "slur in caption", None)
+        assert (row.moderator, row.action, row.note, row.appeal_id) == (
+            "alice",
+            "block",
+            "slur in caption",
+            None,
+        )
         stored = await session.get_one(ReviewItemRow, item.item_id)
         assert stored.status == "resolved" and stored.claimed_by is None and stored.resolved_at is not None
         decision = await session.get_one(DecisionRow, item.decision_id)
@@ -109,8 +114,13 @@ async def test_resolve_writes_verdict_audit_and_event_and_leaves_the_decision(db
     assert _sample(registry, "postguard_review_time_to_verdict_seconds_count", kind="first") == 1
     # The model flagged toxic only: toxic and offensive agree, hate does not.
     assert _sample(registry, "postguard_review_label_agreement_total", category="toxic", outcome="agree") == 1
-    assert _sample(registry, "postguard_review_label_agreement_total", category="offensive", outcome="agree") == 1
-    assert _sample(registry, "postguard_review_label_agreement_total", category="hate", outcome="disagree") == 1
+    assert (
+        _sample(registry, "postguard_review_label_agreement_total", category="offensive", outcome="agree")
+        == 1
+    )
+    assert (
+        _sample(registry, "postguard_review_label_agreement_total", category="hate", outcome="disagree") == 1
+    )
 
 
 async def test_resolve_rejects_what_it_must(db_sessions: Sessions) -> None:
@@ -270,7 +280,11 @@ async def test_disabled_moderators_cannot_act(db_sessions: Sessions) -> None:
 
 async def test_audit_log_is_append_only(db_sessions: Sessions) -> None:
     await record_service_versions(sessions=db_sessions, model_version="m1", policy_version="p1")
-    for statement in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+    for statement in (
+        "UPDATE audit_log SET actor = 'mallory'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
         async with db_sessions() as session:
             with pytest.raises(DBAPIError, match="append-only"):
                 async with session.begin():

@@ -1,0 +1,1 @@
+"""Generated hostile input for the service: see :mod:`tests.corpus.hostile`."""

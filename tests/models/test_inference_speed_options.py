@@ -1,0 +1,99 @@
+"""Moderator's speed options: the same scores as the plain path, less work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from models.data.memes import MemeSpec, render_meme
+from models.inference import InferenceOptions, Moderator
+from models.types import PostContent
+
+
+class CountingOcr:
+    """Stands in for RapidOCR: returns a fixed text and counts calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, image: Image.Image) -> str:
+        self.calls += 1
+        return "text from the image"
+
+
+def _meme() -> Image.Image:
+    spec = MemeSpec("you people are vermin", "color:250,220,60", "card", 0, 34, 0.0, 0)
+    return render_meme(spec)
+
+
+def _posts() -> list[PostContent]:
+    meme, blank = _meme(), Image.new("RGB", (300, 200), (10, 120, 30))
+    return [
+        PostContent(text="good morning everyone"),
+        PostContent(text="look at this", image=meme),
+        PostContent(image=blank),
+        PostContent(text="good morning everyone", image=meme),  # a repost of both parts
+        PostContent(text="given ocr", image=blank, ocr_text="known  text"),
+    ]
+
+
+def _load(checkpoint: Path, options: InferenceOptions) -> tuple[Moderator, CountingOcr]:
+    moderator = Moderator.load(checkpoint, options=options)
+    ocr = CountingOcr()
+    moderator.processor.ocr = ocr  # type: ignore[assignment]
+    return moderator, ocr
+
+
+def _scores(results: list) -> list[list[float]]:  # type: ignore[type-arg]
+    return [list(r.scores.values()) for r in results]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        InferenceOptions(cache_entries=64),
+        InferenceOptions(cache_entries=64, overlap_ocr=True),
+        InferenceOptions(ocr_gate_threshold=0.0),
+    ],
+)
+def test_fast_path_matches_the_plain_path(tiny_checkpoint: Path, options: InferenceOptions) -> None:
+    plain, plain_ocr = _load(tiny_checkpoint, InferenceOptions())
+    fast, _ = _load(tiny_checkpoint, options)
+    expected, got = plain.score(_posts()), fast.score(_posts())
+    assert [r.ocr_text for r in got] == [r.ocr_text for r in expected]
+    assert [r.modalities_present for r in got] == [r.modalities_present for r in expected]
+    for a, b in zip(_scores(expected), _scores(got), strict=True):
+        assert a == pytest.approx(b, abs=1e-4)
+    assert plain_ocr.calls == 3
+
+
+def test_cache_skips_repeated_work(tiny_checkpoint: Path) -> None:
+    moderator, ocr = _load(tiny_checkpoint, InferenceOptions(cache_entries=64))
+    first = moderator.score(_posts())
+    assert ocr.calls == 2  # the reposted meme is read once, even inside one batch
+    again = moderator.score(_posts())
+    assert ocr.calls == 2
+    for a, b in zip(_scores(again), _scores(first), strict=True):
+        assert a == pytest.approx(b)
+    assert moderator.text_cache.hits > 0 and moderator.image_cache.hits > 0
+    moderator.clear_caches()
+    moderator.score(_posts()[:2])
+    assert ocr.calls == 3
+
+
+def test_gate_skips_ocr_on_images_without_text(tiny_checkpoint: Path) -> None:
+    moderator, ocr = _load(tiny_checkpoint, InferenceOptions(ocr_gate_threshold=0.11))
+    results = moderator.score(_posts()[:3])
+    assert ocr.calls == 1  # the meme, not the blank image
+    assert results[1].ocr_text == "text from the image"
+    assert results[2].ocr_text == ""
+    assert "image_text" not in results[2].modalities_present
+
+
+def test_quantized_text_tower_scores_close_to_float(tiny_checkpoint: Path) -> None:
+    plain, _ = _load(tiny_checkpoint, InferenceOptions())
+    quantized, _ = _load(tiny_checkpoint, InferenceOptions(quantize_text=True))
+    for a, b in zip(_scores(plain.score(_posts())), _scores(quantized.score(_posts())), strict=True):
+        assert a == pytest.approx(b, abs=0.05)

@@ -1,0 +1,27 @@
+"""POSTGUARD_* speed settings reach the model as InferenceOptions."""
+
+from __future__ import annotations
+
+from service.scoring import inference_options
+from service.settings import load_settings
+
+
+def _settings(**values: object):  # type: ignore[no-untyped-def]
+    return load_settings(kafka_bootstrap="127.0.0.1:9092", database_url="postgresql://u@h/db", **values)
+
+
+def test_defaults_turn_on_the_gate_and_the_cache() -> None:
+    options = inference_options(_settings())
+    assert options.ocr_gate_threshold is not None and options.ocr_gate_threshold > 0
+    assert options.cache_entries > 0
+    assert not options.quantize_text
+
+
+def test_every_optimisation_can_be_turned_off() -> None:
+    options = inference_options(
+        _settings(
+            ocr_gate_threshold=0, encoder_cache_entries=0, ocr_overlap=False, quantize_text_encoder=False
+        )
+    )
+    assert options.plain
+    assert not options.quantize_text
