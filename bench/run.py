@@ -349,6 +349,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             session_timeout_ms=4000,
             heartbeat_interval_ms=1000,
             metrics_refresh_interval_s=60,
+            **dict(item.split("=", 1) for item in args.set),
         )
         result["service_settings"] = {
             k: v
@@ -525,8 +526,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes[2].axhline(0.5, color="k", linestyle="--", linewidth=0.8, label="p95 target at 50 %")
     axes[2].set_xticks(range(3), list(groups))
     axes[2].set_yscale("log")
-    axes[2].set_ylabel("seconds (log): decision committed - message timestamp")
-    axes[2].set_title("service latency")
+    axes[2].set_ylabel("seconds (log)")
+    axes[2].set_title("latency: decision committed - message timestamp")
     axes[2].legend()
     fig.suptitle(
         f"postguard benchmark ({result['machine']['cpus']} CPUs, load avg {result['machine']['load_average_at_start']})"
@@ -548,6 +549,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="a few hundred posts, for development")
     parser.add_argument("--checkpoint", help="checkpoint directory (default: the bundled one)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a service setting for this run (bare model and service), e.g. --set batch_max_size=64",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from .architecture import ModerationModel
 from .checkpoint import load_checkpoint
 from .encoder_cache import LruCache, image_key, text_key
 from .errors import CheckpointError
+from .ocr import OcrEngine
 from .preprocessing import ModerationProcessor, normalise_text
 from .text_gate import TextGate
 from .types import MODALITIES, ModerationResult, PostContent
@@ -32,13 +33,16 @@ class InferenceOptions:
     - ``cache_entries``: LRU entries per content-hash cache (text embeddings, image embeddings, OCR
       texts); 0 disables caching;
     - ``quantize_text``: int8 dynamic quantization of the text tower's Linear layers;
-    - ``overlap_ocr``: run a batch's OCR in a second thread while torch encodes its captions and pixels.
+    - ``overlap_ocr``: run a batch's OCR in a second thread while torch encodes its captions and pixels;
+    - ``ocr_detection_max_side``: OCR text detection on at most this many pixels per side, without
+      the upside-down check (None: RapidOCR's defaults, as in training and evaluation).
     """
 
     ocr_gate_threshold: float | None = None
     cache_entries: int = 0
     quantize_text: bool = False
     overlap_ocr: bool = False
+    ocr_detection_max_side: int | None = None
 
     @property
     def plain(self) -> bool:
@@ -69,6 +73,10 @@ class Moderator:
         self.model = model.eval()
         self.processor = processor
         self.sha256 = sha256
+        if self.options.ocr_detection_max_side is not None and processor.ocr is not None:
+            processor.ocr = OcrEngine(
+                detection_max_side=self.options.ocr_detection_max_side, angle_classifier=False
+            )
         threshold = self.options.ocr_gate_threshold
         self.text_gate = TextGate(threshold) if threshold is not None else None
         entries = self.options.cache_entries

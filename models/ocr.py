@@ -22,9 +22,22 @@ OCR_MAX_SIDE = 960
 class OcrEngine:
     """Extracts text from an image, lines ordered top to bottom, left to right."""
 
-    def __init__(self, *, min_confidence: float = MIN_LINE_CONFIDENCE, max_side: int = OCR_MAX_SIDE) -> None:
+    def __init__(
+        self,
+        *,
+        min_confidence: float = MIN_LINE_CONFIDENCE,
+        max_side: int = OCR_MAX_SIDE,
+        detection_max_side: int | None = None,
+        angle_classifier: bool = True,
+    ) -> None:
+        """``detection_max_side``: run text detection on a copy whose longest side is at most this
+        (RapidOCR's default instead scales the *shortest* side up to 736 px, which more than doubles
+        the pixels of a 512 px meme); recognition still reads the full-resolution crops.
+        ``angle_classifier`` False skips the per-line 0/180 degree check (upside-down text)."""
         self.min_confidence = min_confidence
         self.max_side = max_side
+        self.detection_max_side = detection_max_side
+        self.angle_classifier = angle_classifier
         self._engine: Any = None
         self._lock = threading.Lock()
 
@@ -34,7 +47,10 @@ class OcrEngine:
 
             # RapidOCR logs every call at INFO; keep the service's logs about the service.
             logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-            self._engine = RapidOCR()
+            options: dict[str, Any] = {}
+            if self.detection_max_side is not None:
+                options = {"det_limit_type": "max", "det_limit_side_len": self.detection_max_side}
+            self._engine = RapidOCR(**options)
         return self._engine
 
     def read(self, image: Image.Image) -> str:
@@ -44,7 +60,7 @@ class OcrEngine:
             image = image.copy()
             image.thumbnail((self.max_side, self.max_side), Image.Resampling.BILINEAR)
         with self._lock:  # onnxruntime sessions are thread-safe, but RapidOCR mutates its own state
-            result, _ = engine(image.convert("RGB"))
+            result, _ = engine(image.convert("RGB"), use_cls=self.angle_classifier)
         if not result:
             return ""
         lines = []

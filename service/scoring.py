@@ -75,4 +75,5 @@ def inference_options(settings: Settings) -> InferenceOptions:
         cache_entries=settings.encoder_cache_entries,
         quantize_text=settings.quantize_text_encoder,
         overlap_ocr=settings.ocr_overlap,
+        ocr_detection_max_side=settings.ocr_detection_max_side or None,
     )

@@ -58,12 +58,21 @@ class Settings(BaseSettings):
 
     # --- inference speed (docs/performance.md has the measured gain and accuracy delta of each) ---
     ocr_gate_threshold: float = Field(
-        0.11, ge=0, le=1, description="OCR only images whose text likelihood reaches this; 0 = OCR every image"
+        0.11,
+        ge=0,
+        le=1,
+        description="OCR only images whose text likelihood reaches this; 0 = OCR every image",
     )
     encoder_cache_entries: int = Field(
         4096, ge=0, description="Entries per content-hash cache (text/image embeddings, OCR); 0 = off"
     )
     ocr_overlap: bool = Field(False, description="Run a batch's OCR in a second thread alongside torch")
+    ocr_detection_max_side: int = Field(
+        640,
+        ge=0,
+        le=4096,
+        description="OCR text detection at most this many pixels a side; 0 = RapidOCR default",
+    )
     quantize_text_encoder: bool = Field(False, description="int8 dynamic quantization of the text tower")
 
     # --- images ---

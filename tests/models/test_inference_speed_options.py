@@ -97,3 +97,8 @@ def test_quantized_text_tower_scores_close_to_float(tiny_checkpoint: Path) -> No
     quantized, _ = _load(tiny_checkpoint, InferenceOptions(quantize_text=True))
     for a, b in zip(_scores(plain.score(_posts())), _scores(quantized.score(_posts())), strict=True):
         assert a == pytest.approx(b, abs=0.05)
+
+
+def test_fast_ocr_detection_replaces_the_engine_only_when_ocr_is_on(tiny_checkpoint: Path) -> None:
+    moderator = Moderator.load(tiny_checkpoint, options=InferenceOptions(ocr_detection_max_side=640))
+    assert moderator.processor.ocr is None  # the tiny checkpoint has OCR off: nothing to speed up
