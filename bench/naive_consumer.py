@@ -1,8 +1,9 @@
 """The naive baseline: a consumer written the straightforward FastStream way.
 
 One message at a time: consume, decode, score one post, insert its decision, commit the offset.
-No micro-batching, no bulk insert, no overlap, no OCR gate, no cache — the model is loaded with
-:class:`models.inference.Moderator`'s defaults. It reads the same ``POSTGUARD_*`` settings as the
+No micro-batching, no bulk insert, no overlap, no OCR gate, no cache, RapidOCR's default
+detection — the model is loaded with :class:`models.inference.Moderator`'s defaults, except the
+torch and OCR thread counts, which it takes from the same settings as the service. It reads the same ``POSTGUARD_*`` settings as the
 service and writes the same tables, so the benchmark measures both the same way.
 
 Run: ``python -m bench.naive_consumer`` (the benchmark starts it as a subprocess).
@@ -22,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from models.image_decoding import decode_image
-from models.inference import Moderator
+from models.inference import InferenceOptions, Moderator
 from models.types import PostContent
 from service.contract import parse_post
 from service.database import create_engine_from_url, session_factory
@@ -35,7 +36,12 @@ logger = logging.getLogger("bench.naive_consumer")
 
 async def main() -> None:
     settings = load_settings()
-    moderator = Moderator.load(settings.model_path, torch_threads=settings.torch_threads)
+    # Only the thread counts are shared with the service's configuration: no gate, cache or batching.
+    moderator = Moderator.load(
+        settings.model_path,
+        torch_threads=settings.torch_threads,
+        options=InferenceOptions(ocr_threads=settings.ocr_threads),
+    )
     policy = load_policy(settings.policy_path)
     engine = create_engine_from_url(settings.database_url.get_secret_value())
     sessions = session_factory(engine)

@@ -134,7 +134,7 @@ def accuracy(checkpoint: Path, n_texts: int, n_mixed: int) -> dict[str, Any]:
     ]
     # Posts whose caption is empty and that have no image cannot be scored: compose never makes them.
     targets = np.array([e.targets[-1] for e in chosen] + [e.targets[-1] for e in mixed])
-    plain = Moderator.load(checkpoint)
+    plain = Moderator.load(checkpoint, options=VARIANTS["plain"])
     thresholds = plain.review_thresholds
     labels = plain.labels
 
@@ -163,7 +163,9 @@ def accuracy(checkpoint: Path, n_texts: int, n_mixed: int) -> dict[str, Any]:
             ocr_texts = base_ocr
             if options.ocr_detection_max_side is not None:
                 if fast_ocr is None:
-                    reader = Moderator.load(checkpoint, options=InferenceOptions(ocr_detection_max_side=640))
+                    reader = Moderator.load(
+                        checkpoint, options=replace(VARIANTS["plain"], ocr_detection_max_side=640)
+                    )
                     _, fast_ocr = run(reader, posts)
                 ocr_texts = fast_ocr
             inputs = []
@@ -204,8 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-mixed", type=int, default=120)
     parser.add_argument("--gate-memes", type=int, default=300)
     parser.add_argument("--skip", nargs="*", default=[], choices=["gate", "speed", "accuracy"])
+    parser.add_argument("--threads", type=int, default=1, help="torch and OCR threads (see bench.run)")
     parser.add_argument("--output", type=Path, default=RESULTS / "options.json")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    global VARIANTS
+    VARIANTS = {name: replace(options, ocr_threads=args.threads) for name, options in VARIANTS.items()}
     result: dict[str, Any] = {
         "checkpoint": str(args.checkpoint),
         "torch_threads": torch.get_num_threads(),

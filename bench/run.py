@@ -44,6 +44,10 @@ from service.settings import Settings, load_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH_SIZES = (1, 8, 32, 64)
+#: Settings the benchmark pins for every phase (``--set`` overrides them). One torch and one OCR
+#: thread: on a shared 2-core machine, all-core thread pools fight over the cores (measured 3x slower
+#: at batch 32 and 20x slower at batch 1 with a load average of 6; docs/performance.md).
+BENCH_DEFAULTS = {"torch_threads": "1", "ocr_threads": "1"}
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 
 
@@ -321,8 +325,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if not (checkpoint / "manifest.json").is_file():
         raise SystemExit(f"no checkpoint at {checkpoint} (train one, or pass --checkpoint)")
     posts_count = args.posts or (300 if args.quick else 5000)
-    naive_count = min(posts_count, args.naive_posts or (100 if args.quick else 800))
-    load_seconds = args.load_seconds or (15.0 if args.quick else 40.0)
+    naive_count = min(posts_count, args.naive_posts or (100 if args.quick else 500))
+    load_seconds = args.load_seconds or (15.0 if args.quick else 30.0)
 
     log(f"building the mix of {posts_count} posts")
     texts, photos = load_texts(), load_photos()
@@ -349,12 +353,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             session_timeout_ms=4000,
             heartbeat_interval_ms=1000,
             metrics_refresh_interval_s=60,
-            **dict(item.split("=", 1) for item in args.set),
+            **{**BENCH_DEFAULTS, **dict(item.split("=", 1) for item in args.set)},
         )
         result["service_settings"] = {
             k: v
             for k, v in base.model_dump().items()
-            if k.startswith(("batch_", "ocr_", "encoder_", "quantize_", "torch_"))
+            if k.startswith(("batch_", "ocr_", "encoder_", "quantize_", "torch_", "max_message"))
         }
 
         log("phase 1: bare model")
@@ -542,10 +546,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--posts", type=int, help="posts in the end-to-end mix (default 5000; --quick 300)")
     parser.add_argument(
-        "--naive-posts", type=int, help="prefix of the mix the naive consumer gets (default 800; --quick 100)"
+        "--naive-posts", type=int, help="prefix of the mix the naive consumer gets (default 500; --quick 100)"
     )
     parser.add_argument(
-        "--load-seconds", type=float, help="length of each paced load phase (default 40; --quick 15)"
+        "--load-seconds", type=float, help="length of each paced load phase (default 30; --quick 15)"
     )
     parser.add_argument("--quick", action="store_true", help="a few hundred posts, for development")
     parser.add_argument("--checkpoint", help="checkpoint directory (default: the bundled one)")
@@ -559,6 +563,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    # SIGTERM unwinds like Ctrl-C, so the broker and the database started here are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.time()
     result = asyncio.run(run(args))
     result["headline"] = headline(result)

@@ -248,8 +248,12 @@ class ModerationModel(nn.Module):
         return ModerationOutput(logits=logits, loss=loss, gates=gates)
 
     def _drop_modalities(self, present: torch.Tensor) -> torch.Tensor:
-        """Hide each present modality with probability ``modality_dropout``, keeping at least one."""
+        """Hide each present modality with probability ``modality_dropout`` (the pixels additionally
+        with ``pixel_dropout``), keeping at least one modality per row."""
         keep = torch.rand(present.shape, device=present.device) >= self.config.modality_dropout
+        keep[:, IMAGE_PIXELS] &= (
+            torch.rand(present.shape[0], device=present.device) >= self.config.pixel_dropout
+        )
         dropped = present & keep
         nothing_left = ~dropped.any(dim=1)
         return torch.where(nothing_left.unsqueeze(1), present, dropped)

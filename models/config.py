@@ -66,6 +66,9 @@ class ModerationConfig:
     dropout: float = 0.1
     #: Probability of hiding each present modality during training (never all of them).
     modality_dropout: float = 0.25
+    #: Extra probability of hiding the image pixels in training. The frozen ImageNet tower sees
+    #: layout and style, not meaning; without this the head learns "looks like a meme" shortcuts.
+    pixel_dropout: float = 0.5
     ocr_enabled: bool = True
     max_text_chars: int = 10_000
     version: str = "untrained"

@@ -35,7 +35,8 @@ class InferenceOptions:
     - ``quantize_text``: int8 dynamic quantization of the text tower's Linear layers;
     - ``overlap_ocr``: run a batch's OCR in a second thread while torch encodes its captions and pixels;
     - ``ocr_detection_max_side``: OCR text detection on at most this many pixels per side, without
-      the upside-down check (None: RapidOCR's defaults, as in training and evaluation).
+      the upside-down check (None: RapidOCR's defaults, as in training and evaluation);
+    - ``ocr_threads``: onnxruntime threads of the OCR engine (None: all cores).
     """
 
     ocr_gate_threshold: float | None = None
@@ -43,6 +44,7 @@ class InferenceOptions:
     quantize_text: bool = False
     overlap_ocr: bool = False
     ocr_detection_max_side: int | None = None
+    ocr_threads: int | None = None
 
     @property
     def plain(self) -> bool:
@@ -73,9 +75,12 @@ class Moderator:
         self.model = model.eval()
         self.processor = processor
         self.sha256 = sha256
-        if self.options.ocr_detection_max_side is not None and processor.ocr is not None:
+        fast_detection = self.options.ocr_detection_max_side is not None
+        if processor.ocr is not None and (fast_detection or self.options.ocr_threads is not None):
             processor.ocr = OcrEngine(
-                detection_max_side=self.options.ocr_detection_max_side, angle_classifier=False
+                detection_max_side=self.options.ocr_detection_max_side,
+                angle_classifier=not fast_detection,
+                threads=self.options.ocr_threads,
             )
         threshold = self.options.ocr_gate_threshold
         self.text_gate = TextGate(threshold) if threshold is not None else None

@@ -29,15 +29,18 @@ class OcrEngine:
         max_side: int = OCR_MAX_SIDE,
         detection_max_side: int | None = None,
         angle_classifier: bool = True,
+        threads: int | None = None,
     ) -> None:
         """``detection_max_side``: run text detection on a copy whose longest side is at most this
         (RapidOCR's default instead scales the *shortest* side up to 736 px, which more than doubles
         the pixels of a 512 px meme); recognition still reads the full-resolution crops.
-        ``angle_classifier`` False skips the per-line 0/180 degree check (upside-down text)."""
+        ``angle_classifier`` False skips the per-line 0/180 degree check (upside-down text).
+        ``threads``: onnxruntime intra-op threads (None: all cores)."""
         self.min_confidence = min_confidence
         self.max_side = max_side
         self.detection_max_side = detection_max_side
         self.angle_classifier = angle_classifier
+        self.threads = threads
         self._engine: Any = None
         self._lock = threading.Lock()
 
@@ -50,6 +53,8 @@ class OcrEngine:
             options: dict[str, Any] = {}
             if self.detection_max_side is not None:
                 options = {"det_limit_type": "max", "det_limit_side_len": self.detection_max_side}
+            if self.threads is not None:
+                options["intra_op_num_threads"] = self.threads
             self._engine = RapidOCR(**options)
         return self._engine
 

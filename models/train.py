@@ -76,6 +76,7 @@ class TrainArgs:
     quick: bool
     threads: int | None
     version: str
+    text_tower_from: Path | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -220,6 +221,31 @@ def finetune_text_tower(
     return {"epochs": history, "best_val_toxic_auroc": best_auc}
 
 
+def reuse_text_tower(model: ModerationModel, checkpoint: Path) -> dict[str, object]:
+    """Copy the fine-tuned top text layers from an earlier checkpoint instead of fine-tuning again
+    (retraining only the fusion heads, e.g. after a change to the multimodal data, takes minutes)."""
+    from .checkpoint import load_checkpoint
+
+    source, _, _ = load_checkpoint(checkpoint)
+    if (
+        source.num_text_layers != model.num_text_layers
+        or source.first_trainable_layer != model.first_trainable_layer
+    ):
+        raise SystemExit(
+            f"--text-tower-from {checkpoint}: its text tower fine-tunes layers from "
+            f"{source.first_trainable_layer}, this run from {model.first_trainable_layer} (use the same --trainable-layers)"
+        )
+    for index in range(model.first_trainable_layer, model.num_text_layers):
+        model.text_layers[index].load_state_dict(source.text_layers[index].state_dict())
+    model.text_encoder.eval()
+    log.info("text tower: reused the fine-tuned layers of %s (%s)", checkpoint, source.config.version)
+    return {
+        "reused_from": str(checkpoint),
+        "source_version": source.config.version,
+        "source_text_tower": source.config.training.get("text_tower"),
+    }
+
+
 # ----- stage 3: heads on features --------------------------------------------------------------
 
 
@@ -336,7 +362,12 @@ def run(args: TrainArgs) -> dict[str, object]:
     val_cache = cache_frozen_layers(
         base, processor, val_texts, batch_size=64, desc="cache frozen text layers (val)"
     )
-    text_report = finetune_text_tower(base, train_cache, val_cache, epochs=args.text_epochs, seed=args.seed)
+    if args.text_tower_from is not None:
+        text_report = reuse_text_tower(base, args.text_tower_from)
+    else:
+        text_report = finetune_text_tower(
+            base, train_cache, val_cache, epochs=args.text_epochs, seed=args.seed
+        )
 
     # --- stage 2: features
     train_embeddings = top_layers_embed(base, train_cache)
@@ -359,6 +390,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         count=min(args.memes_train, 300) if args.quick else args.memes_train,
         split="train",
         seed=args.seed + 1,
+        twins=True,
     )
     memes_val = compose(
         by_split["val"],
@@ -367,6 +399,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         count=min(args.memes_val, 150) if args.quick else args.memes_val,
         split="val",
         seed=args.seed + 2,
+        twins=True,
     )
     memes_train += [p for p in user_posts if p.split == "train"]
     memes_val += [p for p in user_posts if p.split == "val"]
@@ -495,6 +528,11 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
     parser.add_argument("--davidson-cap", type=int, default=4000)
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument(
+        "--text-tower-from",
+        type=Path,
+        help="reuse the fine-tuned text layers of this checkpoint (skips stage 1; heads only)",
+    )
+    parser.add_argument(
         "--version", default=time.strftime("postguard-mm-%Y%m%d"), help="version string of the checkpoint"
     )
     parser.add_argument(
@@ -519,6 +557,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         ns.quick,
         ns.threads,
         ns.version,
+        text_tower_from=ns.text_tower_from,
     )
 
 

@@ -76,4 +76,5 @@ def inference_options(settings: Settings) -> InferenceOptions:
         quantize_text=settings.quantize_text_encoder,
         overlap_ocr=settings.ocr_overlap,
         ocr_detection_max_side=settings.ocr_detection_max_side or None,
+        ocr_threads=settings.ocr_threads,
     )

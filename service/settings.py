@@ -74,6 +74,7 @@ class Settings(BaseSettings):
         description="OCR text detection at most this many pixels a side; 0 = RapidOCR default",
     )
     quantize_text_encoder: bool = Field(False, description="int8 dynamic quantization of the text tower")
+    ocr_threads: int | None = Field(None, ge=1, description="onnxruntime threads of the OCR engine; default: all cores")
 
     # --- images ---
     image_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest image (decoded base64 or fetched)")

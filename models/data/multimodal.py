@@ -8,6 +8,9 @@ Kinds of post (labels are the element-wise maximum of the harmful parts):
 - ``benign``: benign caption and/or benign image (photo or meme with a benign text).
 - ``confounder``: benign texts that contain harmful-looking words (``kill``, ``hate``, ``stupid``...),
   in the caption or the image — the cases a keyword filter gets wrong.
+- ``benign_twin``: for every post whose image carries harm, the same rendering (background, style,
+  font, size, noise) and the same caption with a benign text of similar length in the image. Only
+  the words differ, so the frozen image tower's view of layout and style cannot predict the label.
 
 Each split draws only from that split's texts and from its own photos (COCO train2017 photos for
 train/val, val2017 for test), so no text crosses splits.
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,8 @@ from .memes import MemeSpec, random_spec
 from .sources import BENIGN, FULL_MASK, CocoImage, TextExample
 
 KINDS: tuple[str, ...] = ("caption_harm", "image_harm", "split_harm", "benign", "confounder")
+#: Posts generated alongside others (not drawn directly).
+DERIVED_KINDS: tuple[str, ...] = ("benign_twin",)
 HARMFUL_LOOKING = re.compile(
     r"\b(kill\w*|hate\w*|stupid|idiot\w*|die|dead|attack\w*|destroy\w*|war|crazy|damn|hell|sick|trash|fight\w*|shoot\w*)\b"
 )
@@ -90,6 +95,7 @@ def compose(
     seed: int,
     kinds: Sequence[str] = KINDS,
     weights: Sequence[float] | None = None,
+    twins: bool = False,
 ) -> list[MultimodalExample]:
     """Draw ``count`` multimodal posts of the given kinds from one split's texts."""
     rng = np.random.default_rng(seed)
@@ -105,6 +111,16 @@ def compose(
 
     def pick(pool: Sequence[TextExample]) -> TextExample:
         return pool[int(rng.integers(len(pool)))]
+
+    benign_by_length = sorted(benign, key=lambda t: len(t.text))
+    benign_lengths = [len(t.text) for t in benign_by_length]
+
+    def similar_length_benign(text: str) -> TextExample:
+        import bisect
+
+        centre = bisect.bisect_left(benign_lengths, len(text))
+        low, high = max(0, centre - 20), min(len(benign_by_length), centre + 20)
+        return benign_by_length[int(rng.integers(low, max(high, low + 1)))]
 
     def benign_caption() -> tuple[str | None, TextExample | None]:
         roll = rng.random()
@@ -154,6 +170,13 @@ def compose(
             image, image_part = benign_image()
             targets, mask = _combine(caption_part, image_part)
         examples.append(MultimodalExample(caption, image, targets, mask, kind, split))
+        if twins and image is not None and image.text and kind in ("image_harm", "split_harm"):
+            twin_image = replace(image, text=similar_length_benign(image.text).text)
+            # image_harm keeps its benign caption; a split_harm twin drops its (harmful) first half.
+            twin_caption = caption if kind == "image_harm" else None
+            examples.append(
+                MultimodalExample(twin_caption, twin_image, BENIGN, FULL_MASK, "benign_twin", split)
+            )
     return examples
 
 
