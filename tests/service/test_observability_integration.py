@@ -13,7 +13,6 @@ import base64
 import io
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,10 @@ from service.embedded import TansuBroker
 from service.producer import OutgoingPost, publish
 from service.repository import review_queue_depth
 from service.scoring import Scorer, load_scorer
-from service.settings import Settings, load_settings
+from service.settings import Settings
 from service.tables import DecisionRow
 from tests.utils.prometheus import PrometheusTools, promtool, run_prometheus
+from tests.utils.service import isolated_settings
 
 pytestmark = pytest.mark.integration
 
@@ -59,22 +59,7 @@ def scorer(tmp_path_factory: pytest.TempPathFactory) -> Scorer:
 
 
 def _settings(bootstrap: str, database_url: str, **overrides: Any) -> Settings:
-    suffix = uuid.uuid4().hex[:8]
-    values: dict[str, Any] = {
-        "kafka_bootstrap": bootstrap,
-        "database_url": database_url,
-        "input_topic": f"posts-{suffix}",
-        "output_topic": f"decisions-{suffix}",
-        "dlq_topic": f"dlq-{suffix}",
-        "group_id": f"postguard-{suffix}",
-        "session_timeout_ms": 2000,
-        "heartbeat_interval_ms": 500,
-        "metrics_host": "127.0.0.1",
-        "metrics_port": 0,
-        "metrics_refresh_interval_s": 0.2,
-    }
-    values.update(overrides)
-    return load_settings(**values)
+    return isolated_settings(bootstrap, database_url, **{"metrics_refresh_interval_s": 0.2, **overrides})
 
 
 def _image(colour: tuple[int, int, int]) -> str:

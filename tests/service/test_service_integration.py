@@ -11,7 +11,6 @@ import base64
 import io
 import json
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,9 @@ from service.embedded import TansuBroker
 from service.pipeline import HEADER_ERROR, HEADER_SOURCE_TOPIC
 from service.producer import OutgoingPost, publish
 from service.scoring import Scorer, load_scorer
-from service.settings import Settings, load_settings
+from service.settings import Settings
 from service.tables import DecisionRow, PostRow
+from tests.utils.service import isolated_settings
 
 pytestmark = pytest.mark.integration
 
@@ -52,22 +52,7 @@ def scorer(tiny_checkpoint: Path) -> Scorer:
 
 
 def _settings(bootstrap: str, database_url: str, **overrides: Any) -> Settings:
-    suffix = uuid.uuid4().hex[:8]
-    values: dict[str, Any] = {
-        "kafka_bootstrap": bootstrap,
-        "database_url": database_url,
-        "input_topic": f"posts-{suffix}",
-        "output_topic": f"decisions-{suffix}",
-        "dlq_topic": f"dlq-{suffix}",
-        "group_id": f"postguard-{suffix}",
-        "session_timeout_ms": 2000,
-        "heartbeat_interval_ms": 500,
-        "metrics_host": "127.0.0.1",
-        "metrics_port": 0,
-        "batch_max_size": 16,
-    }
-    values.update(overrides)
-    return load_settings(**values)
+    return isolated_settings(bootstrap, database_url, **{"batch_max_size": 16, **overrides})
 
 
 def _image(colour: tuple[int, int, int], fmt: str = "PNG") -> str:

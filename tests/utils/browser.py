@@ -7,13 +7,12 @@ and the tests run as root, and otherwise skips the test with the reason.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
 import pytest
 
-APT_TIMEOUT_S = 600
+from tests.utils.apt import apt_install
+
 #: Flags for a sandbox-less container without network or GPU (see /work/shared/INFRA.md).
 CHROMIUM_ARGS = (
     "--headless",
@@ -42,21 +41,8 @@ def ensure_chromium() -> str:
     found = _find()
     if found is not None:
         return found
-    if os.geteuid() != 0:
-        pytest.skip("chromium is not installed and only root may `apt-get install -y chromium`")
-    if shutil.which("apt-get") is None:
-        pytest.skip("chromium is not installed and this machine has no apt-get")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-    result = subprocess.run(install, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
-    if result.returncode != 0:
-        # A fresh machine may have empty package lists.
-        subprocess.run(["apt-get", "update"], capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
-        result = subprocess.run(install, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
+    apt_install("chromium", purpose="the review page's end-to-end test needs it")
     found = _find()
-    if result.returncode != 0 or found is None:
-        pytest.fail(
-            "`apt-get install -y chromium` failed; the review page's end-to-end test needs it:\n"
-            f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-        )
+    if found is None:
+        pytest.fail("chromium was installed but no chromium executable was found")
     return found

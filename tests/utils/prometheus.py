@@ -7,7 +7,6 @@ reachable); anywhere else the tests that need it are skipped with the reason.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -23,8 +22,8 @@ import pytest
 import yaml
 
 from service.embedded import free_port
+from tests.utils.apt import apt_install
 
-APT_TIMEOUT_S = 600
 #: A scrape every second: the tests wait for one or two of them.
 SCRAPE_INTERVAL = "1s"
 START_TIMEOUT_S = 30.0
@@ -41,23 +40,10 @@ def ensure_prometheus_tools() -> PrometheusTools:
     found = _find()
     if found is not None:
         return found
-    if os.geteuid() != 0:
-        pytest.skip("promtool/prometheus are not installed and only root may `apt-get install -y prometheus`")
-    if shutil.which("apt-get") is None:
-        pytest.skip("promtool/prometheus are not installed and this machine has no apt-get")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "prometheus"]
-    result = subprocess.run(install, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
-    if result.returncode != 0:
-        # A fresh machine may have empty package lists.
-        subprocess.run(["apt-get", "update"], capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
-        result = subprocess.run(install, capture_output=True, text=True, env=env, timeout=APT_TIMEOUT_S)
+    apt_install("prometheus", purpose="promtool is needed to validate the metrics and the alert rules")
     found = _find()
-    if result.returncode != 0 or found is None:
-        pytest.fail(
-            "`apt-get install -y prometheus` failed; promtool is needed to validate the metrics and "
-            f"the alert rules:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-        )
+    if found is None:
+        pytest.fail("prometheus was installed but promtool/prometheus were not found")
     return found
 
 
