@@ -189,9 +189,8 @@ class Moderator:
         caption[caption_rows] = self._encode_texts([captions[i] for i in caption_rows])
         image_pixels = torch.zeros(size, model.image_dim)
         if image_rows:
-            image_pixels[image_rows] = self._encode_images(
-                [posts[i].image for i in image_rows], keys, image_rows
-            )  # type: ignore[misc]
+            images = [image for i in image_rows if (image := posts[i].image) is not None]
+            image_pixels[image_rows] = self._encode_images(images, keys, image_rows)
 
         read = {key: job.result() if isinstance(job, Future) else job for key, job in jobs.items()}
         for key, text in read.items():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.utils import prometheus
+from tests.utils import apt, prometheus
 
 
 def test_found_tools_are_used_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -19,7 +19,7 @@ def test_found_tools_are_used_as_they_are(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_missing_tools_skip_when_not_root(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prometheus.shutil, "which", lambda name: None)
-    monkeypatch.setattr(prometheus.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(apt.os, "geteuid", lambda: 1000)
     with pytest.raises(pytest.skip.Exception, match="only root may"):
         prometheus.ensure_prometheus_tools()
 
@@ -42,8 +42,8 @@ def test_missing_tools_are_installed_as_root(monkeypatch: pytest.MonkeyPatch) ->
         return subprocess.CompletedProcess(command, 0 if ok else 100, "", "E: Unable to locate package")
 
     monkeypatch.setattr(prometheus.shutil, "which", which)
-    monkeypatch.setattr(prometheus.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(prometheus.subprocess, "run", run)
+    monkeypatch.setattr(apt.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(apt.subprocess, "run", run)
     tools = prometheus.ensure_prometheus_tools()
     assert tools.promtool == "/usr/bin/promtool"
     assert [c[:2] for c in calls] == [["apt-get", "install"], ["apt-get", "update"], ["apt-get", "install"]]
@@ -55,9 +55,9 @@ def test_a_failed_install_as_root_fails_loudly(monkeypatch: pytest.MonkeyPatch) 
         return "/usr/bin/apt-get" if name == "apt-get" else None
 
     monkeypatch.setattr(prometheus.shutil, "which", which)
-    monkeypatch.setattr(prometheus.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(apt.os, "geteuid", lambda: 0)
     monkeypatch.setattr(
-        prometheus.subprocess,
+        apt.subprocess,
         "run",
         lambda command, **kwargs: subprocess.CompletedProcess(command, 100, "", "no network"),
     )
