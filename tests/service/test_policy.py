@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import models
 from service.errors import ConfigError
 from service.policy import Policy, Thresholds, load_policy
 
@@ -40,12 +43,21 @@ def low(**scores: float) -> dict[str, float]:
 
 def test_packaged_default_policy() -> None:
     policy = load_policy()
-    assert policy.version == "2026-11-27.1"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\.\d+", policy.version)
     assert set(policy.categories) == set(LABELS)
     for thresholds in policy.categories.values():
         assert 0 <= thresholds.review <= thresholds.block <= 1
     assert policy.deny_terms and policy.allow_terms
     policy.check_labels(LABELS)
+
+
+def test_packaged_review_thresholds_are_the_bundled_checkpoints_tuned_ones() -> None:
+    """The default policy's review thresholds come from the checkpoint's validation tuning."""
+    config = json.loads((Path(models.__file__).parent / "default_checkpoint" / "config.json").read_text())
+    policy = load_policy()
+    assert {name: t.review for name, t in policy.categories.items()} == pytest.approx(
+        config["review_thresholds"]
+    )
 
 
 def test_load_from_path_with_extra_category(tmp_path: Path) -> None:
