@@ -73,7 +73,7 @@ def _raw_record(record: ConsumerRecord[Any, Any]) -> RawRecord:
 
 async def handle_batch(message: KafkaMessage, pipeline: Pipeline) -> None:
     """Process one consumed batch and commit it, or rewind it when processing failed."""
-    records = [_raw_record(r) for r in message.raw_message]  # type: ignore[union-attr]
+    records = [_raw_record(r) for r in message.raw_message]
     try:
         await pipeline.process(records)
     except Exception:
@@ -176,7 +176,9 @@ class PostguardApp:
         await wait_for_database(url, DATABASE_WAIT_S)
         await _check_schema(url)
 
-        scorer = self._scorer or await asyncio.to_thread(load_scorer, settings)
+        scorer: Scorer = (
+            self._scorer if self._scorer is not None else await asyncio.to_thread(load_scorer, settings)
+        )
         policy = await asyncio.to_thread(load_policy, settings.policy_path)
         policy.check_labels(scorer.labels)
         logger.info("policy %s loaded from %s", policy.version, policy.source)

@@ -307,15 +307,18 @@ class Pipeline:
     # --- messages ------------------------------------------------------------------------------
 
     def _decision_message(self, stored: StoredDecision) -> OutgoingMessage:
-        decision = Decision(
-            post_id=stored.post_id,
-            action=stored.action,
-            scores=stored.scores,
-            triggered=stored.triggered,
-            attribution=stored.attribution,
-            model_version=stored.model_version,
-            policy_version=stored.policy_version,
-            decided_at=stored.decided_at,
+        # model_validate: the stored row holds plain JSON (dicts, str); the contract re-checks it.
+        decision = Decision.model_validate(
+            {
+                "post_id": stored.post_id,
+                "action": stored.action,
+                "scores": stored.scores,
+                "triggered": stored.triggered,
+                "attribution": stored.attribution,
+                "model_version": stored.model_version,
+                "policy_version": stored.policy_version,
+                "decided_at": stored.decided_at,
+            }
         )
         return OutgoingMessage(
             topic=self._output_topic,

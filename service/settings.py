@@ -74,11 +74,17 @@ class Settings(BaseSettings):
         description="OCR text detection at most this many pixels a side; 0 = RapidOCR default",
     )
     quantize_text_encoder: bool = Field(False, description="int8 dynamic quantization of the text tower")
-    ocr_threads: int | None = Field(None, ge=1, description="onnxruntime threads of the OCR engine; default: all cores")
+    ocr_threads: int | None = Field(
+        None, ge=1, description="onnxruntime threads of the OCR engine; default: all cores"
+    )
 
     # --- images ---
-    image_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Largest image (decoded base64 or fetched)")
-    image_max_pixels: int = Field(40_000_000, ge=1024, description="Largest pixel count (decompression-bomb guard)")
+    image_max_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest image (decoded base64 or fetched)"
+    )
+    image_max_pixels: int = Field(
+        40_000_000, ge=1024, description="Largest pixel count (decompression-bomb guard)"
+    )
     image_fetch_enabled: bool = Field(False, description="Allow image URLs (fetched over http/https)")
     image_fetch_timeout_s: float = Field(5.0, gt=0, le=60, description="Total time to fetch one image URL")
     image_fetch_allow_private: bool = Field(
