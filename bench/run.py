@@ -197,19 +197,19 @@ async def wait_decided(url: str, prefix: str, count: int, timeout_s: float) -> b
         await connection.close()
 
 
-async def latencies(url: str, prefix: str) -> tuple[list[float], float, int]:
-    """Per-post (recorded_at - Kafka timestamp) in seconds, the last recorded_at, and the count."""
+async def latencies(url: str, prefix: str) -> tuple[dict[str, float], float, int]:
+    """Per post id (recorded_at - Kafka timestamp) in seconds, the last recorded_at, and the count."""
     connection = await asyncpg.connect(url)
     try:
         rows = await connection.fetch(
-            "SELECT EXTRACT(EPOCH FROM d.recorded_at)::float8 AS done,"
+            "SELECT d.post_id, EXTRACT(EPOCH FROM d.recorded_at)::float8 AS done,"
             " EXTRACT(EPOCH FROM p.source_timestamp)::float8 AS sent"
             " FROM decisions d JOIN posts p USING (post_id) WHERE d.post_id LIKE $1",
             prefix + "-%",
         )
     finally:
         await connection.close()
-    values = [r["done"] - r["sent"] for r in rows if r["sent"] is not None]
+    values = {r["post_id"]: r["done"] - r["sent"] for r in rows if r["sent"] is not None}
     return values, max((r["done"] for r in rows), default=float("nan")), len(rows)
 
 
@@ -227,10 +227,20 @@ async def measure_burst(
         "complete": complete,
         "elapsed_s": round(elapsed, 2),
         "posts_per_s": round(decided / elapsed, 2) if elapsed > 0 else float("nan"),
-        "latency_s": percentiles(values),
+        "latency_s": percentiles(list(values.values())),
+        "latency_s_by_kind": by_kind(values, posts),
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
+
+
+def by_kind(values: dict[str, float], posts: Sequence[BenchPost]) -> dict[str, dict[str, float]]:
+    """Latency percentiles per kind of post (text, photo, meme): which kind sets the tail."""
+    kinds = {p.post_id: p.kind for p in posts}
+    grouped: dict[str, list[float]] = {}
+    for post_id, value in values.items():
+        grouped.setdefault(kinds.get(post_id, "?"), []).append(value)
+    return {kind: {**percentiles(v), "posts": len(v)} for kind, v in sorted(grouped.items())}
 
 
 async def measure_paced(
@@ -246,7 +256,8 @@ async def measure_paced(
         "decided": decided,
         "complete": complete,
         "achieved_posts_per_s": round(decided / (last - first), 2) if last > first else float("nan"),
-        "latency_s": percentiles(values),
+        "latency_s": percentiles(list(values.values())),
+        "latency_s_by_kind": by_kind(values, posts),
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
@@ -398,7 +409,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 result["load"][f"{int(fraction * 100)}pct"] = await measure_paced(
                     tansu.bootstrap, svc_url, "bench.service", paced, f"load{seed}", offered
                 )
-                log(f"  {int(fraction * 100)} %: {result['load'][f'{int(fraction * 100)}pct']['latency_s']}")
+                phase = result["load"][f"{int(fraction * 100)}pct"]
+                log(f"  {int(fraction * 100)} %: {phase['latency_s']}; by kind {phase['latency_s_by_kind']}")
             result["service"]["peak_rss_mb"] = peak_rss_mb(service.pid)
         finally:
             stop_process(service)

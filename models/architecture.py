@@ -138,7 +138,11 @@ class ModerationModel(nn.Module):
 
         self.caption_proj = projection(text_dim)
         self.image_proj = projection(image_dim)
-        self.image_text_proj = projection(text_dim)
+        if config.share_text_projection:
+            # same projection as the caption; this offset tells the fusion it came from the image
+            self.image_text_offset = nn.Parameter(torch.zeros(hidden))
+        else:
+            self.image_text_proj = projection(text_dim)
         self.null_tokens = nn.Parameter(torch.randn(NUM_MODALITIES, hidden) * 0.02)
         self.fusion = build_fusion(config)
         self.head = nn.Sequential(
@@ -236,7 +240,7 @@ class ModerationModel(nn.Module):
         if self.training and self.config.modality_dropout > 0:
             present = self._drop_modalities(present)
         tokens = torch.stack(
-            [self.caption_proj(caption), self.image_proj(image_pixels), self.image_text_proj(image_text)],
+            [self.caption_proj(caption), self.image_proj(image_pixels), self._project_image_text(image_text)],
             dim=1,
         )  # (batch, 3, hidden)
         tokens = torch.where(present.unsqueeze(-1), tokens, self.null_tokens.unsqueeze(0).to(tokens.dtype))
@@ -246,6 +250,11 @@ class ModerationModel(nn.Module):
         if labels is not None:
             loss = self.loss(logits, labels, label_mask)
         return ModerationOutput(logits=logits, loss=loss, gates=gates)
+
+    def _project_image_text(self, image_text: torch.Tensor) -> torch.Tensor:
+        if self.config.share_text_projection:
+            return self.caption_proj(image_text) + self.image_text_offset
+        return self.image_text_proj(image_text)
 
     def _drop_modalities(self, present: torch.Tensor) -> torch.Tensor:
         """Hide each present modality with probability ``modality_dropout`` (the pixels additionally

@@ -69,6 +69,10 @@ class ModerationConfig:
     #: Extra probability of hiding the image pixels in training. The frozen ImageNet tower sees
     #: layout and style, not meaning; without this the head learns "looks like a meme" shortcuts.
     pixel_dropout: float = 0.5
+    #: Project the caption and the text read from the image with the same weights (plus a learned
+    #: offset marking which is which). Labelled captions outnumber labelled memes ~10:1, so what the
+    #: head learns about harmful captions then also applies to the same words inside an image.
+    share_text_projection: bool = True
     ocr_enabled: bool = True
     max_text_chars: int = 10_000
     version: str = "untrained"
@@ -111,6 +115,9 @@ class ModerationConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModerationConfig:
+        data = dict(data)
+        # Checkpoints written before the option existed had separate projections.
+        data.setdefault("share_text_projection", False)
         return cls(**data)
 
     def save(self, path: Path) -> None:

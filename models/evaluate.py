@@ -7,7 +7,8 @@ Test sets (all built from test splits only):
 - ``memes_as_captions``: the very same texts as plain captions, to compare recall with the line above.
 - ``mixed``: composed multimodal posts (caption harm, image harm, split harm, benign, confounders).
 - ``harmeme``: HarMeme test meme texts (``toxic`` = harmful).
-- ``coco_benign``: every COCO photo with each of its own captions — the false-positive rate.
+- ``coco_benign``: every COCO val2017 photo (none was seen in training) with each of its own
+  captions — the false-positive rate.
 
 Rows: every variant trained by ``models.train`` (four fusion modes and the text-only and
 image-only baselines) found in ``--variants-dir``, else the default checkpoint alone. Images go
@@ -71,7 +72,8 @@ class Evaluator:
         pool = [e for e in self.test_texts if e.source in ("hatexplain", "harmeme")]
         self.memes_image_only = image_only_memes(self.hatexplain, photos, count=image_only, seed=seed)
         self.mixed = compose(pool, photos, captions, count=mixed, split="test", seed=seed + 1)
-        self.coco = coco_benign_pairs(coco)
+        # only photos training never saw: the train2017 ones back the training posts
+        self.coco = coco_benign_pairs([c for c in coco if c.coco_split == "val2017"])
         self.ocr_cache = ocr_cache
         self._features: dict[str, dict[str, FeatureSet]] = {}
 
@@ -166,7 +168,9 @@ def evaluate_variant(
                 scores[:, labels.index("hate")],
                 scores[:, labels.index("offensive")],
                 scores[:, labels.index("toxic")],
-                thresholds.get("toxic", 0.5),
+                float(
+                    model.config.training.get("three_class_toxic_threshold") or thresholds.get("toxic", 0.5)
+                ),
             )
             from sklearn.metrics import f1_score
 

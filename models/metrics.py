@@ -47,3 +47,26 @@ def three_class(
     """HateXplain's classes from the multi-label scores: 0 normal, 1 hatespeech, 2 offensive."""
     harmful = toxic >= toxic_threshold
     return np.where(~harmful, 0, np.where(hate >= offensive, 1, 2))
+
+
+def threshold_for_fpr(benign_scores: np.ndarray, max_fpr: float) -> float:
+    """The smallest threshold on the 0.05..0.99 grid at which at most ``max_fpr`` of the benign
+    scores reach it (0.99 if none does)."""
+    grid = np.round(np.arange(0.05, 0.991, 0.01), 2)
+    for threshold in grid:
+        if float((benign_scores >= threshold).mean()) <= max_fpr:
+            return float(threshold)
+    return float(grid[-1])
+
+
+def best_three_class_threshold(
+    truth: np.ndarray, hate: np.ndarray, offensive: np.ndarray, toxic: np.ndarray
+) -> float:
+    """The toxic cut (0.05..0.95 grid) that maximises 3-class macro-F1 on tuning data."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    best, best_f1 = 0.5, -1.0
+    for threshold in grid:
+        f1 = float(f1_score(truth, three_class(hate, offensive, toxic, float(threshold)), average="macro"))
+        if f1 > best_f1:
+            best, best_f1 = float(threshold), f1
+    return best

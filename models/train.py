@@ -10,7 +10,9 @@ Recipe (about 15-25 minutes on 2 CPU cores):
 3. **Heads.** For each fusion mode (concat, sum, gated, attention) and the two unimodal
    baselines (caption only; image pixels + image text only), projections + fusion + head are
    trained on those features with modality dropout.
-4. **Thresholds.** Per category, the review threshold maximising F1 on validation data.
+4. **Thresholds.** Per category, the review threshold maximising F1 on validation data, raised
+   where needed so that at most ``--benign-fpr`` of held-out benign photo posts (photos the heads
+   never saw, with and without their captions) would be sent to review.
 5. **Checkpoints.** Every variant goes to ``<work-dir>/variants/<name>/``; the fusion mode with the
    best validation AUROC on multimodal posts becomes the default checkpoint (``--output``).
 
@@ -41,12 +43,12 @@ from transformers import AutoTokenizer
 from .architecture import ModerationModel
 from .checkpoint import save_checkpoint
 from .config import FUSION_MODES, ModerationConfig, TextEncoderConfig
-from .data.multimodal import MultimodalExample, compose
-from .data.sources import SPLITS, TextExample, default_data_dir, load_coco, load_text_corpus
+from .data.multimodal import KINDS, MultimodalExample, benign_photo_posts, compose
+from .data.sources import SPLITS, CocoImage, TextExample, default_data_dir, load_coco, load_text_corpus
 from .encoders import text_encoder_path
 from .features import FeatureSet, OcrCache, multimodal_features, predict, text_only_features
 from .inference import DEFAULT_CHECKPOINT
-from .metrics import auroc, best_f1_threshold
+from .metrics import auroc, best_f1_threshold, best_three_class_threshold, threshold_for_fpr
 from .preprocessing import ModerationProcessor
 from .segmentation import WordSegmenter
 from .userdata import load_user_posts
@@ -54,6 +56,16 @@ from .userdata import load_user_posts
 log = logging.getLogger("models.train")
 
 #: Unimodal baselines: which modalities (caption, image pixels, image text) each may see.
+#: How often each kind of composed post is drawn for training (more image-only harm and benign
+#: posts than the uniform mix the test set uses: they are the hard cases).
+TRAIN_KIND_WEIGHTS: dict[str, float] = {
+    "caption_harm": 1.0,
+    "image_harm": 1.5,
+    "split_harm": 1.0,
+    "benign": 1.5,
+    "confounder": 1.0,
+}
+
 BASELINES: dict[str, tuple[bool, bool, bool]] = {
     "text_only": (True, False, False),
     "image_only": (False, True, True),
@@ -77,6 +89,8 @@ class TrainArgs:
     threads: int | None
     version: str
     text_tower_from: Path | None = None
+    benign_fpr: float = 0.005
+    val_photos: int = 6
 
 
 def seed_everything(seed: int) -> None:
@@ -290,14 +304,53 @@ def train_head(
     return model.eval()
 
 
-def tune_thresholds(model: ModerationModel, val: FeatureSet) -> dict[str, float]:
-    """Per category, the F1-optimal review threshold on validation posts where the label is known."""
+def tune_thresholds(
+    model: ModerationModel, val: FeatureSet, benign: FeatureSet | None = None, *, benign_fpr: float = 0.005
+) -> dict[str, float]:
+    """Per category, the F1-optimal review threshold on validation posts where the label is known,
+    raised where needed so that at most ``benign_fpr`` of the ``benign`` posts reach it.
+
+    Validation data is harm-rich (about half toxic), so F1 alone picks low thresholds that flood
+    review with ordinary photos; the benign constraint is what a platform's traffic needs."""
     scores = predict(model, val)
+    benign_scores = predict(model, benign) if benign is not None and len(benign) else None
     thresholds = {}
     for j, label in enumerate(model.config.labels):
         known = val.mask[:, j].numpy() > 0
-        thresholds[label] = best_f1_threshold(val.targets[known, j].numpy(), scores[known, j])
+        threshold = best_f1_threshold(val.targets[known, j].numpy(), scores[known, j])
+        if benign_scores is not None:
+            threshold = max(threshold, threshold_for_fpr(benign_scores[:, j], benign_fpr))
+        thresholds[label] = threshold
     return thresholds
+
+
+def tune_three_class(
+    model: ModerationModel, val: FeatureSet, val_texts: Sequence[TextExample]
+) -> float | None:
+    """The toxic cut that maximises HateXplain's 3-class macro-F1 on validation texts (used only
+    to report the 3-class metric; the service decides with the review thresholds)."""
+    rows = [i for i, e in enumerate(val_texts) if e.source == "hatexplain"]
+    if not rows:
+        return None
+    classes = {"normal": 0, "hatespeech": 1, "offensive": 2}
+    truth = np.array([classes[val_texts[i].source_label] for i in rows])
+    scores = predict(model, val.subset(rows))
+    labels = model.config.labels
+    return best_three_class_threshold(
+        truth,
+        scores[:, labels.index("hate")],
+        scores[:, labels.index("offensive")],
+        scores[:, labels.index("toxic")],
+    )
+
+
+def benign_any_fpr(model: ModerationModel, benign: FeatureSet | None) -> float | None:
+    """Share of held-out benign photo posts that would reach review in any category."""
+    if benign is None or not len(benign):
+        return None
+    scores = predict(model, benign)
+    limits = np.array([model.config.review_thresholds.get(label, 0.5) for label in model.config.labels])
+    return float((scores >= limits).any(axis=1).mean())
 
 
 def multimodal_auroc(model: ModerationModel, features: FeatureSet) -> float:
@@ -322,14 +375,21 @@ def run(args: TrainArgs) -> dict[str, object]:
     corpus: list[TextExample] = []
     photos: dict[str, list[Path]] = {"train": [], "val": [], "test": []}
     coco_captions: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    coco_by_split: dict[str, list[CocoImage]] = {"train": [], "val": [], "test": []}
     if args.data_dir is not None:
         log.info("loading datasets from %s", args.data_dir)
         corpus = load_text_corpus(args.data_dir)
-        for image in load_coco(args.data_dir):
-            # COCO train2017 photos back train/val posts; val2017 photos are kept for test posts.
-            for split in ("train", "val") if image.coco_split == "train2017" else ("test",):
-                photos[split].append(image.path)
-                coco_captions[split].extend(image.captions)
+        coco = load_coco(args.data_dir)
+        # COCO val2017 photos are kept for test posts; train2017 photos are split into train and
+        # val photos, so the thresholds are checked on photos the heads never saw.
+        train2017 = [c for c in coco if c.coco_split == "train2017"]
+        held = set(np.random.default_rng(args.seed).permutation(len(train2017))[: args.val_photos].tolist())
+        for index, image in enumerate(train2017):
+            coco_by_split["val" if index in held else "train"].append(image)
+        coco_by_split["test"] = [c for c in coco if c.coco_split != "train2017"]
+        for split, images in coco_by_split.items():
+            photos[split] = [c.path for c in images]
+            coco_captions[split] = [cap for c in images for cap in c.captions]
     user_posts: list[MultimodalExample] = []
     if args.train_jsonl is not None:
         user_texts, user_posts = load_user_posts(args.train_jsonl)
@@ -391,6 +451,8 @@ def run(args: TrainArgs) -> dict[str, object]:
         split="train",
         seed=args.seed + 1,
         twins=True,
+        augment=True,
+        weights=[TRAIN_KIND_WEIGHTS[k] for k in KINDS],
     )
     memes_val = compose(
         by_split["val"],
@@ -400,6 +462,19 @@ def run(args: TrainArgs) -> dict[str, object]:
         split="val",
         seed=args.seed + 2,
         twins=True,
+    )
+    memes_train += benign_photo_posts(
+        coco_by_split["train"], views=4 if args.quick else 12, split="train", seed=args.seed + 3
+    )
+    # Held-out benign photos, each view paired with several captions of the held-out photos: the
+    # false-positive tail of benign caption + benign photo pairs is what the thresholds must clear.
+    benign_val = benign_photo_posts(
+        coco_by_split["val"],
+        views=12,
+        split="val",
+        seed=args.seed + 4,
+        captions_per_view=6,
+        caption_pool=coco_captions["val"],
     )
     memes_train += [p for p in user_posts if p.split == "train"]
     memes_val += [p for p in user_posts if p.split == "val"]
@@ -424,6 +499,13 @@ def run(args: TrainArgs) -> dict[str, object]:
         text_lookup=lookup,
         ocr_cache=ocr_cache,
     )
+    benign_val_set = (
+        multimodal_features(
+            base, processor, benign_val, ocr="real", ocr_cache=ocr_cache, desc="held-out benign photos"
+        )
+        if benign_val
+        else None
+    )
     ocr_cache.save()
     train_set = FeatureSet.concat(
         [text_only_features(train_embeddings, ordered_train, image_dim)] + [train_mm] * 3
@@ -445,9 +527,14 @@ def run(args: TrainArgs) -> dict[str, object]:
             val_mm.restrict(allowed),
         )
         model = train_head(base, variant_config, train_view, epochs=args.head_epochs, seed=args.seed)
-        model.config.review_thresholds = tune_thresholds(model, val_view)
+        benign_view = benign_val_set.restrict(allowed) if benign_val_set is not None else None
+        model.config.review_thresholds = tune_thresholds(
+            model, val_view, benign_view, benign_fpr=args.benign_fpr
+        )
+        three_class_cut = tune_three_class(model, val_view.subset(range(len(ordered_val))), ordered_val)
         model.config.training = {
             "variant": name,
+            "three_class_toxic_threshold": three_class_cut,
             "modalities": [
                 m for m, a in zip(("caption", "image_pixels", "image_text"), allowed, strict=True) if a
             ],
@@ -457,6 +544,7 @@ def run(args: TrainArgs) -> dict[str, object]:
             "val_multimodal_toxic_auroc": multimodal_auroc(model, val_mm_view),
             "val_all_toxic_auroc": multimodal_auroc(model, val_view),
             "review_thresholds": model.config.review_thresholds,
+            "val_benign_photo_any_fpr": benign_any_fpr(model, benign_view),
         }
         log.info(
             "variant %-10s val multimodal toxic AUROC %.4f",
@@ -474,6 +562,9 @@ def run(args: TrainArgs) -> dict[str, object]:
         "val_texts": len(val_texts),
         "train_multimodal_posts": len(memes_train),
         "val_multimodal_posts": len(memes_val),
+        "val_benign_photo_posts": len(benign_val),
+        "benign_fpr_budget": args.benign_fpr,
+        "photos": {split: len(images) for split, images in coco_by_split.items()},
         "variants": variants,
         "default_variant": best,
         "quick": args.quick,
@@ -528,17 +619,30 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
     parser.add_argument("--davidson-cap", type=int, default=4000)
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument(
+        "--benign-fpr",
+        type=float,
+        default=0.005,
+        help="most held-out benign photo posts a review threshold may flag, per category (default 0.005)",
+    )
+    parser.add_argument(
+        "--val-photos", type=int, default=6, help="COCO train2017 photos held out for validation"
+    )
+    parser.add_argument(
         "--text-tower-from",
         type=Path,
         help="reuse the fine-tuned text layers of this checkpoint (skips stage 1; heads only)",
     )
     parser.add_argument(
-        "--version", default=time.strftime("postguard-mm-%Y%m%d"), help="version string of the checkpoint"
+        "--version",
+        default=time.strftime("postguard-mm-%Y%m%d-%H%M"),
+        help="version string of the checkpoint (default: postguard-mm-DATE-TIME; decisions are unique per post and version)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny subsets: a smoke run in a couple of minutes"
     )
     ns = parser.parse_args(argv)
+    if not 0.0 <= ns.benign_fpr < 1.0:
+        parser.error(f"--benign-fpr must be in [0, 1), got {ns.benign_fpr}")
     data_dir = None if ns.no_shared_data else ns.data_dir
     if data_dir is not None and not data_dir.is_dir():
         parser.error(f"--data-dir {data_dir} does not exist")
@@ -558,6 +662,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         ns.threads,
         ns.version,
         text_tower_from=ns.text_tower_from,
+        benign_fpr=ns.benign_fpr,
+        val_photos=ns.val_photos,
     )
 
 

@@ -35,6 +35,7 @@ from .database import create_engine_from_url, session_factory, wait_for_database
 from .errors import InfrastructureError
 from .images import ImageLimits, ImageLoader
 from .kafka_setup import BrokerPublisher, build_broker, ensure_topics
+from .memory import limit_arenas
 from .metrics import HealthServer, ServiceMetrics, build_metrics
 from .monitor import KafkaLag, Monitor, review_counter
 from .pipeline import Pipeline, RawRecord
@@ -117,7 +118,9 @@ def subscribe(
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         max_partition_fetch_bytes=settings.max_message_bytes,
-        fetch_max_bytes=max(50 * 1024 * 1024, settings.max_message_bytes),
+        # Prefetched records are the biggest buffer of a consumer with inline images: a burst of
+        # posts fills it completely (docs/performance.md, peak RSS).
+        fetch_max_bytes=max(settings.kafka_fetch_max_bytes, settings.max_message_bytes),
         decoder=_keep_raw,
     )
     async def moderate(message: KafkaMessage) -> None:
@@ -172,6 +175,8 @@ class PostguardApp:
 
     async def _start(self) -> None:
         settings = self.settings
+        # Before the model load starts torch's and onnxruntime's threads (each would get an arena).
+        limit_arenas(settings.malloc_arena_max)
         url = settings.database_url.get_secret_value()
         await wait_for_database(url, DATABASE_WAIT_S)
         await _check_schema(url)
@@ -213,6 +218,7 @@ class PostguardApp:
             output_topic=settings.output_topic,
             dlq_topic=settings.dlq_topic,
             max_message_bytes=settings.max_message_bytes,
+            trim_memory=settings.trim_memory,
         )
         self._attach(self._pipeline)
         await self.broker.start()

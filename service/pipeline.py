@@ -30,6 +30,7 @@ from models.types import ModerationResult, PostContent
 from .contract import Decision, Post, parse_post
 from .errors import PostRejected
 from .images import ImageLoader, LoadedImage
+from .memory import release_free_memory
 from .metrics import ServiceMetrics
 from .policy import Policy
 from .repository import DecisionRecord, SourceRef, StoredDecision
@@ -146,6 +147,7 @@ class Pipeline:
         max_text_chars: int = 10_000,
         max_message_bytes: int = 10 * 1024 * 1024,
         store_retry: StoreRetry | None = None,
+        trim_memory: bool = False,
     ) -> None:
         self._scorer = scorer
         self._policy = policy
@@ -158,6 +160,7 @@ class Pipeline:
         self._max_text_chars = max_text_chars
         self._max_message_bytes = max_message_bytes
         self._retry = store_retry or StoreRetry(metrics=metrics)
+        self._trim_memory = trim_memory
         # One dedicated thread: torch keeps per-thread state, and one inference at a time is what
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-inference")
@@ -175,11 +178,32 @@ class Pipeline:
 
         dead: list[DeadLetter] = []
         candidates = await self._prepare(records, dead)
-        scored = await self._score(candidates, dead)
+        # Text-only posts first: they score in milliseconds, a post with an image can take a
+        # second (OCR). Storing and publishing them before the batch's image posts keeps their
+        # latency low; the batch is still committed on Kafka only after both lanes are stored.
+        lanes = [[c for c in candidates if c.image is None], [c for c in candidates if c.image is not None]]
+        decisions: list[StoredDecision] = []
+        all_dead: list[DeadLetter] = []
+        lane_dead = dead  # the parse and image rejections go out with the first lane's publish
+        for lane in [lane for lane in lanes if lane] or [[]]:
+            decisions += await self._decide_lane(lane, lane_dead)
+            all_dead += lane_dead
+            lane_dead = []
+        if self._trim_memory and lanes[1]:
+            # Decoded images and their tensors were freed: give the pages back (service/memory.py).
+            await asyncio.get_running_loop().run_in_executor(self._inference, release_free_memory)
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        return BatchOutcome(decisions=decisions, dead_letters=all_dead)
 
+    async def _decide_lane(self, lane: list[_Candidate], dead: list[DeadLetter]) -> list[StoredDecision]:
+        """Score, decide, store and publish one group of candidates, and the dead letters in ``dead``
+        (to which this lane's own failures are added)."""
+        scored = await self._score(lane, dead)
         decided_at = datetime.now(UTC)
         decision_records = [self._decide(c, result, decided_at) for c, result in scored]
-        stored, rejected = await self._retry.run(self._store, decision_records)
+        stored, rejected = (
+            await self._retry.run(self._store, decision_records) if decision_records else ([], [])
+        )
         for index, reason in rejected:
             candidate = scored[index][0]
             dead.append(DeadLetter(candidate.record, DATABASE_REJECTED, reason, candidate.post.post_id))
@@ -190,8 +214,7 @@ class Pipeline:
             [self._decision_message(s) for s in stored] + [self._dead_letter_message(d) for d in dead]
         )
         self._observe(kept, stored, dead)
-        self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        return BatchOutcome(decisions=stored, dead_letters=dead)
+        return stored
 
     # --- steps ---------------------------------------------------------------------------------
 

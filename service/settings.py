@@ -78,6 +78,19 @@ class Settings(BaseSettings):
         None, ge=1, description="onnxruntime threads of the OCR engine; default: all cores"
     )
 
+    # --- memory (docs/performance.md: peak RSS) ---
+    malloc_arena_max: int = Field(
+        2, ge=0, le=64, description="Cap on glibc malloc arenas (like MALLOC_ARENA_MAX); 0 = glibc default"
+    )
+    trim_memory: bool = Field(
+        True, description="Return freed heap pages to the kernel after each batch with images"
+    )
+    kafka_fetch_max_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Most bytes one Kafka fetch may buffer (raised to max_message_bytes if smaller)",
+    )
+
     # --- images ---
     image_max_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest image (decoded base64 or fetched)"

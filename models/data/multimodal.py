@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .memes import MemeSpec, random_spec
+from .memes import MemeSpec, random_spec, random_view
 from .sources import BENIGN, FULL_MASK, CocoImage, TextExample
 
 KINDS: tuple[str, ...] = ("caption_harm", "image_harm", "split_harm", "benign", "confounder")
@@ -55,7 +55,8 @@ class MultimodalExample:
         return None if self.image is None else self.image.text
 
 
-def _photo_spec(photo: Path, rng: np.random.Generator) -> MemeSpec:
+def _photo_spec(photo: Path, rng: np.random.Generator, *, augment: bool = False) -> MemeSpec:
+    crop, flip = random_view(rng) if augment else ((0.0, 0.0, 1.0, 1.0), False)
     return MemeSpec(
         text="",
         background=str(photo),
@@ -66,6 +67,8 @@ def _photo_spec(photo: Path, rng: np.random.Generator) -> MemeSpec:
         jpeg_quality=int(rng.choice([0, 90])),
         width=int(rng.choice([448, 512])),
         height=448,
+        crop=crop,
+        flip=flip,
     )
 
 
@@ -96,8 +99,11 @@ def compose(
     kinds: Sequence[str] = KINDS,
     weights: Sequence[float] | None = None,
     twins: bool = False,
+    augment: bool = False,
 ) -> list[MultimodalExample]:
-    """Draw ``count`` multimodal posts of the given kinds from one split's texts."""
+    """Draw ``count`` multimodal posts of the given kinds from one split's texts.
+
+    ``augment`` crops and flips photos at random (training: more distinct views of few photos)."""
     rng = np.random.default_rng(seed)
     harmful = [t for t in texts if is_harmful(t) and len(t.text.split()) >= 3]
     benign = [t for t in texts if not is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
@@ -133,9 +139,9 @@ def compose(
 
     def benign_image() -> tuple[MemeSpec, TextExample | None]:
         if photo_list and rng.random() < 0.5:
-            return _photo_spec(photo_list[int(rng.integers(len(photo_list)))], rng), None
+            return _photo_spec(photo_list[int(rng.integers(len(photo_list)))], rng, augment=augment), None
         example = pick(benign)
-        return random_spec(example.text, rng, photo_list), example
+        return random_spec(example.text, rng, photo_list, augment=augment), example
 
     examples = []
     for _ in range(count):
@@ -150,20 +156,26 @@ def compose(
         elif kind == "image_harm":
             source = pick(harmful)
             caption, caption_part = benign_caption()
-            image = random_spec(source.text, rng, photo_list)
+            image = random_spec(source.text, rng, photo_list, augment=augment)
             targets, mask = _combine(source, caption_part)
         elif kind == "split_harm":
             source = pick(splittable)
             words = source.text.split()
             cut = len(words) // 2
-            caption, image = " ".join(words[:cut]), random_spec(" ".join(words[cut:]), rng, photo_list)
+            caption, image = (
+                " ".join(words[:cut]),
+                random_spec(" ".join(words[cut:]), rng, photo_list, augment=augment),
+            )
             targets, mask = _combine(source)
         elif kind == "confounder":
             source = pick(confounders)
             if rng.random() < 0.5:
                 caption, (image, image_part) = source.text, benign_image()
             else:
-                (caption, image_part), image = benign_caption(), random_spec(source.text, rng, photo_list)
+                (caption, image_part), image = (
+                    benign_caption(),
+                    random_spec(source.text, rng, photo_list, augment=augment),
+                )
             targets, mask = _combine(source, image_part)
         else:  # benign
             caption, caption_part = benign_caption()
@@ -195,6 +207,39 @@ def image_only_memes(
         )
         for t in chosen
     ]
+
+
+def benign_photo_posts(
+    images: Sequence[CocoImage],
+    *,
+    views: int,
+    split: str,
+    seed: int,
+    captions_per_view: int = 1,
+    caption_pool: Sequence[str] | None = None,
+) -> list[MultimodalExample]:
+    """Benign posts built from photos: each photo with each of its captions, plus ``views`` random
+    crops/flips of it, alone and with ``captions_per_view`` captions (its own, or any from
+    ``caption_pool``: a benign caption on an unrelated benign photo is still benign). Used to
+    train on many views of few photos, and to hold the review thresholds' false-positive rate
+    down on photos the heads never saw."""
+    rng = np.random.default_rng(seed)
+    posts = []
+    for image in images:
+        pool = list(caption_pool) if caption_pool else list(image.captions)
+        for caption in image.captions:
+            posts.append(
+                MultimodalExample(
+                    caption, _photo_spec(image.path, rng), BENIGN, FULL_MASK, "benign_photo", split
+                )
+            )
+        for _ in range(views):
+            spec = _photo_spec(image.path, rng, augment=True)
+            posts.append(MultimodalExample(None, spec, BENIGN, FULL_MASK, "benign_photo", split))
+            for _ in range(captions_per_view if pool else 0):
+                chosen = pool[int(rng.integers(len(pool)))]
+                posts.append(MultimodalExample(chosen, spec, BENIGN, FULL_MASK, "benign_photo", split))
+    return posts
 
 
 def coco_benign_pairs(images: Sequence[CocoImage]) -> list[MultimodalExample]:

@@ -301,3 +301,42 @@ def test_persisted_state_dict_for_packaged_towers_keeps_only_trained_weights(tmp
         n for n in text_kept if n in dict(model.named_parameters())
     }
     assert not any(n.startswith("image_encoder.") for n in trainable)
+
+
+# ----- shared text projection ---------------------------------------------------------------------
+
+
+def test_shared_projection_scores_a_text_alike_in_caption_or_image() -> None:
+    # The caption and the image text share their projection, so the same words give the same
+    # token up to the learned "came from the image" offset: with a zero offset, swapping the
+    # slots of a text changes nothing for the symmetric sum fusion.
+    model, _ = build_tiny_model(fusion="sum")
+    assert model.config.share_text_projection and not hasattr(model, "image_text_proj")
+    model.eval()
+    text = torch.randn(1, model.text_dim)
+    pixels = torch.zeros(1, model.image_dim)
+    with torch.no_grad():
+        model.image_text_offset.zero_()
+        model.null_tokens[2] = model.null_tokens[0]
+        as_caption = model.fuse_features(
+            caption=text,
+            image_pixels=pixels,
+            image_text=torch.zeros_like(text),
+            present=torch.tensor([[True, False, False]]),
+        ).logits
+        as_image_text = model.fuse_features(
+            caption=torch.zeros_like(text),
+            image_pixels=pixels,
+            image_text=text,
+            present=torch.tensor([[False, False, True]]),
+        ).logits
+    torch.testing.assert_close(as_caption, as_image_text)
+
+
+def test_checkpoints_from_before_the_shared_projection_still_load() -> None:
+    data = tiny_config().to_dict()
+    del data["share_text_projection"]
+    config = ModerationConfig.from_dict(data)
+    assert config.share_text_projection is False
+    model = ModerationModel(config)
+    assert hasattr(model, "image_text_proj") and not hasattr(model, "image_text_offset")

@@ -14,10 +14,12 @@ import pytest
 from models.metrics import (
     auroc,
     best_f1_threshold,
+    best_three_class_threshold,
     false_positive_rate_at,
     macro_f1_at,
     recall_at,
     three_class,
+    threshold_for_fpr,
 )
 
 
@@ -59,3 +61,23 @@ def test_three_class_mapping() -> None:
     toxic = np.array([0.2, 0.8, 0.8, 0.8, 0.49])
     # below the toxic threshold: normal whatever hate/offensive say; else the larger of the two (hate on ties)
     assert three_class(hate, offensive, toxic, 0.5).tolist() == [0, 1, 2, 1, 0]
+
+
+def test_threshold_for_fpr_is_the_lowest_grid_point_within_budget() -> None:
+    benign = np.linspace(0.0, 0.6, 101)  # 101 benign scores from 0 to 0.6
+    # at most 10 % may reach it: 0.546 is the 91st score, the first grid point above it is 0.55
+    assert threshold_for_fpr(benign, 0.10) == pytest.approx(0.55)
+    assert threshold_for_fpr(benign, 0.0) == pytest.approx(0.61)
+    assert threshold_for_fpr(np.array([0.995, 0.999]), 0.0) == pytest.approx(0.99)  # capped at the grid's top
+    assert threshold_for_fpr(np.array([0.01, 0.02]), 0.0) == pytest.approx(0.05)
+
+
+def test_three_class_threshold_separates_normal_from_harmful() -> None:
+    # normal posts score toxic <= 0.3, harmful ones >= 0.7; hate vs offensive by their own scores
+    truth = np.array([0, 0, 0, 1, 1, 2, 2])
+    toxic = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.75, 0.9])
+    hate = np.array([0.1, 0.1, 0.1, 0.9, 0.8, 0.2, 0.3])
+    offensive = np.array([0.1, 0.1, 0.1, 0.2, 0.3, 0.9, 0.8])
+    cut = best_three_class_threshold(truth, hate, offensive, toxic)
+    assert 0.3 < cut <= 0.7
+    assert (three_class(hate, offensive, toxic, cut) == truth).all()

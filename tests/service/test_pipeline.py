@@ -232,8 +232,9 @@ async def test_valid_posts_are_decided_and_published(make_harness: Callable[...,
         await br.publish_batch(*messages, topic=h.settings.input_topic)
 
     assert h.dead == []
-    assert h.scorer.calls == [4]  # one model call for the whole batch
-    assert [key for key, _ in h.decisions] == [b"p-text", b"p-image", b"p-both", b"p-hate"]
+    assert h.scorer.calls == [2, 2]  # one model call for the text-only posts, one for the image posts
+    # text-only posts are published first (they do not wait for the image posts)
+    assert [key for key, _ in h.decisions] == [b"p-text", b"p-hate", b"p-image", b"p-both"]
     for _, payload in h.decisions:
         decision = Decision.model_validate(payload)
         assert set(decision.scores) == set(LABELS)
@@ -490,3 +491,88 @@ async def test_dead_letters_always_fit_the_producer_limit() -> None:
     assert all(m.key == b"k" for m in dead.values())
     assert [d.post_id for d in outcome.decisions] == ["ok"]
     assert _value(metrics.dead_lettered, reason="message_too_large") == 1
+
+
+class _OrderedStore(FakeStore):
+    """Records which posts each store call carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    async def __call__(self, records: Sequence[DecisionRecord]) -> list[StoredDecision]:
+        self.batches.append([r.post_id for r in records])
+        return await super().__call__(records)
+
+
+def _image_post(post_id: str) -> bytes:
+    return _post(post_id, text=f"caption {post_id}", image={"data": _image()})
+
+
+async def test_text_posts_are_stored_and_published_before_the_batchs_image_posts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A text post must not wait for the OCR of an image post that happens to share its batch.
+    trims: list[int] = []
+    monkeypatch.setattr("service.pipeline.release_free_memory", lambda: trims.append(1) or True)
+    metrics = build_metrics(CollectorRegistry())
+    publisher = _RecordingPublisher()
+    store = _OrderedStore()
+    pipeline = Pipeline(
+        scorer=FakeScorer(),
+        policy=load_policy(),
+        image_loader=ImageLoader(ImageLimits()),
+        store=store,
+        publisher=publisher,
+        metrics=metrics,
+        output_topic="decisions",
+        dlq_topic="posts.dlq",
+        store_retry=StoreRetry(metrics=metrics, _sleep=_no_sleep),
+        trim_memory=True,
+    )
+    values = [_image_post("img-1"), _post("txt-1", text="hello"), b"not json", _image_post("img-2")]
+    values.append(_post("txt-2", text="again"))
+    records = [
+        RawRecord(value=v, key=b"k", topic="posts", partition=0, offset=i, timestamp_ms=None)
+        for i, v in enumerate(values)
+    ]
+    try:
+        outcome = await pipeline.process(records)
+    finally:
+        pipeline.close()
+
+    assert store.batches == [["txt-1", "txt-2"], ["img-1", "img-2"]]
+    published = [(m.topic, m.key) for m in publisher.sent]
+    # text decisions and the batch's dead letter first, image decisions after
+    assert published[:3] == [("decisions", b"txt-1"), ("decisions", b"txt-2"), ("posts.dlq", b"k")]
+    assert published[3:] == [("decisions", b"img-1"), ("decisions", b"img-2")]
+    assert sorted(d.post_id for d in outcome.decisions) == ["img-1", "img-2", "txt-1", "txt-2"]
+    assert [d.code for d in outcome.dead_letters] == ["invalid_json"]
+    assert trims == [1]  # the batch decoded images: freed pages are handed back once
+
+
+async def test_text_only_batches_do_not_trim_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr("service.pipeline.release_free_memory", lambda: trims.append(1) or True)
+    metrics = build_metrics(CollectorRegistry())
+    pipeline = Pipeline(
+        scorer=FakeScorer(),
+        policy=load_policy(),
+        image_loader=ImageLoader(ImageLimits()),
+        store=FakeStore(),
+        publisher=_RecordingPublisher(),
+        metrics=metrics,
+        output_topic="decisions",
+        dlq_topic="posts.dlq",
+        trim_memory=True,
+    )
+    records = [
+        RawRecord(
+            value=_post("t", text="hi"), key=None, topic="posts", partition=0, offset=0, timestamp_ms=None
+        )
+    ]
+    try:
+        outcome = await pipeline.process(records)
+    finally:
+        pipeline.close()
+    assert [d.post_id for d in outcome.decisions] == ["t"] and trims == []

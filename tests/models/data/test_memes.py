@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,27 @@ def test_random_spec_is_reproducible(photo_file: Path) -> None:
     assert {s.background for s in first} & {str(photo_file)}
     assert any(s.background.startswith("color:") for s in first)
     assert [s.text for s in first] == [f"text {i}" for i in range(40)]
+
+
+def test_photo_views_crop_and_flip_deterministically(photo_file: Path) -> None:
+    plain = spec(text="", background=str(photo_file))
+    view = dataclasses.replace(plain, crop=(0.1, 0.2, 0.7, 0.9), flip=True)
+    assert plain.key() != view.key()
+    first, second = render_meme(view), render_meme(view)
+    assert first.size == (plain.width, plain.height)
+    assert (pixels(first) == pixels(second)).all()
+    assert (pixels(first) != pixels(render_meme(plain))).any()
+
+
+def test_augmented_specs_only_crop_photos(photo_file: Path) -> None:
+    rng = np.random.default_rng(3)
+    specs = [random_spec(f"text {i}", rng, [photo_file], augment=True) for i in range(60)]
+    photos = [s for s in specs if not s.background.startswith("color:")]
+    colours = [s for s in specs if s.background.startswith("color:")]
+    assert photos and colours
+    assert all(s.crop == (0.0, 0.0, 1.0, 1.0) and not s.flip for s in colours)
+    assert len({s.crop for s in photos}) == len(photos)  # every photo view differs
+    for s in photos:
+        left, top, right, bottom = s.crop
+        assert 0 <= left < right <= 1 and 0 <= top < bottom <= 1
+        assert right - left >= 0.44 and bottom - top >= 0.44

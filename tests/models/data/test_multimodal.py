@@ -11,6 +11,7 @@ from models.data.multimodal import (
     HARMFUL_LOOKING,
     KINDS,
     MultimodalExample,
+    benign_photo_posts,
     coco_benign_pairs,
     compose,
     image_only_memes,
@@ -149,3 +150,28 @@ def test_coco_benign_pairs(tmp_path: Path) -> None:
         ("three", "b.jpg"),
     ]
     assert all(p.targets == BENIGN and p.image is not None and p.image.text == "" for p in pairs)
+
+
+def test_benign_photo_posts_add_views_with_and_without_captions(tmp_path: Path) -> None:
+    images = [
+        CocoImage(tmp_path / "a.jpg", ("one", "two"), "train2017", "", ""),
+        CocoImage(tmp_path / "b.jpg", ("three",), "train2017", "", ""),
+    ]
+    posts = benign_photo_posts(images, views=3, split="val", seed=5)
+    # per photo: each caption with the whole photo, then per view the photo alone and with a caption
+    assert len(posts) == (2 + 2 * 3) + (1 + 2 * 3)
+    assert all(p.targets == BENIGN and p.mask == FULL_MASK and p.split == "val" for p in posts)
+    assert all(p.image is not None and p.image.text == "" for p in posts)
+    views = [p.image for p in posts if p.image is not None and p.image.crop != (0.0, 0.0, 1.0, 1.0)]
+    assert len(views) == 2 * 3 * 2
+    assert sum(p.caption is None for p in posts) == 2 * 3
+    assert posts == benign_photo_posts(images, views=3, split="val", seed=5)
+
+
+def test_benign_photo_posts_can_pair_views_with_any_caption_of_a_pool(tmp_path: Path) -> None:
+    images = [CocoImage(tmp_path / "a.jpg", ("one",), "train2017", "", "")]
+    pool = ["a dog on a sofa", "two trains at a station", "a bowl of soup"]
+    posts = benign_photo_posts(images, views=4, split="val", seed=1, captions_per_view=3, caption_pool=pool)
+    assert len(posts) == 1 + 4 * (1 + 3)
+    assert {p.caption for p in posts[1:] if p.caption} <= set(pool)
+    assert len({p.caption for p in posts if p.caption in pool}) >= 2
