@@ -90,7 +90,7 @@ class TrainArgs:
     version: str
     text_tower_from: Path | None = None
     benign_fpr: float = 0.005
-    val_photos: int = 6
+    val_photos: int = 8
 
 
 def seed_everything(seed: int) -> None:
@@ -463,8 +463,16 @@ def run(args: TrainArgs) -> dict[str, object]:
         seed=args.seed + 2,
         twins=True,
     )
+    # Many views of the few training photos, alone and with benign captions of any training photo:
+    # benign caption + benign photo is most of a platform's traffic, and the fusion must not add
+    # two harmless signals up to a harmful one.
     memes_train += benign_photo_posts(
-        coco_by_split["train"], views=4 if args.quick else 12, split="train", seed=args.seed + 3
+        coco_by_split["train"],
+        views=4 if args.quick else 12,
+        split="train",
+        seed=args.seed + 3,
+        captions_per_view=3,
+        caption_pool=coco_captions["train"],
     )
     # Held-out benign photos, each view paired with several captions of the held-out photos: the
     # false-positive tail of benign caption + benign photo pairs is what the thresholds must clear.
@@ -625,7 +633,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         help="most held-out benign photo posts a review threshold may flag, per category (default 0.005)",
     )
     parser.add_argument(
-        "--val-photos", type=int, default=6, help="COCO train2017 photos held out for validation"
+        "--val-photos", type=int, default=8, help="COCO train2017 photos held out for validation"
     )
     parser.add_argument(
         "--text-tower-from",

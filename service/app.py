@@ -30,6 +30,8 @@ from faststream.kafka.schemas import Topic
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from models.text_gate import TextGate
+
 from . import migrate
 from .database import create_engine_from_url, session_factory, wait_for_database
 from .errors import InfrastructureError
@@ -219,6 +221,7 @@ class PostguardApp:
             dlq_topic=settings.dlq_topic,
             max_message_bytes=settings.max_message_bytes,
             trim_memory=settings.trim_memory,
+            needs_ocr=TextGate(settings.ocr_gate_threshold).likely_has_text,
         )
         self._attach(self._pipeline)
         await self.broker.start()

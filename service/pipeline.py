@@ -18,11 +18,13 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
+
+from PIL import Image
 
 from models.errors import ModelError
 from models.types import ModerationResult, PostContent
@@ -148,6 +150,7 @@ class Pipeline:
         max_message_bytes: int = 10 * 1024 * 1024,
         store_retry: StoreRetry | None = None,
         trim_memory: bool = False,
+        needs_ocr: Callable[[Image.Image], bool] | None = None,
     ) -> None:
         self._scorer = scorer
         self._policy = policy
@@ -161,6 +164,9 @@ class Pipeline:
         self._max_message_bytes = max_message_bytes
         self._retry = store_retry or StoreRetry(metrics=metrics)
         self._trim_memory = trim_memory
+        # Says which images will go through OCR (the model's text gate): those posts are scored
+        # last, after the text-only posts and the plain photos of the same batch.
+        self._needs_ocr = needs_ocr
         # One dedicated thread: torch keeps per-thread state, and one inference at a time is what
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-inference")
@@ -178,10 +184,11 @@ class Pipeline:
 
         dead: list[DeadLetter] = []
         candidates = await self._prepare(records, dead)
-        # Text-only posts first: they score in milliseconds, a post with an image can take a
-        # second (OCR). Storing and publishing them before the batch's image posts keeps their
-        # latency low; the batch is still committed on Kafka only after both lanes are stored.
-        lanes = [[c for c in candidates if c.image is None], [c for c in candidates if c.image is not None]]
+        # Cheapest posts first, each group stored and published before the next is scored: text
+        # only (milliseconds), then images without text (the image tower), then images that need
+        # OCR (up to a second each). A post does not wait for a slower post that happens to share
+        # its batch; the batch is still committed on Kafka only after every group is stored.
+        lanes = await self._lanes(candidates)
         decisions: list[StoredDecision] = []
         all_dead: list[DeadLetter] = []
         lane_dead = dead  # the parse and image rejections go out with the first lane's publish
@@ -189,11 +196,27 @@ class Pipeline:
             decisions += await self._decide_lane(lane, lane_dead)
             all_dead += lane_dead
             lane_dead = []
-        if self._trim_memory and lanes[1]:
+        if self._trim_memory and any(c.image is not None for c in candidates):
             # Decoded images and their tensors were freed: give the pages back (service/memory.py).
             await asyncio.get_running_loop().run_in_executor(self._inference, release_free_memory)
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
         return BatchOutcome(decisions=decisions, dead_letters=all_dead)
+
+    async def _lanes(self, candidates: list[_Candidate]) -> list[list[_Candidate]]:
+        """Candidates grouped by expected cost: text only, images without text, images with text."""
+        text_only = [c for c in candidates if c.image is None]
+        with_image = [c for c in candidates if c.image is not None]
+        if self._needs_ocr is None or not with_image:
+            return [text_only, with_image]
+        check = self._needs_ocr
+        slow = await asyncio.gather(
+            *(asyncio.to_thread(check, c.image.image) for c in with_image if c.image is not None)
+        )
+        return [
+            text_only,
+            [c for c, s in zip(with_image, slow, strict=True) if not s],
+            [c for c, s in zip(with_image, slow, strict=True) if s],
+        ]
 
     async def _decide_lane(self, lane: list[_Candidate], dead: list[DeadLetter]) -> list[StoredDecision]:
         """Score, decide, store and publish one group of candidates, and the dead letters in ``dead``

@@ -452,23 +452,35 @@ class _RecordingPublisher:
         self.sent.extend(messages)
 
 
+def _bare_pipeline(
+    *,
+    publisher: Any = None,
+    store: FakeStore | None = None,
+    metrics: ServiceMetrics | None = None,
+    **options: Any,
+) -> Pipeline:
+    """A pipeline with the fake scorer and store, publishing to a recorder (no broker at all)."""
+    metrics = metrics or build_metrics(CollectorRegistry())
+    return Pipeline(
+        scorer=FakeScorer(),
+        policy=load_policy(),
+        image_loader=ImageLoader(ImageLimits()),
+        store=store or FakeStore(),
+        publisher=publisher or _RecordingPublisher(),
+        metrics=metrics,
+        output_topic="decisions",
+        dlq_topic="posts.dlq",
+        store_retry=StoreRetry(metrics=metrics, _sleep=_no_sleep),
+        **options,
+    )
+
+
 async def test_dead_letters_always_fit_the_producer_limit() -> None:
     # A dead letter the producer refused would fail its batch on every redelivery: the partition
     # would be blocked for good. Over the limit, the value is dropped and its size recorded.
     metrics = build_metrics(CollectorRegistry())
     publisher = _RecordingPublisher()
-    pipeline = Pipeline(
-        scorer=FakeScorer(),
-        policy=load_policy(),
-        image_loader=ImageLoader(ImageLimits()),
-        store=FakeStore(),
-        publisher=publisher,
-        metrics=metrics,
-        output_topic="decisions",
-        dlq_topic="posts.dlq",
-        max_message_bytes=4096,
-        store_retry=StoreRetry(metrics=metrics, _sleep=_no_sleep),
-    )
+    pipeline = _bare_pipeline(publisher=publisher, metrics=metrics, max_message_bytes=4096)
     too_big = _post("big", text="x" * 5000)  # over the message limit: refused before parsing
     nearly = b"{" + b" " * 3500 + b"oops"  # within it, but not with the dead-letter headers added
     small = b"not json"
@@ -515,21 +527,9 @@ async def test_text_posts_are_stored_and_published_before_the_batchs_image_posts
     # A text post must not wait for the OCR of an image post that happens to share its batch.
     trims: list[int] = []
     monkeypatch.setattr("service.pipeline.release_free_memory", lambda: trims.append(1) or True)
-    metrics = build_metrics(CollectorRegistry())
     publisher = _RecordingPublisher()
     store = _OrderedStore()
-    pipeline = Pipeline(
-        scorer=FakeScorer(),
-        policy=load_policy(),
-        image_loader=ImageLoader(ImageLimits()),
-        store=store,
-        publisher=publisher,
-        metrics=metrics,
-        output_topic="decisions",
-        dlq_topic="posts.dlq",
-        store_retry=StoreRetry(metrics=metrics, _sleep=_no_sleep),
-        trim_memory=True,
-    )
+    pipeline = _bare_pipeline(publisher=publisher, store=store, trim_memory=True)
     values = [_image_post("img-1"), _post("txt-1", text="hello"), b"not json", _image_post("img-2")]
     values.append(_post("txt-2", text="again"))
     records = [
@@ -554,18 +554,7 @@ async def test_text_posts_are_stored_and_published_before_the_batchs_image_posts
 async def test_text_only_batches_do_not_trim_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     trims: list[int] = []
     monkeypatch.setattr("service.pipeline.release_free_memory", lambda: trims.append(1) or True)
-    metrics = build_metrics(CollectorRegistry())
-    pipeline = Pipeline(
-        scorer=FakeScorer(),
-        policy=load_policy(),
-        image_loader=ImageLoader(ImageLimits()),
-        store=FakeStore(),
-        publisher=_RecordingPublisher(),
-        metrics=metrics,
-        output_topic="decisions",
-        dlq_topic="posts.dlq",
-        trim_memory=True,
-    )
+    pipeline = _bare_pipeline(trim_memory=True)
     records = [
         RawRecord(
             value=_post("t", text="hi"), key=None, topic="posts", partition=0, offset=0, timestamp_ms=None
@@ -576,3 +565,24 @@ async def test_text_only_batches_do_not_trim_memory(monkeypatch: pytest.MonkeyPa
     finally:
         pipeline.close()
     assert [d.post_id for d in outcome.decisions] == ["t"] and trims == []
+
+
+async def test_images_that_need_ocr_are_decided_after_plain_photos() -> None:
+    # The text gate says which images go through OCR (up to a second each): plain photos in the
+    # same batch are stored first. Here "needs OCR" = a blue image.
+    store = _OrderedStore()
+    pipeline = _bare_pipeline(store=store, needs_ocr=lambda image: image.getpixel((0, 0)) == (0, 0, 255))
+    values = [
+        _post("meme", text="look", image={"data": _image(colour=(0, 0, 255))}),
+        _post("photo", text="nice", image={"data": _image()}),
+        _post("text", text="hello"),
+    ]
+    records = [
+        RawRecord(value=v, key=None, topic="posts", partition=0, offset=i, timestamp_ms=None)
+        for i, v in enumerate(values)
+    ]
+    try:
+        await pipeline.process(records)
+    finally:
+        pipeline.close()
+    assert store.batches == [["text"], ["photo"], ["meme"]]
