@@ -55,6 +55,8 @@ async def main() -> None:
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         max_partition_fetch_bytes=settings.max_message_bytes,
+        # the same fetch wait as the service: on Tansu it bounds latency (see service/app.py)
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
     async def moderate(message: KafkaMessage) -> None:
         record = message.raw_message

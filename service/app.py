@@ -123,6 +123,10 @@ def subscribe(
         # Prefetched records are the biggest buffer of a consumer with inline images: a burst of
         # posts fills it completely (docs/performance.md, peak RSS).
         fetch_max_bytes=max(settings.kafka_fetch_max_bytes, settings.max_message_bytes),
+        # An idle consumer's fetch is parked at the broker for up to this long. Apache Kafka answers
+        # as soon as a post arrives; Tansu (the embedded broker) waits the whole time, which added
+        # ~0.1-0.25 s to every post's latency at aiokafka's default of 500 ms.
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         decoder=_keep_raw,
     )
     async def moderate(message: KafkaMessage) -> None:

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     trim_memory: bool = Field(
         True, description="Return freed heap pages to the kernel after each batch with images"
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="Longest a fetch waits for new posts (Tansu always waits it out; Apache Kafka answers early)",
+    )
     kafka_fetch_max_bytes: int = Field(
         16 * 1024 * 1024,
         ge=1024 * 1024,

@@ -567,7 +567,7 @@ async def test_text_only_batches_do_not_trim_memory(monkeypatch: pytest.MonkeyPa
     assert [d.post_id for d in outcome.decisions] == ["t"] and trims == []
 
 
-async def test_images_that_need_ocr_are_decided_after_plain_photos() -> None:
+async def test_images_that_need_ocr_are_decided_after_plain_photos_one_by_one() -> None:
     # The text gate says which images go through OCR (up to a second each): plain photos in the
     # same batch are stored first. Here "needs OCR" = a blue image.
     store = _OrderedStore()
@@ -575,6 +575,7 @@ async def test_images_that_need_ocr_are_decided_after_plain_photos() -> None:
     values = [
         _post("meme", text="look", image={"data": _image(colour=(0, 0, 255))}),
         _post("photo", text="nice", image={"data": _image()}),
+        _post("meme-2", text="again", image={"data": _image(colour=(0, 0, 255))}),
         _post("text", text="hello"),
     ]
     records = [
@@ -585,4 +586,5 @@ async def test_images_that_need_ocr_are_decided_after_plain_photos() -> None:
         await pipeline.process(records)
     finally:
         pipeline.close()
-    assert store.batches == [["text"], ["photo"], ["meme"]]
+    # each image needing OCR is stored on its own, as soon as it is scored
+    assert store.batches == [["text"], ["photo"], ["meme"], ["meme-2"]]
