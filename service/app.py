@@ -226,6 +226,7 @@ class PostguardApp:
             max_message_bytes=settings.max_message_bytes,
             trim_memory=settings.trim_memory,
             needs_ocr=TextGate(settings.ocr_gate_threshold).likely_has_text,
+            cheapest_first=settings.score_cheapest_first,
         )
         self._attach(self._pipeline)
         await self.broker.start()

@@ -151,6 +151,7 @@ class Pipeline:
         store_retry: StoreRetry | None = None,
         trim_memory: bool = False,
         needs_ocr: Callable[[Image.Image], bool] | None = None,
+        cheapest_first: bool = True,
     ) -> None:
         self._scorer = scorer
         self._policy = policy
@@ -167,6 +168,7 @@ class Pipeline:
         # Says which images will go through OCR (the model's text gate): those posts are scored
         # last, after the text-only posts and the plain photos of the same batch.
         self._needs_ocr = needs_ocr
+        self._cheapest_first = cheapest_first
         # One dedicated thread: torch keeps per-thread state, and one inference at a time is what
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-inference")
@@ -203,8 +205,10 @@ class Pipeline:
         return BatchOutcome(decisions=decisions, dead_letters=all_dead)
 
     async def _lanes(self, candidates: list[_Candidate]) -> list[list[_Candidate]]:
-        """Candidates grouped by expected cost: text only, images without text, then each image
-        with text on its own."""
+        """Candidates grouped by expected cost: text only, images without text, images with text
+        (one group unless cheapest-first is off)."""
+        if not self._cheapest_first:
+            return [candidates]
         text_only = [c for c in candidates if c.image is None]
         with_image = [c for c in candidates if c.image is not None]
         if self._needs_ocr is None or not with_image:
@@ -213,12 +217,10 @@ class Pipeline:
         slow = await asyncio.gather(
             *(asyncio.to_thread(check, c.image.image) for c in with_image if c.image is not None)
         )
-        # Each image that needs OCR is its own group: OCR does not get cheaper in a batch (~0.2 s
-        # an image), so the first meme of a batch need not wait for the OCR of the others.
         return [
             text_only,
             [c for c, s in zip(with_image, slow, strict=True) if not s],
-            *([c] for c, s in zip(with_image, slow, strict=True) if s),
+            [c for c, s in zip(with_image, slow, strict=True) if s],
         ]
 
     async def _decide_lane(self, lane: list[_Candidate], dead: list[DeadLetter]) -> list[StoredDecision]:

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # --- batching ---
     batch_max_size: int = Field(32, ge=1, le=1024, description="Most posts scored in one batch")
     batch_max_wait_ms: int = Field(50, ge=0, le=10_000, description="Longest wait to fill a batch")
+    score_cheapest_first: bool = Field(
+        True,
+        description="Score, store and publish a batch's text posts, then plain photos, then images "
+        "needing OCR, each group before the next (off: the whole batch at once)",
+    )
 
     # --- model and policy ---
     model_path: Path | None = Field(None, description="Checkpoint directory; default: the bundled checkpoint")

@@ -567,7 +567,7 @@ async def test_text_only_batches_do_not_trim_memory(monkeypatch: pytest.MonkeyPa
     assert [d.post_id for d in outcome.decisions] == ["t"] and trims == []
 
 
-async def test_images_that_need_ocr_are_decided_after_plain_photos_one_by_one() -> None:
+async def test_images_that_need_ocr_are_decided_after_plain_photos() -> None:
     # The text gate says which images go through OCR (up to a second each): plain photos in the
     # same batch are stored first. Here "needs OCR" = a blue image.
     store = _OrderedStore()
@@ -575,7 +575,6 @@ async def test_images_that_need_ocr_are_decided_after_plain_photos_one_by_one() 
     values = [
         _post("meme", text="look", image={"data": _image(colour=(0, 0, 255))}),
         _post("photo", text="nice", image={"data": _image()}),
-        _post("meme-2", text="again", image={"data": _image(colour=(0, 0, 255))}),
         _post("text", text="hello"),
     ]
     records = [
@@ -586,5 +585,19 @@ async def test_images_that_need_ocr_are_decided_after_plain_photos_one_by_one() 
         await pipeline.process(records)
     finally:
         pipeline.close()
-    # each image needing OCR is stored on its own, as soon as it is scored
-    assert store.batches == [["text"], ["photo"], ["meme"], ["meme-2"]]
+    assert store.batches == [["text"], ["photo"], ["meme"]]
+
+
+async def test_cheapest_first_can_be_turned_off() -> None:
+    store = _OrderedStore()
+    pipeline = _bare_pipeline(store=store, cheapest_first=False, needs_ocr=lambda image: True)
+    values = [_post("meme", image={"data": _image()}), _post("text", text="hello")]
+    records = [
+        RawRecord(value=v, key=None, topic="posts", partition=0, offset=i, timestamp_ms=None)
+        for i, v in enumerate(values)
+    ]
+    try:
+        await pipeline.process(records)
+    finally:
+        pipeline.close()
+    assert store.batches == [["meme", "text"]]  # one group, in batch order
