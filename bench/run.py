@@ -369,7 +369,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["service_settings"] = {
             k: v
             for k, v in base.model_dump().items()
-            if k.startswith(("batch_", "ocr_", "encoder_", "quantize_", "torch_", "max_message"))
+            if k.startswith(
+                (
+                    "batch_",
+                    "ocr_",
+                    "encoder_",
+                    "quantize_",
+                    "torch_",
+                    "max_message",
+                    "score_",
+                    "kafka_fetch",
+                    "malloc_",
+                    "trim_",
+                )
+            )
         }
 
         log("phase 1: bare model")
