@@ -35,6 +35,7 @@ from service.pipeline import (
     HEADER_SOURCE_OFFSET,
     HEADER_SOURCE_PARTITION,
     HEADER_SOURCE_TOPIC,
+    BatchOutcome,
     OutgoingMessage,
     Pipeline,
     RawRecord,
@@ -475,6 +476,20 @@ def _bare_pipeline(
     )
 
 
+async def _process_once(
+    pipeline: Pipeline, values: Sequence[bytes], key: bytes | None = None
+) -> BatchOutcome:
+    """Run one batch of raw values (offsets 0, 1, ... on partition 0) and release the pipeline."""
+    records = [
+        RawRecord(value=v, key=key, topic="posts", partition=0, offset=i, timestamp_ms=None)
+        for i, v in enumerate(values)
+    ]
+    try:
+        return await pipeline.process(records)
+    finally:
+        pipeline.close()
+
+
 async def test_dead_letters_always_fit_the_producer_limit() -> None:
     # A dead letter the producer refused would fail its batch on every redelivery: the partition
     # would be blocked for good. Over the limit, the value is dropped and its size recorded.
@@ -485,14 +500,7 @@ async def test_dead_letters_always_fit_the_producer_limit() -> None:
     nearly = b"{" + b" " * 3500 + b"oops"  # within it, but not with the dead-letter headers added
     small = b"not json"
     values = [too_big, nearly, small, _post("ok", text="fine")]
-    records = [
-        RawRecord(value=v, key=b"k", topic="posts", partition=0, offset=i, timestamp_ms=None)
-        for i, v in enumerate(values)
-    ]
-    try:
-        outcome = await pipeline.process(records)
-    finally:
-        pipeline.close()
+    outcome = await _process_once(pipeline, values, key=b"k")
 
     dead = {m.headers[HEADER_SOURCE_OFFSET]: m for m in publisher.sent if m.topic == "posts.dlq"}
     assert dead["0"].headers[HEADER_ERROR] == "message_too_large"
@@ -532,14 +540,7 @@ async def test_text_posts_are_stored_and_published_before_the_batchs_image_posts
     pipeline = _bare_pipeline(publisher=publisher, store=store, trim_memory=True)
     values = [_image_post("img-1"), _post("txt-1", text="hello"), b"not json", _image_post("img-2")]
     values.append(_post("txt-2", text="again"))
-    records = [
-        RawRecord(value=v, key=b"k", topic="posts", partition=0, offset=i, timestamp_ms=None)
-        for i, v in enumerate(values)
-    ]
-    try:
-        outcome = await pipeline.process(records)
-    finally:
-        pipeline.close()
+    outcome = await _process_once(pipeline, values, key=b"k")
 
     assert store.batches == [["txt-1", "txt-2"], ["img-1", "img-2"]]
     published = [(m.topic, m.key) for m in publisher.sent]
@@ -555,15 +556,7 @@ async def test_text_only_batches_do_not_trim_memory(monkeypatch: pytest.MonkeyPa
     trims: list[int] = []
     monkeypatch.setattr("service.pipeline.release_free_memory", lambda: trims.append(1) or True)
     pipeline = _bare_pipeline(trim_memory=True)
-    records = [
-        RawRecord(
-            value=_post("t", text="hi"), key=None, topic="posts", partition=0, offset=0, timestamp_ms=None
-        )
-    ]
-    try:
-        outcome = await pipeline.process(records)
-    finally:
-        pipeline.close()
+    outcome = await _process_once(pipeline, [_post("t", text="hi")])
     assert [d.post_id for d in outcome.decisions] == ["t"] and trims == []
 
 
@@ -577,14 +570,7 @@ async def test_images_that_need_ocr_are_decided_after_plain_photos() -> None:
         _post("photo", text="nice", image={"data": _image()}),
         _post("text", text="hello"),
     ]
-    records = [
-        RawRecord(value=v, key=None, topic="posts", partition=0, offset=i, timestamp_ms=None)
-        for i, v in enumerate(values)
-    ]
-    try:
-        await pipeline.process(records)
-    finally:
-        pipeline.close()
+    await _process_once(pipeline, values)
     assert store.batches == [["text"], ["photo"], ["meme"]]
 
 
@@ -592,12 +578,5 @@ async def test_cheapest_first_can_be_turned_off() -> None:
     store = _OrderedStore()
     pipeline = _bare_pipeline(store=store, cheapest_first=False, needs_ocr=lambda image: True)
     values = [_post("meme", image={"data": _image()}), _post("text", text="hello")]
-    records = [
-        RawRecord(value=v, key=None, topic="posts", partition=0, offset=i, timestamp_ms=None)
-        for i, v in enumerate(values)
-    ]
-    try:
-        await pipeline.process(records)
-    finally:
-        pipeline.close()
+    await _process_once(pipeline, values)
     assert store.batches == [["meme", "text"]]  # one group, in batch order
