@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.metrics import f1_score, roc_auc_score
@@ -30,15 +31,23 @@ def false_positive_rate_at(labels: np.ndarray, scores: np.ndarray, threshold: fl
     return float((scores[negatives] >= threshold).mean()) if negatives.any() else math.nan
 
 
+#: Thresholds tried when tuning: 0.05, 0.06, ..., 0.95.
+TUNING_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
+
+
+def _best_on_grid(quality: Callable[[float], float]) -> float:
+    """The grid threshold with the highest ``quality`` (the lowest one on ties)."""
+    best, best_quality = 0.5, -1.0
+    for threshold in TUNING_GRID:
+        value = quality(float(threshold))
+        if value > best_quality:
+            best, best_quality = float(threshold), value
+    return best
+
+
 def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     """The threshold (on a 0.05..0.95 grid) that maximises the positive-class F1 on tuning data."""
-    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
-    best, best_f1 = 0.5, -1.0
-    for threshold in grid:
-        f1 = float(f1_score(labels, scores >= threshold, zero_division=0))
-        if f1 > best_f1:
-            best, best_f1 = float(threshold), f1
-    return best
+    return _best_on_grid(lambda t: float(f1_score(labels, scores >= t, zero_division=0)))
 
 
 def three_class(
@@ -63,10 +72,6 @@ def best_three_class_threshold(
     truth: np.ndarray, hate: np.ndarray, offensive: np.ndarray, toxic: np.ndarray
 ) -> float:
     """The toxic cut (0.05..0.95 grid) that maximises 3-class macro-F1 on tuning data."""
-    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
-    best, best_f1 = 0.5, -1.0
-    for threshold in grid:
-        f1 = float(f1_score(truth, three_class(hate, offensive, toxic, float(threshold)), average="macro"))
-        if f1 > best_f1:
-            best, best_f1 = float(threshold), f1
-    return best
+    return _best_on_grid(
+        lambda t: float(f1_score(truth, three_class(hate, offensive, toxic, t), average="macro"))
+    )

@@ -55,7 +55,6 @@ from .userdata import load_user_posts
 
 log = logging.getLogger("models.train")
 
-#: Unimodal baselines: which modalities (caption, image pixels, image text) each may see.
 #: How often each kind of composed post is drawn for training (more image-only harm and benign
 #: posts than the uniform mix the test set uses: they are the hard cases).
 TRAIN_KIND_WEIGHTS: dict[str, float] = {
@@ -66,6 +65,7 @@ TRAIN_KIND_WEIGHTS: dict[str, float] = {
     "confounder": 1.0,
 }
 
+#: Unimodal baselines: which modalities (caption, image pixels, image text) each may see.
 BASELINES: dict[str, tuple[bool, bool, bool]] = {
     "text_only": (True, False, False),
     "image_only": (False, True, True),
@@ -328,7 +328,8 @@ def tune_three_class(
     model: ModerationModel, val: FeatureSet, val_texts: Sequence[TextExample]
 ) -> float | None:
     """The toxic cut that maximises HateXplain's 3-class macro-F1 on validation texts (used only
-    to report the 3-class metric; the service decides with the review thresholds)."""
+    to report the 3-class metric; the service decides with the review thresholds). The first
+    ``len(val_texts)`` rows of ``val`` are those texts."""
     rows = [i for i, e in enumerate(val_texts) if e.source == "hatexplain"]
     if not rows:
         return None
@@ -539,7 +540,8 @@ def run(args: TrainArgs) -> dict[str, object]:
         model.config.review_thresholds = tune_thresholds(
             model, val_view, benign_view, benign_fpr=args.benign_fpr
         )
-        three_class_cut = tune_three_class(model, val_view.subset(range(len(ordered_val))), ordered_val)
+        # val_view starts with the validation texts, in the order of ordered_val
+        three_class_cut = tune_three_class(model, val_view, ordered_val)
         model.config.training = {
             "variant": name,
             "three_class_toxic_threshold": three_class_cut,

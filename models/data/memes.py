@@ -90,10 +90,11 @@ def _open_photo(path: str) -> Image.Image:
         return image.convert("RGB")
 
 
-@lru_cache(maxsize=256)
 def _photo(
     path: str, width: int, height: int, crop: tuple[float, float, float, float], flip: bool
 ) -> Image.Image:
+    # Not cached: with augmentation nearly every view is unique, and a cache of rendered views
+    # held hundreds of MB in training for no hits; the decoded photo itself is cached.
     photo = _open_photo(path)
     if crop != (0.0, 0.0, 1.0, 1.0):
         w, h = photo.size
@@ -115,7 +116,7 @@ def _background(spec: MemeSpec) -> Image.Image:
     if spec.background.startswith("color:"):
         rgb = tuple(int(v) for v in spec.background[6:].split(","))
         return Image.new("RGB", (spec.width, spec.height), rgb)
-    return _photo(spec.background, spec.width, spec.height, spec.crop, spec.flip).copy()
+    return _photo(spec.background, spec.width, spec.height, spec.crop, spec.flip)
 
 
 def random_view(rng: np.random.Generator) -> tuple[tuple[float, float, float, float], bool]:
