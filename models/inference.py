@@ -210,6 +210,19 @@ class Moderator:
         )
         return [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
 
+    def read_image_text(self, image: Image.Image) -> str:
+        """The text in ``image`` (OCR, cleaned as for scoring; cached by content), without the text
+        gate: for callers that already decided the image needs reading and do it on their own
+        thread, then pass the result as :attr:`PostContent.ocr_text` (the service's OCR lane).
+        Thread-safe: the OCR engine and the caches lock what they share."""
+        key = image_key(image)
+        cached = self.ocr_cache.get(key)
+        if cached is not None:
+            return cached
+        text = self.processor.read_image_text(image)
+        self.ocr_cache.put(key, text)
+        return text
+
     def _read(self, image: Image.Image) -> str:
         """OCR one image, unless the gate says it holds no text."""
         if self.text_gate is not None and not self.text_gate.likely_has_text(image):

@@ -7,10 +7,14 @@ Delivery guarantees, in one place:
 
 - the subscriber's ack policy is MANUAL (FastStream's Kafka default, ACK_FIRST, commits before
   processing and would lose posts on a crash);
-- a batch's offsets are committed only after :meth:`Pipeline.process` returns, which is after its
-  decisions are committed in PostgreSQL and every decision and dead letter is acknowledged by Kafka;
+- an offset is committed only once its post's decision is committed in PostgreSQL and the decision
+  (or dead letter) is acknowledged by Kafka. Posts whose image needs OCR are decided by the OCR lane
+  after :meth:`Pipeline.process` returns, so posts of a partition can be decided out of order:
+  :class:`~service.offsets.OffsetTracker` commits each partition only up to its first undecided post;
 - if anything unexpected escapes the pipeline, the batch is rewound (``nack`` seeks each partition
-  back to the batch's first offset), so it is redelivered rather than skipped by a later commit.
+  back to the batch's first offset), so it is redelivered rather than skipped by a later commit;
+- when the group takes partitions away, what is decided is committed first; the rest is redelivered
+  to the new owner, and the stored decisions make that a republish, never a second decision.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiokafka import ConsumerRecord
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import FakeConsumer
 from faststream.kafka.schemas import Topic
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -36,10 +40,11 @@ from . import migrate
 from .database import create_engine_from_url, session_factory, wait_for_database
 from .errors import InfrastructureError
 from .images import ImageLimits, ImageLoader
-from .kafka_setup import BrokerPublisher, build_broker, ensure_topics
+from .kafka_setup import GRACEFUL_TIMEOUT_S, BrokerPublisher, build_broker, ensure_topics
 from .memory import limit_arenas
 from .metrics import HealthServer, ServiceMetrics, build_metrics
 from .monitor import KafkaLag, Monitor, review_counter
+from .offsets import CommitFunction, OffsetTracker
 from .pipeline import Pipeline, RawRecord
 from .policy import load_policy
 from .repository import DecisionRecord, StoredDecision, record_decisions
@@ -74,11 +79,28 @@ def _raw_record(record: ConsumerRecord[Any, Any]) -> RawRecord:
     )
 
 
-async def handle_batch(message: KafkaMessage, pipeline: Pipeline) -> None:
-    """Process one consumed batch and commit it, or rewind it when processing failed."""
+def _committer(consumer: Any) -> CommitFunction:
+    """Explicit per-partition commits through the batch's consumer."""
+    if isinstance(consumer, FakeConsumer):
+        # FastStream's in-memory test broker has no offsets to commit (unit tests only).
+        async def commit_nothing(positions: dict[TopicPartition, int]) -> None:
+            await consumer.commit()
+
+        return commit_nothing
+
+    async def commit(positions: dict[TopicPartition, int]) -> None:
+        await consumer.commit(positions)
+
+    return commit
+
+
+async def handle_batch(message: KafkaMessage, pipeline: Pipeline, offsets: OffsetTracker) -> None:
+    """Process one consumed batch and commit what is decided, or rewind it when processing failed."""
     records = [_raw_record(r) for r in message.raw_message]
+    offsets.bind(_committer(message.consumer))
+    offsets.register(records)
     try:
-        await pipeline.process(records)
+        outcome = await pipeline.process(records)
     except Exception:
         first = records[0] if records else None
         logger.exception(
@@ -86,25 +108,42 @@ async def handle_batch(message: KafkaMessage, pipeline: Pipeline) -> None:
             len(records),
             f"{first.topic}/{first.partition}@{first.offset}" if first else "?",
         )
+        # The records stay registered as pending, so no later commit passes them before they are
+        # redelivered (from the rewound position) and decided.
         await message.nack()
         await asyncio.sleep(REDELIVERY_PAUSE_S)
         return
-    try:
-        await message.ack()
-    except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-        # Typically a rebalance took the partitions away mid-batch: the new owner redelivers the
-        # batch and finds the decisions already stored, so nothing is lost or duplicated.
-        logger.warning(
-            "could not commit a batch of %d records (%s); it will be redelivered", len(records), exc
-        )
+    deferred = {(r.topic, r.partition, r.offset) for r in outcome.deferred}
+    offsets.settle(r for r in records if (r.topic, r.partition, r.offset) not in deferred)
+    # A failed commit (typically a rebalance took the partitions mid-batch) is logged by the tracker:
+    # the new owner redelivers and finds the decisions already stored, so nothing is lost or doubled.
+    await offsets.commit()
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):
+    """Commits what is decided before the group takes partitions away, then forgets them."""
+
+    def __init__(self, offsets: OffsetTracker) -> None:
+        self._offsets = offsets
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._offsets.commit()
+        self._offsets.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
 
 
 def subscribe(
-    broker: KafkaBroker, settings: Settings, pipeline: Pipeline | None = None
+    broker: KafkaBroker,
+    settings: Settings,
+    pipeline: Pipeline | None = None,
+    offsets: OffsetTracker | None = None,
 ) -> Callable[[Pipeline], None]:
     """Register the batch subscriber on ``broker``; returns a function that attaches the pipeline,
     which the service builds at start (it needs the model), after the subscriber is declared."""
     slot: dict[str, Pipeline | None] = {"pipeline": pipeline}
+    tracker = offsets if offsets is not None else OffsetTracker()
 
     @broker.subscriber(
         # declare=False: ensure_topics creates topics with DEFAULT_PARTITIONS; FastStream would
@@ -128,12 +167,13 @@ def subscribe(
         # ~0.1-0.25 s to every post's latency at aiokafka's default of 500 ms.
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         decoder=_keep_raw,
+        listener=_CommitBeforeRevoke(tracker),
     )
     async def moderate(message: KafkaMessage) -> None:
         current = slot["pipeline"]
         if current is None:  # cannot happen: the broker starts after the pipeline exists
             raise RuntimeError("the pipeline is not attached")
-        await handle_batch(message, current)
+        await handle_batch(message, current, tracker)
 
     def attach(new: Pipeline) -> None:
         slot["pipeline"] = new
@@ -155,7 +195,8 @@ class PostguardApp:
         self.settings = settings
         self.metrics: ServiceMetrics = build_metrics(registry)
         self.broker = build_broker(settings)
-        self._attach = subscribe(self.broker, settings)
+        self.offsets = OffsetTracker()
+        self._attach = subscribe(self.broker, settings, offsets=self.offsets)
         self._scorer = scorer
         self._engine: AsyncEngine | None = None
         self._pipeline: Pipeline | None = None
@@ -227,6 +268,11 @@ class PostguardApp:
             trim_memory=settings.trim_memory,
             needs_ocr=TextGate(settings.ocr_gate_threshold).likely_has_text,
             cheapest_first=settings.score_cheapest_first,
+            ocr_lane=settings.ocr_lane,
+            ocr_lane_max_pending=settings.ocr_lane_max_pending,
+            # A scorer that cannot read images on its own (a test fake) reads them when scoring.
+            read_image_text=getattr(scorer, "read_image_text", None),
+            on_settled=self._settled,
         )
         self._attach(self._pipeline)
         await self.broker.start()
@@ -263,6 +309,10 @@ class PostguardApp:
         if self._relay is not None:  # before the broker it publishes through
             await self._relay.stop()
             self._relay = None
+        if self._pipeline is not None:
+            # While the consumer can still commit: decide what waits in the OCR lane (later batches
+            # then read their images inline, so this ends even under load).
+            await self._pipeline.drain(GRACEFUL_TIMEOUT_S)
         # Waits up to GRACEFUL_TIMEOUT_S for the batch in flight, then leaves the group.
         await self.broker.stop()
         if self._topic_keeper is not None:
@@ -272,7 +322,7 @@ class PostguardApp:
             await self._monitor.stop()
             self._monitor = None
         if self._pipeline is not None:
-            self._pipeline.close()
+            await self._pipeline.aclose()
             self._pipeline = None
         if self._engine is not None:
             await self._engine.dispose()
@@ -283,6 +333,11 @@ class PostguardApp:
         if self._started:
             logger.info("postguard stopped")
         self._started = False
+
+    async def _settled(self, records: Sequence[RawRecord]) -> None:
+        """The OCR lane decided ``records``: commit whatever that lets through."""
+        self.offsets.settle(records)
+        await self.offsets.commit()
 
     async def run(self) -> None:
         """Serve until SIGTERM or SIGINT, then stop gracefully."""

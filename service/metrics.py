@@ -64,6 +64,7 @@ class ServiceMetrics:
     db_write_errors: Counter  # postguard_db_write_errors_total
     db_retry_backoff_seconds: Gauge
     consumer_paused: Gauge
+    ocr_lane_posts: Gauge  # postguard_ocr_lane_posts: images handed to the OCR lane, not decided yet
     last_decision_timestamp_seconds: Gauge
     model_info: Info  # postguard_model_info{version, sha256, ...}
     policy_info: Info  # postguard_policy_info{version, source}
@@ -143,6 +144,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         consumer_paused=Gauge(
             name("consumer_paused"),
             "1 while consumption is paused (database unavailable), else 0.",
+            registry=registry,
+        ),
+        ocr_lane_posts=Gauge(
+            name("ocr_lane_posts"),
+            "Posts whose image is waiting for (or in) OCR in the OCR lane, not decided yet.",
             registry=registry,
         ),
         last_decision_timestamp_seconds=Gauge(

@@ -9,6 +9,12 @@ wins on redelivery), so redelivery republishes the same decision instead of crea
 Steps: parse -> load images -> score (one call, in the inference thread) -> policy -> store
 (retried until the database takes it) -> publish decisions and dead letters -> return.
 
+With the OCR lane on (service/ocr_lane.py), a batch's images that need OCR are the exception:
+:meth:`Pipeline.process` hands them to the lane and returns without them (listed in
+:attr:`BatchOutcome.deferred`); the lane decides them later through the same steps and reports them
+to ``on_settled``. The caller then commits per partition only up to the first post that is not
+decided yet (service/offsets.py), so the delivery guarantee is unchanged.
+
 Logs name posts by ``post_id`` only: never their text or author.
 """
 
@@ -18,9 +24,9 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -34,6 +40,7 @@ from .errors import PostRejected
 from .images import ImageLoader, LoadedImage
 from .memory import release_free_memory
 from .metrics import ServiceMetrics
+from .ocr_lane import OcrLane
 from .policy import Policy
 from .repository import DecisionRecord, SourceRef, StoredDecision
 from .scoring import Scorer
@@ -121,6 +128,8 @@ class BatchOutcome:
 
     decisions: list[StoredDecision]
     dead_letters: list[DeadLetter]
+    #: Records handed to the OCR lane: not decided yet, reported to ``on_settled`` once they are.
+    deferred: list[RawRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,8 @@ class _Candidate:
     record: RawRecord
     post: Post
     image: LoadedImage | None
+    #: The text in the image when it was already read (by the OCR lane).
+    ocr_text: str | None = None
 
 
 class Pipeline:
@@ -152,7 +163,15 @@ class Pipeline:
         trim_memory: bool = False,
         needs_ocr: Callable[[Image.Image], bool] | None = None,
         cheapest_first: bool = True,
+        ocr_lane: bool = False,
+        ocr_lane_max_pending: int = 64,
+        read_image_text: Callable[[Image.Image], str] | None = None,
+        on_settled: Callable[[Sequence[RawRecord]], Awaitable[None]] | None = None,
     ) -> None:
+        """``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to
+        an :class:`OcrLane` holding at most ``ocr_lane_max_pending`` posts, which reads them with
+        ``read_image_text`` on its own thread (None: the scorer reads them) and reports each group
+        it decided to ``on_settled``."""
         self._scorer = scorer
         self._policy = policy
         self._images = image_loader
@@ -172,6 +191,27 @@ class Pipeline:
         # One dedicated thread: torch keeps per-thread state, and one inference at a time is what
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-inference")
+        self._on_settled = on_settled
+        self._ocr_lane: OcrLane[_Candidate] | None = None
+        if ocr_lane and cheapest_first and needs_ocr is not None:
+            self._ocr_lane = OcrLane(
+                image_of=_image_of,
+                read_text=read_image_text,
+                decide=self._decide_read,
+                max_pending=ocr_lane_max_pending,
+                on_depth=metrics.ocr_lane_posts.set,
+            )
+
+    async def drain(self, timeout_s: float | None = None) -> bool:
+        """Decide everything in the OCR lane and take no more into it (before the consumer stops);
+        False when ``timeout_s`` passed first (the rest is not committed and will be redelivered)."""
+        return await self._ocr_lane.drain(timeout_s) if self._ocr_lane is not None else True
+
+    async def aclose(self) -> None:
+        """Stop the OCR lane and release the threads."""
+        if self._ocr_lane is not None:
+            await self._ocr_lane.close()
+        self.close()
 
     def close(self) -> None:
         """Release the inference thread (waits for a running inference to finish)."""
@@ -191,6 +231,13 @@ class Pipeline:
         # OCR (up to a second each). A post does not wait for a slower post that happens to share
         # its batch; the batch is still committed on Kafka only after every group is stored.
         lanes = await self._lanes(candidates)
+        deferred: list[_Candidate] = []
+        ocr_lane = self._ocr_lane
+        if ocr_lane is not None and not ocr_lane.closing and len(lanes) == 3 and lanes[2]:
+            # Queued before the cheaper groups are scored, so the lane's thread reads these images
+            # while the inference thread scores the rest. Waits while the lane is full.
+            deferred = lanes.pop()
+            await ocr_lane.put(deferred)
         decisions: list[StoredDecision] = []
         all_dead: list[DeadLetter] = []
         lane_dead = dead  # the parse and image rejections go out with the first lane's publish
@@ -199,10 +246,25 @@ class Pipeline:
             all_dead += lane_dead
             lane_dead = []
         if self._trim_memory and any(c.image is not None for c in candidates):
-            # Decoded images and their tensors were freed: give the pages back (service/memory.py).
-            await asyncio.get_running_loop().run_in_executor(self._inference, release_free_memory)
+            await self._release_memory()
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        return BatchOutcome(decisions=decisions, dead_letters=all_dead)
+        return BatchOutcome(decisions=decisions, dead_letters=all_dead, deferred=[c.record for c in deferred])
+
+    async def _decide_read(self, group: list[tuple[_Candidate, str | None]]) -> None:
+        """The OCR lane's decider: posts whose image text was read (or not: then the scorer reads it)."""
+        candidates = [
+            candidate if text is None else replace(candidate, ocr_text=text) for candidate, text in group
+        ]
+        dead: list[DeadLetter] = []
+        await self._decide_lane(candidates, dead)
+        if self._trim_memory and self._ocr_lane is not None and self._ocr_lane.depth <= len(group):
+            await self._release_memory()  # the lane is about to be empty: nothing more to decode soon
+        if self._on_settled is not None:
+            await self._on_settled([candidate.record for candidate in candidates])
+
+    async def _release_memory(self) -> None:
+        # Decoded images and their tensors were freed: give the pages back (service/memory.py).
+        await asyncio.get_running_loop().run_in_executor(self._inference, release_free_memory)
 
     async def _lanes(self, candidates: list[_Candidate]) -> list[list[_Candidate]]:
         """Candidates grouped by expected cost: text only, images without text, images with text
@@ -430,4 +492,14 @@ class Pipeline:
 
 
 def _content(candidate: _Candidate) -> PostContent:
-    return PostContent(text=candidate.post.text, image=candidate.image.image if candidate.image else None)
+    return PostContent(
+        text=candidate.post.text,
+        image=candidate.image.image if candidate.image else None,
+        ocr_text=candidate.ocr_text,
+    )
+
+
+def _image_of(candidate: _Candidate) -> Image.Image:
+    if candidate.image is None:  # cannot happen: only posts with an image enter the OCR lane
+        raise ValueError(f"post {candidate.post.post_id} has no image to read")
+    return candidate.image.image

@@ -55,6 +55,15 @@ class Settings(BaseSettings):
         description="Score, store and publish a batch's text posts, then plain photos, then images "
         "needing OCR, each group before the next (off: the whole batch at once)",
     )
+    ocr_lane: bool = Field(
+        True,
+        description="Read images needing OCR on their own thread while the consumer goes on with later "
+        "batches; offsets are committed per partition up to the first undecided post (needs "
+        "score_cheapest_first; off: a batch waits for its OCR)",
+    )
+    ocr_lane_max_pending: int = Field(
+        64, ge=1, le=4096, description="Most posts in the OCR lane; when full, consumption waits"
+    )
 
     # --- model and policy ---
     model_path: Path | None = Field(None, description="Checkpoint directory; default: the bundled checkpoint")

@@ -56,6 +56,7 @@ def test_names_follow_conventions(metrics: ServiceMetrics) -> None:
         "postguard_db_write_errors",
         "postguard_db_retry_backoff_seconds",
         "postguard_consumer_paused",
+        "postguard_ocr_lane_posts",
         "postguard_last_decision_timestamp_seconds",
         "postguard_model",
         "postguard_policy",

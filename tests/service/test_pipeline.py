@@ -6,16 +6,19 @@ in-memory decision store stand in for them. The real parser, image loader and po
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from PIL import Image
@@ -28,6 +31,7 @@ from service.contract import Decision
 from service.images import ImageLimits, ImageLoader
 from service.kafka_setup import BrokerPublisher, build_broker
 from service.metrics import ServiceMetrics, build_metrics
+from service.offsets import OffsetTracker
 from service.pipeline import (
     HEADER_ERROR,
     HEADER_ORIGINAL_BYTES,
@@ -403,16 +407,30 @@ async def test_duplicate_post_in_one_batch_is_decided_once(make_harness: Callabl
     assert [payload["post_id"] for _, payload in h.decisions] == ["p-1"]
 
 
-class _FakeMessage:
-    def __init__(self, records: list[Any]) -> None:
-        self.raw_message = tuple(records)
-        self.acked = self.nacked = False
+class _RecordingConsumer:
+    """Stands in for the aiokafka consumer: records explicit commits and seeks."""
 
-    async def ack(self) -> None:
-        self.acked = True
+    def __init__(self) -> None:
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.seeks.append((partition, offset))
+
+
+class _FakeMessage:
+    def __init__(self, records: list[Any], consumer: _RecordingConsumer) -> None:
+        self.raw_message = tuple(records)
+        self.consumer = consumer
+        self.nacked = False
 
     async def nack(self) -> None:
         self.nacked = True
+        for record in self.raw_message:
+            self.consumer.seek(TopicPartition(record.topic, record.partition), record.offset)
 
 
 @dataclass
@@ -430,19 +448,24 @@ async def test_handle_batch_commits_after_success_and_rewinds_on_failure(
 ) -> None:
     h = make_harness()
     monkeypatch.setattr("service.app.REDELIVERY_PAUSE_S", 0.0)
+    consumer = _RecordingConsumer()
+    offsets = OffsetTracker()
     async with TestKafkaBroker(h.broker):
-        ok = _FakeMessage([_Record(_post("p-1", text="hi"))])
-        await handle_batch(ok, h.pipeline)  # type: ignore[arg-type]
-        assert ok.acked and not ok.nacked
+        ok = _FakeMessage([_Record(_post("p-1", text="hi"), offset=7)], consumer)
+        await handle_batch(ok, h.pipeline, offsets)  # type: ignore[arg-type]
+        # explicit position: the next offset to read, for exactly this partition
+        assert consumer.commits == [{TopicPartition("posts", 0): 8}] and not ok.nacked
 
         async def broken(records: Sequence[DecisionRecord]) -> list[StoredDecision]:
             raise TypeError("a bug, not a database error")
 
         h.pipeline._retry = StoreRetry(metrics=h.metrics, _sleep=_no_sleep)
         h.pipeline._store = broken  # type: ignore[assignment]
-        failed = _FakeMessage([_Record(_post("p-2", text="hi"))])
-        await handle_batch(failed, h.pipeline)  # type: ignore[arg-type]
-        assert failed.nacked and not failed.acked
+        failed = _FakeMessage([_Record(_post("p-2", text="hi"), offset=8)], consumer)
+        await handle_batch(failed, h.pipeline, offsets)  # type: ignore[arg-type]
+        assert failed.nacked and consumer.seeks == [(TopicPartition("posts", 0), 8)]
+        assert len(consumer.commits) == 1  # nothing committed past the failed post
+        assert offsets.committable() == {}  # and it holds the partition back until redelivered
 
 
 class _RecordingPublisher:
@@ -580,3 +603,187 @@ async def test_cheapest_first_can_be_turned_off() -> None:
     values = [_post("meme", image={"data": _image()}), _post("text", text="hello")]
     await _process_once(pipeline, values)
     assert store.batches == [["meme", "text"]]  # one group, in batch order
+
+
+class _RecordingScorer(FakeScorer):
+    """FakeScorer that remembers the image text each post arrived with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ocr_texts: list[str | None] = []
+
+    def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
+        self.ocr_texts += [post.ocr_text for post in posts if post.image is not None]
+        return super().score(posts)
+
+
+class _BlockingReader:
+    """read_image_text that waits until released, and notes the thread it ran on."""
+
+    def __init__(self, text: str = "text read in the lane", fail: bool = False) -> None:
+        self.release = threading.Event()
+        self.threads: list[str] = []
+        self.text = text
+        self.fail = fail
+
+    def __call__(self, image: Image.Image) -> str:
+        self.threads.append(threading.current_thread().name)
+        if not self.release.wait(timeout=30):
+            raise TimeoutError("the test never released the reader")
+        if self.fail:
+            raise RuntimeError("OCR blew up")
+        return self.text
+
+
+def _is_blue(image: Image.Image) -> bool:
+    return image.getpixel((0, 0)) == (0, 0, 255)
+
+
+def _meme(post_id: str) -> bytes:
+    return _post(post_id, text=f"caption {post_id}", image={"data": _image(colour=(0, 0, 255))})
+
+
+def _records(values: Sequence[bytes], first_offset: int = 0) -> list[RawRecord]:
+    return [
+        RawRecord(value=v, key=None, topic="posts", partition=0, offset=first_offset + i, timestamp_ms=None)
+        for i, v in enumerate(values)
+    ]
+
+
+def _lane_pipeline(
+    reader: _BlockingReader | None, settled: list[list[int]], **options: Any
+) -> tuple[Pipeline, _OrderedStore, _RecordingScorer]:
+    store = _OrderedStore()
+    scorer = _RecordingScorer()
+
+    async def on_settled(records: Sequence[RawRecord]) -> None:
+        settled.append([r.offset for r in records])
+
+    pipeline = _bare_pipeline(
+        store=store,
+        needs_ocr=_is_blue,
+        ocr_lane=True,
+        read_image_text=reader,
+        on_settled=on_settled,
+        **options,
+    )
+    pipeline._scorer = scorer
+    return pipeline, store, scorer
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def test_ocr_lane_lets_the_batch_return_before_its_memes_are_read() -> None:
+    reader = _BlockingReader()
+    settled: list[list[int]] = []
+    pipeline, store, scorer = _lane_pipeline(reader, settled)
+    try:
+        values = [
+            _meme("meme"),
+            _post("photo", text="nice", image={"data": _image()}),
+            _post("text", text="hi"),
+        ]
+        outcome = await pipeline.process(_records(values))
+        # The batch is back while the meme is still being read: its cheaper posts are decided.
+        assert [r.offset for r in outcome.deferred] == [0]
+        assert sorted(d.post_id for d in outcome.decisions) == ["photo", "text"]
+        assert store.batches == [["text"], ["photo"]] and settled == []
+
+        reader.release.set()
+        await _until(lambda: settled == [[0]])
+        assert store.batches[-1] == ["meme"]
+        assert reader.threads and all(name.startswith("postguard-ocr") for name in reader.threads)
+        # The text read in the lane reached the scorer: it did not read the image a second time.
+        assert scorer.ocr_texts[-1] == "text read in the lane"
+        assert pipeline._metrics.ocr_lane_posts._value.get() == 0
+        assert await pipeline.drain(timeout_s=5)
+    finally:
+        reader.release.set()
+        await pipeline.aclose()
+
+
+async def test_a_full_ocr_lane_holds_the_consumer_back() -> None:
+    reader = _BlockingReader()
+    settled: list[list[int]] = []
+    pipeline, _, _ = _lane_pipeline(reader, settled, ocr_lane_max_pending=1)
+    try:
+        await pipeline.process(_records([_meme("m-1")]))  # being read (taken from the queue)
+        await _until(lambda: len(reader.threads) == 1)
+        await pipeline.process(_records([_meme("m-2")], first_offset=1))  # fills the queue
+        third = asyncio.create_task(pipeline.process(_records([_meme("m-3")], first_offset=2)))
+        await asyncio.sleep(0.3)
+        assert not third.done(), "a full lane must make the consumer wait"
+        assert pipeline._metrics.ocr_lane_posts._value.get() == 3
+        reader.release.set()
+        await asyncio.wait_for(third, timeout=10)
+        await _until(lambda: sorted(o for group in settled for o in group) == [0, 1, 2])
+    finally:
+        reader.release.set()
+        await pipeline.aclose()
+
+
+async def test_ocr_lane_retries_a_group_whose_decision_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("service.ocr_lane.RETRY_PAUSE_S", 0.0)
+    reader = _BlockingReader()
+    reader.release.set()
+    settled: list[list[int]] = []
+    pipeline, store, _ = _lane_pipeline(reader, settled)
+    real_store = pipeline._store
+    failures = [RuntimeError("the broker went away")]
+
+    async def flaky(records: Sequence[DecisionRecord]) -> list[StoredDecision]:
+        if failures:
+            raise failures.pop()
+        return await real_store(records)
+
+    pipeline._store = flaky
+    try:
+        await pipeline.process(_records([_meme("meme")]))
+        await _until(lambda: settled == [[0]])
+        assert [post_id for post_id, _ in store.rows] == ["meme"] and not failures
+    finally:
+        await pipeline.aclose()
+
+
+async def test_ocr_failure_in_the_lane_leaves_the_reading_to_the_scorer() -> None:
+    reader = _BlockingReader(fail=True)
+    reader.release.set()
+    settled: list[list[int]] = []
+    pipeline, store, scorer = _lane_pipeline(reader, settled)
+    try:
+        await pipeline.process(_records([_meme("meme")]))
+        await _until(lambda: settled == [[0]])
+        assert scorer.ocr_texts == [None] and [p for p, _ in store.rows] == ["meme"]
+    finally:
+        await pipeline.aclose()
+
+
+async def test_after_drain_memes_are_decided_inside_their_batch() -> None:
+    reader = _BlockingReader()
+    reader.release.set()
+    settled: list[list[int]] = []
+    pipeline, store, _ = _lane_pipeline(reader, settled)
+    try:
+        assert await pipeline.drain(timeout_s=5)
+        outcome = await pipeline.process(_records([_meme("meme"), _post("text", text="hi")]))
+        assert outcome.deferred == [] and sorted(d.post_id for d in outcome.decisions) == ["meme", "text"]
+        assert store.batches == [["text"], ["meme"]] and settled == []
+    finally:
+        await pipeline.aclose()
+
+
+async def test_drain_gives_up_after_its_timeout() -> None:
+    reader = _BlockingReader()
+    pipeline, _, _ = _lane_pipeline(reader, [])
+    try:
+        await pipeline.process(_records([_meme("meme")]))
+        assert not await pipeline.drain(timeout_s=0.2)
+    finally:
+        reader.release.set()
+        await pipeline.aclose()

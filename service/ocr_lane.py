@@ -1,0 +1,156 @@
+"""The OCR lane: images that need OCR are read beside the consumer, not in its way.
+
+Reading the text in a meme takes ~0.2 s of a core (RapidOCR), 10-50 times what scoring a text
+post costs. If the consumer waited for it, every post fetched behind a meme would wait too. So the
+pipeline hands those posts to this lane and returns; the consumer goes on fetching and scoring
+text posts and photos while the lane, on its own thread (the machine's other core), reads the
+images one after another, then has the ready ones decided (scored, stored and published) in small
+groups through a callback, and reports them as settled so their offsets can be committed
+(service/offsets.py keeps the commit from passing a post that is not decided yet).
+
+The lane holds at most ``max_pending`` posts: when it is full, :meth:`OcrLane.put` waits, which
+stops the consumer from fetching more (backpressure) instead of buffering images without bound.
+Deciding is idempotent (the database keeps the first decision of a post), so a group that fails is
+retried after a pause, and whatever is unsettled when the service stops is simply redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Pause before a group whose decision failed (database or broker trouble) is tried again.
+RETRY_PAUSE_S = 1.0
+
+
+class OcrLane(Generic[T]):
+    """A bounded queue of posts to read, a reader on its own thread, and a decider."""
+
+    def __init__(
+        self,
+        *,
+        image_of: Callable[[T], Image.Image],
+        read_text: Callable[[Image.Image], str] | None,
+        decide: Callable[[list[tuple[T, str | None]]], Awaitable[None]],
+        max_pending: int = 64,
+        max_group: int = 32,
+        on_depth: Callable[[int], None] | None = None,
+    ) -> None:
+        """``read_text`` runs in the lane's thread (None: the decider's scorer reads the images
+        itself); ``decide`` gets (post, text read) pairs and must store and publish them;
+        ``on_depth`` is told the number of posts in the lane whenever it changes (a gauge)."""
+        if max_pending < 1 or max_group < 1:
+            raise ValueError("max_pending and max_group must be at least 1")
+        self._image_of = image_of
+        self._read_text = read_text
+        self._decide = decide
+        self._max_group = max_group
+        self._on_depth = on_depth
+        self._to_read: asyncio.Queue[T] = asyncio.Queue(maxsize=max_pending)
+        self._to_decide: asyncio.Queue[tuple[T, str | None]] = asyncio.Queue()
+        self._in_lane = 0
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._closing = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-ocr")
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def depth(self) -> int:
+        """Posts put and not yet decided."""
+        return self._in_lane
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._reader(), name="postguard-ocr-reader"),
+                asyncio.create_task(self._decider(), name="postguard-ocr-decider"),
+            ]
+
+    async def put(self, items: Sequence[T]) -> None:
+        """Queue posts for reading; waits while the lane is full."""
+        self.start()
+        for item in items:
+            self._changed(+1)
+            await self._to_read.put(item)
+
+    async def drain(self, timeout_s: float | None = None) -> bool:
+        """Stop taking new posts (the pipeline then reads images inline) and wait until every post in
+        the lane is decided; False when ``timeout_s`` passed first."""
+        self._closing = True
+        try:
+            await asyncio.wait_for(self._empty.wait(), timeout_s)
+        except TimeoutError:
+            logger.warning(
+                "%d posts were still waiting for OCR at shutdown; they are not committed and will be redelivered",
+                self._in_lane,
+            )
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Cancel the lane's tasks and release its thread (after :meth:`drain`)."""
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._thread.shutdown(wait=True)
+
+    # --- the two stages ---------------------------------------------------------------------
+
+    async def _reader(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self._to_read.get()
+            text: str | None = None
+            if self._read_text is not None:
+                try:
+                    text = await loop.run_in_executor(self._thread, self._read_text, self._image_of(item))
+                except Exception as exc:  # noqa: BLE001 - the scorer reads it again and reports the error
+                    logger.info("OCR failed in the lane (%s); the scorer will read the image itself", exc)
+            await self._to_decide.put((item, text))
+
+    async def _decider(self) -> None:
+        while True:
+            group = [await self._to_decide.get()]
+            while len(group) < self._max_group and not self._to_decide.empty():
+                group.append(self._to_decide.get_nowait())
+            while True:
+                try:
+                    await self._decide(group)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # Decisions are idempotent: trying again cannot duplicate one. Nothing is
+                    # committed past these posts meanwhile, so a crash here loses nothing either.
+                    logger.exception(
+                        "deciding %d posts from the OCR lane failed; retrying in %.0f s",
+                        len(group),
+                        RETRY_PAUSE_S,
+                    )
+                    await asyncio.sleep(RETRY_PAUSE_S)
+            self._changed(-len(group))
+
+    def _changed(self, delta: int) -> None:
+        self._in_lane += delta
+        if self._in_lane == 0:
+            self._empty.set()
+        else:
+            self._empty.clear()
+        if self._on_depth is not None:
+            self._on_depth(self._in_lane)
