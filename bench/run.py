@@ -55,6 +55,17 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it ('' where /proc/cpuinfo is missing)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -346,6 +357,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
+            # Absolute figures move a lot between hosts (ratios much less): say which CPU ran them.
+            "cpu_model": cpu_model(),
             "load_average_at_start": load_average(),
         },
         "checkpoint": str(checkpoint),

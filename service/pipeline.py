@@ -218,7 +218,8 @@ class Pipeline:
         self._inference.shutdown(wait=True)
 
     async def process(self, records: Sequence[RawRecord]) -> BatchOutcome:
-        """Decide or dead-letter every record; return once all of it is stored and published."""
+        """Decide or dead-letter every record; return once all of it is stored and published, except
+        the posts handed to the OCR lane (``deferred`` in the outcome), which are reported later."""
         started = time.perf_counter()
         for topic in {r.topic for r in records}:
             self._metrics.posts_consumed.labels(topic=topic).inc(sum(1 for r in records if r.topic == topic))
@@ -229,7 +230,8 @@ class Pipeline:
         # Cheapest posts first, each group stored and published before the next is scored: text
         # only (milliseconds), then images without text (the image tower), then images that need
         # OCR (up to a second each). A post does not wait for a slower post that happens to share
-        # its batch; the batch is still committed on Kafka only after every group is stored.
+        # its batch. Nothing is committed on Kafka before it is stored: the caller commits the batch
+        # after this returns, and the OCR lane's posts (and anything behind them) once they are.
         lanes = await self._lanes(candidates)
         deferred: list[_Candidate] = []
         ocr_lane = self._ocr_lane
