@@ -104,3 +104,19 @@ async def test_without_a_consumer_nothing_is_committed() -> None:
     tracker.settle(_records(0, 0))
     assert await tracker.commit()
     assert tracker.committable() == {P0: 1}
+
+
+async def test_a_rebalance_commits_what_is_decided_then_forgets_the_partitions() -> None:
+    from service.app import _CommitBeforeRevoke
+
+    commits = _Commits()
+    tracker = OffsetTracker()
+    tracker.bind(commits)
+    tracker.register(_records(0, 0, 1, 2) + _records(1, 7))
+    tracker.settle(_records(0, 0, 1))  # offset 2 is still in the OCR lane
+    listener = _CommitBeforeRevoke(tracker)
+    await listener.on_partitions_revoked({P0})
+    assert commits.calls == [{P0: 2}]  # the decided prefix went out before the partition did
+    assert tracker.pending() == 1  # partition 1 is still ours; partition 0's pending post is not
+    tracker.settle(_records(0, 2))  # the lane finishing after the revocation commits nothing
+    assert tracker.committable() == {}
