@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
 
 from .pipeline import RawRecord
 
@@ -98,7 +98,8 @@ class OffsetTracker:
                 return True
             try:
                 await self._commit(positions)
-            except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # ConsumerStoppedError: the OCR lane finished a post after a stop that could not wait for it.
+            except (CommitFailedError, IllegalStateError, KafkaError, ConsumerStoppedError) as exc:
                 logger.warning(
                     "could not commit offsets %s (%s); they will be redelivered", _describe(positions), exc
                 )

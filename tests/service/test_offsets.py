@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError
 
 from service.offsets import OffsetTracker
 from service.pipeline import RawRecord
@@ -20,14 +21,15 @@ def _records(partition: int, *offsets: int) -> list[RawRecord]:
 
 
 class _Commits:
-    def __init__(self, fail: int = 0) -> None:
+    def __init__(self, fail: int = 0, error: Exception | None = None) -> None:
         self.calls: list[dict[TopicPartition, int]] = []
         self.fail = fail
+        self.error = error or CommitFailedError("the group rebalanced")
 
     async def __call__(self, positions: dict[TopicPartition, int]) -> None:
         if self.fail:
             self.fail -= 1
-            raise CommitFailedError("the group rebalanced")
+            raise self.error
         self.calls.append(dict(positions))
 
 
@@ -62,8 +64,11 @@ async def test_partitions_advance_independently() -> None:
     assert commits.calls[-1] == {P0: 1}
 
 
-async def test_a_failed_commit_is_reported_and_tried_again_next_time() -> None:
-    commits = _Commits(fail=1)
+@pytest.mark.parametrize(
+    "error", [CommitFailedError("the group rebalanced"), ConsumerStoppedError()], ids=["rebalance", "stopped"]
+)
+async def test_a_failed_commit_is_reported_and_tried_again_next_time(error: Exception) -> None:
+    commits = _Commits(fail=1, error=error)
     tracker = OffsetTracker()
     tracker.bind(commits)
     tracker.register(_records(0, 3))
