@@ -168,6 +168,32 @@ def glue_words(text: str, rng: np.random.Generator, probability: float = 0.3) ->
     return " ".join(out)
 
 
+def as_caption_less_memes(texts: FeatureSet, memes: FeatureSet, *, fraction: float, seed: int) -> FeatureSet:
+    """A share of text-only posts shown again as caption-less memes: each chosen text's embedding in
+    the image-text slot (the slot shares the caption's projection, so this is what the text tower
+    gives for the same words read from an image), no caption, and the pixel features of a random
+    meme of ``memes`` (rendered text on a photo or a background: the look of a meme, whatever its
+    words). Labels are the text's. Empty when ``fraction`` is 0 or ``memes`` has no meme with text."""
+    donors = torch.nonzero(memes.present[:, 1] & memes.present[:, 2]).flatten()
+    count = round(fraction * len(texts))
+    if count == 0 or len(donors) == 0:
+        return texts.subset([])
+    generator = torch.Generator().manual_seed(seed)
+    chosen = torch.randperm(len(texts), generator=generator)[:count]
+    pixels = memes.image_pixels[donors[torch.randint(len(donors), (count,), generator=generator)]]
+    present = torch.zeros(count, 3, dtype=torch.bool)
+    present[:, 1:] = True
+    return FeatureSet(
+        caption=torch.zeros_like(texts.caption[chosen]),
+        image_pixels=pixels,
+        image_text=texts.caption[chosen],
+        present=present,
+        targets=texts.targets[chosen],
+        mask=texts.mask[chosen],
+        kinds=["caption_less"] * count,
+    )
+
+
 def text_only_features(
     embeddings: torch.Tensor, examples: Sequence[TextExample], image_dim: int, kind: str = "text"
 ) -> FeatureSet:

@@ -43,10 +43,17 @@ from transformers import AutoTokenizer
 from .architecture import ModerationModel
 from .checkpoint import save_checkpoint
 from .config import FUSION_MODES, ModerationConfig, TextEncoderConfig
-from .data.multimodal import KINDS, MultimodalExample, benign_photo_posts, compose
+from .data.multimodal import KINDS, MultimodalExample, benign_photo_posts, benign_plain_images, compose
 from .data.sources import SPLITS, CocoImage, TextExample, default_data_dir, load_coco, load_text_corpus
 from .encoders import text_encoder_path
-from .features import FeatureSet, OcrCache, multimodal_features, predict, text_only_features
+from .features import (
+    FeatureSet,
+    OcrCache,
+    as_caption_less_memes,
+    multimodal_features,
+    predict,
+    text_only_features,
+)
 from .inference import DEFAULT_CHECKPOINT
 from .metrics import auroc, best_f1_threshold, best_three_class_threshold, threshold_for_fpr
 from .preprocessing import ModerationProcessor
@@ -91,6 +98,8 @@ class TrainArgs:
     text_tower_from: Path | None = None
     benign_fpr: float = 0.005
     val_photos: int = 8
+    caption_less_swap: float = 0.0
+    synthetic_images: int = 0
 
 
 def seed_everything(seed: int) -> None:
@@ -454,6 +463,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         twins=True,
         augment=True,
         weights=[TRAIN_KIND_WEIGHTS[k] for k in KINDS],
+        gradients=args.synthetic_images > 0,
     )
     memes_val = compose(
         by_split["val"],
@@ -485,6 +495,18 @@ def run(args: TrainArgs) -> dict[str, object]:
         captions_per_view=6,
         caption_pool=coco_captions["val"],
     )
+    if args.synthetic_images > 0:
+        # Flat colours and gradients without text, benign, in training and in the held-out benign
+        # set the thresholds are capped on: photos must not be the only benign images the heads see.
+        memes_train += benign_plain_images(
+            args.synthetic_images, split="train", seed=args.seed + 6, caption_pool=coco_captions["train"]
+        )
+        benign_val += benign_plain_images(
+            max(1, args.synthetic_images // 4),
+            split="val",
+            seed=args.seed + 7,
+            caption_pool=coco_captions["val"],
+        )
     memes_train += [p for p in user_posts if p.split == "train"]
     memes_val += [p for p in user_posts if p.split == "val"]
     ocr_cache = OcrCache(args.work_dir / "ocr_cache.json")
@@ -516,9 +538,14 @@ def run(args: TrainArgs) -> dict[str, object]:
         else None
     )
     ocr_cache.save()
-    train_set = FeatureSet.concat(
-        [text_only_features(train_embeddings, ordered_train, image_dim)] + [train_mm] * 3
+    train_texts_set = text_only_features(train_embeddings, ordered_train, image_dim)
+    # Some text posts again as caption-less memes (text in the image-text slot): the head otherwise
+    # learns the caption slot from ~25k texts and the image-text slot from a few thousand memes,
+    # and scores the same words lower when they are written in an image (docs/model_card.md).
+    swapped = as_caption_less_memes(
+        train_texts_set, train_mm, fraction=args.caption_less_swap, seed=args.seed + 5
     )
+    train_set = FeatureSet.concat([train_texts_set, swapped] + [train_mm] * 3)
     val_set = FeatureSet.concat([text_only_features(val_embeddings, ordered_val, image_dim), val_mm])
 
     # --- stage 3: heads
@@ -638,6 +665,19 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "--val-photos", type=int, default=8, help="COCO train2017 photos held out for validation"
     )
     parser.add_argument(
+        "--synthetic-images",
+        type=int,
+        default=0,
+        help="benign text-free synthetic images (flat colours, gradients) added to training "
+        "(a quarter as many to the held-out benign set); also renders memes on gradients",
+    )
+    parser.add_argument(
+        "--caption-less-swap",
+        type=float,
+        default=0.0,
+        help="share of training texts also shown as caption-less memes (text in the image-text slot)",
+    )
+    parser.add_argument(
         "--text-tower-from",
         type=Path,
         help="reuse the fine-tuned text layers of this checkpoint (skips stage 1; heads only)",
@@ -653,6 +693,10 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
     ns = parser.parse_args(argv)
     if not 0.0 <= ns.benign_fpr < 1.0:
         parser.error(f"--benign-fpr must be in [0, 1), got {ns.benign_fpr}")
+    if ns.synthetic_images < 0:
+        parser.error(f"--synthetic-images must be >= 0, got {ns.synthetic_images}")
+    if not 0.0 <= ns.caption_less_swap <= 1.0:
+        parser.error(f"--caption-less-swap must be in [0, 1], got {ns.caption_less_swap}")
     data_dir = None if ns.no_shared_data else ns.data_dir
     if data_dir is not None and not data_dir.is_dir():
         parser.error(f"--data-dir {data_dir} does not exist")
@@ -674,6 +718,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         text_tower_from=ns.text_tower_from,
         benign_fpr=ns.benign_fpr,
         val_photos=ns.val_photos,
+        caption_less_swap=ns.caption_less_swap,
+        synthetic_images=ns.synthetic_images,
     )
 
 

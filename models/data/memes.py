@@ -48,7 +48,7 @@ class MemeSpec:
     """Everything that determines one rendered image."""
 
     text: str
-    background: str  # a photo path, or "color:R,G,B"
+    background: str  # a photo path, "color:R,G,B", or "gradient:R,G,B:R,G,B" (top to bottom)
     style: str
     font: int  # index into the available fonts
     font_size: int
@@ -116,7 +116,23 @@ def _background(spec: MemeSpec) -> Image.Image:
     if spec.background.startswith("color:"):
         rgb = tuple(int(v) for v in spec.background[6:].split(","))
         return Image.new("RGB", (spec.width, spec.height), rgb)
+    if spec.background.startswith("gradient:"):
+        top, bottom = (np.array([int(v) for v in part.split(",")]) for part in spec.background[9:].split(":"))
+        ramp = np.linspace(0.0, 1.0, spec.height)[:, None, None]
+        rows = (top * (1 - ramp) + bottom * ramp).round().astype(np.uint8)  # (height, 1, 3)
+        return Image.fromarray(np.repeat(rows, spec.width, axis=1), "RGB")
     return _photo(spec.background, spec.width, spec.height, spec.crop, spec.flip)
+
+
+def is_plain_background(background: str) -> bool:
+    """A flat colour or a gradient (no photo)."""
+    return background.startswith(("color:", "gradient:"))
+
+
+def random_gradient(rng: np.random.Generator) -> str:
+    """A random two-colour vertical gradient background ("gradient:R,G,B:R,G,B")."""
+    top, bottom = rng.integers(0, 256, size=(2, 3))
+    return "gradient:" + ",".join(str(int(v)) for v in top) + ":" + ",".join(str(int(v)) for v in bottom)
 
 
 def random_view(rng: np.random.Generator) -> tuple[tuple[float, float, float, float], bool]:
@@ -218,19 +234,27 @@ def _degrade(image: Image.Image, spec: MemeSpec) -> Image.Image:
 
 
 def random_spec(
-    text: str, rng: np.random.Generator, photos: list[Path], *, augment: bool = False
+    text: str,
+    rng: np.random.Generator,
+    photos: list[Path],
+    *,
+    augment: bool = False,
+    gradients: bool = False,
 ) -> MemeSpec:
     """A random but reproducible rendering of ``text`` (half on photos, half on plain colours);
-    ``augment`` also crops and flips the photo at random."""
+    ``augment`` also crops and flips the photo at random; ``gradients`` makes half of the plain
+    backgrounds random two-colour gradients (synthetic images then look like more than 7 colours)."""
     if photos and rng.random() < 0.5:
         background = str(photos[int(rng.integers(len(photos)))])
+    elif gradients and rng.random() < 0.5:
+        background = random_gradient(rng)
     else:
         background = "color:" + ",".join(str(v) for v in PALETTE[int(rng.integers(len(PALETTE)))])
     style = STYLES[int(rng.integers(len(STYLES)))]
-    if background.startswith("color:") and style.startswith("outlined") and rng.random() < 0.5:
+    if is_plain_background(background) and style.startswith("outlined") and rng.random() < 0.5:
         style = "card"
     crop, flip = (0.0, 0.0, 1.0, 1.0), False
-    if augment and not background.startswith("color:"):
+    if augment and not is_plain_background(background):
         crop, flip = random_view(rng)
     return MemeSpec(
         text=text,

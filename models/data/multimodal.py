@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .memes import MemeSpec, random_spec, random_view
+from .memes import PALETTE, MemeSpec, random_gradient, random_spec, random_view
 from .sources import BENIGN, FULL_MASK, CocoImage, TextExample
 
 KINDS: tuple[str, ...] = ("caption_harm", "image_harm", "split_harm", "benign", "confounder")
@@ -100,10 +100,12 @@ def compose(
     weights: Sequence[float] | None = None,
     twins: bool = False,
     augment: bool = False,
+    gradients: bool = False,
 ) -> list[MultimodalExample]:
     """Draw ``count`` multimodal posts of the given kinds from one split's texts.
 
-    ``augment`` crops and flips photos at random (training: more distinct views of few photos)."""
+    ``augment`` crops and flips photos at random (training: more distinct views of few photos);
+    ``gradients`` renders half of the plain-background memes on random gradients."""
     rng = np.random.default_rng(seed)
     harmful = [t for t in texts if is_harmful(t) and len(t.text.split()) >= 3]
     benign = [t for t in texts if not is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
@@ -141,7 +143,7 @@ def compose(
         if photo_list and rng.random() < 0.5:
             return _photo_spec(photo_list[int(rng.integers(len(photo_list)))], rng, augment=augment), None
         example = pick(benign)
-        return random_spec(example.text, rng, photo_list, augment=augment), example
+        return random_spec(example.text, rng, photo_list, augment=augment, gradients=gradients), example
 
     examples = []
     for _ in range(count):
@@ -156,7 +158,7 @@ def compose(
         elif kind == "image_harm":
             source = pick(harmful)
             caption, caption_part = benign_caption()
-            image = random_spec(source.text, rng, photo_list, augment=augment)
+            image = random_spec(source.text, rng, photo_list, augment=augment, gradients=gradients)
             targets, mask = _combine(source, caption_part)
         elif kind == "split_harm":
             source = pick(splittable)
@@ -164,7 +166,7 @@ def compose(
             cut = len(words) // 2
             caption, image = (
                 " ".join(words[:cut]),
-                random_spec(" ".join(words[cut:]), rng, photo_list, augment=augment),
+                random_spec(" ".join(words[cut:]), rng, photo_list, augment=augment, gradients=gradients),
             )
             targets, mask = _combine(source)
         elif kind == "confounder":
@@ -174,7 +176,7 @@ def compose(
             else:
                 (caption, image_part), image = (
                     benign_caption(),
-                    random_spec(source.text, rng, photo_list, augment=augment),
+                    random_spec(source.text, rng, photo_list, augment=augment, gradients=gradients),
                 )
             targets, mask = _combine(source, image_part)
         else:  # benign
@@ -239,6 +241,40 @@ def benign_photo_posts(
             for _ in range(captions_per_view if pool else 0):
                 chosen = pool[int(rng.integers(len(pool)))]
                 posts.append(MultimodalExample(chosen, spec, BENIGN, FULL_MASK, "benign_photo", split))
+    return posts
+
+
+def benign_plain_images(
+    count: int, *, split: str, seed: int, caption_pool: Sequence[str] = ()
+) -> list[MultimodalExample]:
+    """Benign posts whose image is synthetic and holds no text: a flat colour or a random two-colour
+    gradient (backgrounds, screenshots of nothing, generated art), half of them with a benign
+    caption from ``caption_pool``. Without them, photos are the only benign images training sees,
+    and the pixels of anything else push scores up."""
+    rng = np.random.default_rng(seed)
+    posts = []
+    for _ in range(count):
+        if rng.random() < 0.5:
+            background = random_gradient(rng)
+        else:
+            background = "color:" + ",".join(str(v) for v in PALETTE[int(rng.integers(len(PALETTE)))])
+        spec = MemeSpec(
+            text="",
+            background=background,
+            style="outlined_center",  # no text is drawn: the style does not matter
+            font=0,
+            font_size=30,
+            noise=float(rng.choice([0.0, 0.0, 4.0])),
+            jpeg_quality=int(rng.choice([0, 95, 75])),
+            width=int(rng.choice([256, 320, 448, 512])),
+            height=int(rng.choice([192, 240, 448, 512])),
+        )
+        caption = (
+            caption_pool[int(rng.integers(len(caption_pool)))]
+            if caption_pool and rng.random() < 0.5
+            else None
+        )
+        posts.append(MultimodalExample(caption, spec, BENIGN, FULL_MASK, "benign_plain_image", split))
     return posts
 
 

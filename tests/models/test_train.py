@@ -115,6 +115,15 @@ def test_parse_args_without_shared_data(tmp_path: Path) -> None:
     assert args.output == tmp_path / "out"
 
 
+@pytest.mark.parametrize("share", ["-0.1", "1.5"])
+def test_parse_args_refuses_a_caption_less_swap_outside_0_1(
+    share: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--no-shared-data", "--caption-less-swap", share])
+    assert "--caption-less-swap must be in [0, 1]" in capsys.readouterr().err
+
+
 def test_run_refuses_to_train_on_nothing(tmp_path: Path) -> None:
     args = parse_args(
         ["--no-shared-data", "--work-dir", str(tmp_path / "work"), "--output", str(tmp_path / "out")]
