@@ -98,8 +98,8 @@ class TrainArgs:
     text_tower_from: Path | None = None
     benign_fpr: float = 0.005
     val_photos: int = 8
-    caption_less_swap: float = 0.0
-    synthetic_images: int = 0
+    caption_less_swap: float = 0.3
+    synthetic_images: int = 400
 
 
 def seed_everything(seed: int) -> None:
@@ -495,11 +495,12 @@ def run(args: TrainArgs) -> dict[str, object]:
         captions_per_view=6,
         caption_pool=coco_captions["val"],
     )
-    if args.synthetic_images > 0:
+    synthetic_images = min(args.synthetic_images, 40) if args.quick else args.synthetic_images
+    if synthetic_images > 0:
         # Flat colours and gradients without text, benign, in training and in the held-out benign
         # set the thresholds are capped on: photos must not be the only benign images the heads see.
         memes_train += benign_plain_images(
-            args.synthetic_images, split="train", seed=args.seed + 6, caption_pool=coco_captions["train"]
+            synthetic_images, split="train", seed=args.seed + 6, caption_pool=coco_captions["train"]
         )
         benign_val += benign_plain_images(
             max(1, args.synthetic_images // 4),
@@ -667,14 +668,14 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
     parser.add_argument(
         "--synthetic-images",
         type=int,
-        default=0,
+        default=400,
         help="benign text-free synthetic images (flat colours, gradients) added to training "
         "(a quarter as many to the held-out benign set); also renders memes on gradients",
     )
     parser.add_argument(
         "--caption-less-swap",
         type=float,
-        default=0.0,
+        default=0.3,
         help="share of training texts also shown as caption-less memes (text in the image-text slot)",
     )
     parser.add_argument(

@@ -157,8 +157,9 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     report = json.loads((work / "training_report.json").read_text())
     assert report["train_jsonl"] == str(user_jsonl) and report["data_dir"] is None
     assert report["train_texts"] == 30 and report["val_texts"] == 10
-    # composed posts (24 / 16), plus a benign twin for each with harm in the image, plus the user's image rows (2 / 2)
-    assert 24 + 2 < report["train_multimodal_posts"] <= 2 * 24 + 2
+    # composed posts (24 / 16), plus a benign twin for each with harm in the image, plus the user's
+    # image rows (2 / 2), plus the benign synthetic images (400 by default, 40 in a quick run)
+    assert 24 + 2 + 40 < report["train_multimodal_posts"] <= 2 * 24 + 2 + 40
     assert 16 + 2 < report["val_multimodal_posts"] <= 2 * 16 + 2
     assert set(report["variants"]) == {*FUSION_MODES, *BASELINES}
     assert report["default_variant"] in FUSION_MODES
