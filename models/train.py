@@ -503,7 +503,7 @@ def run(args: TrainArgs) -> dict[str, object]:
             synthetic_images, split="train", seed=args.seed + 6, caption_pool=coco_captions["train"]
         )
         benign_val += benign_plain_images(
-            max(1, args.synthetic_images // 4),
+            max(1, synthetic_images // 4),
             split="val",
             seed=args.seed + 7,
             caption_pool=coco_captions["val"],

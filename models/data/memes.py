@@ -129,6 +129,11 @@ def is_plain_background(background: str) -> bool:
     return background.startswith(("color:", "gradient:"))
 
 
+def random_color(rng: np.random.Generator) -> str:
+    """A flat background of a random palette colour ("color:R,G,B")."""
+    return "color:" + ",".join(str(v) for v in PALETTE[int(rng.integers(len(PALETTE)))])
+
+
 def random_gradient(rng: np.random.Generator) -> str:
     """A random two-colour vertical gradient background ("gradient:R,G,B:R,G,B")."""
     top, bottom = rng.integers(0, 256, size=(2, 3))
@@ -249,7 +254,7 @@ def random_spec(
     elif gradients and rng.random() < 0.5:
         background = random_gradient(rng)
     else:
-        background = "color:" + ",".join(str(v) for v in PALETTE[int(rng.integers(len(PALETTE)))])
+        background = random_color(rng)
     style = STYLES[int(rng.integers(len(STYLES)))]
     if is_plain_background(background) and style.startswith("outlined") and rng.random() < 0.5:
         style = "card"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .memes import PALETTE, MemeSpec, random_gradient, random_spec, random_view
+from .memes import MemeSpec, random_color, random_gradient, random_spec, random_view
 from .sources import BENIGN, FULL_MASK, CocoImage, TextExample
 
 KINDS: tuple[str, ...] = ("caption_harm", "image_harm", "split_harm", "benign", "confounder")
@@ -257,7 +257,7 @@ def benign_plain_images(
         if rng.random() < 0.5:
             background = random_gradient(rng)
         else:
-            background = "color:" + ",".join(str(v) for v in PALETTE[int(rng.integers(len(PALETTE)))])
+            background = random_color(rng)
         spec = MemeSpec(
             text="",
             background=background,
