@@ -55,17 +55,23 @@ class OcrEngine:
                 options = {"det_limit_type": "max", "det_limit_side_len": self.detection_max_side}
             if self.threads is not None:
                 options["intra_op_num_threads"] = self.threads
-            self._engine = RapidOCR(**options)
+            engine = RapidOCR(**options)
+            if self.detection_max_side is not None:
+                _cap_detection(engine, self.detection_max_side)
+            self._engine = engine
         return self._engine
 
     def read(self, image: Image.Image) -> str:
-        """The text in ``image`` as one string ('' when there is none)."""
-        engine = self._load()
+        """The text in ``image`` as one string ('' when there is none). Safe to call from several
+        threads at once (the service's OCR lane reads two images at a time): onnxruntime sessions
+        are thread-safe, and the only state RapidOCR changes during a call is the detector's resize
+        step, which every call sets to the same value (see :func:`_cap_detection`)."""
+        with self._lock:
+            engine = self._load()
         if max(image.size) > self.max_side:
             image = image.copy()
             image.thumbnail((self.max_side, self.max_side), Image.Resampling.BILINEAR)
-        with self._lock:  # onnxruntime sessions are thread-safe, but RapidOCR mutates its own state
-            result, _ = engine(image.convert("RGB"), use_cls=self.angle_classifier)
+        result, _ = engine(image.convert("RGB"), use_cls=self.angle_classifier)
         if not result:
             return ""
         lines = []
@@ -85,3 +91,22 @@ class OcrEngine:
             else:
                 rows.append([line])
         return " ".join(" ".join(item[3] for item in sorted(row, key=lambda r: r[1])) for row in rows)
+
+
+def _cap_detection(engine: Any, max_side: int) -> None:
+    """Make RapidOCR's detector honour ``max_side``.
+
+    With ``det_limit_type="max"`` RapidOCR 1.x ignores ``det_limit_side_len``: every call it
+    rebuilds the resize step with a limit of 960, 1,500 or 2,000 px chosen from the image size, so
+    a 640 px cap left a 900 px image at 900 px. Replacing that choice with a fixed step makes the
+    cap real (and the step the same on every call, which keeps concurrent reads safe)."""
+    detector = getattr(engine, "text_det", None)
+    if detector is None or not hasattr(detector, "get_preprocess"):
+        raise RuntimeError(
+            "this rapidocr-onnxruntime version has no text_det.get_preprocess: "
+            "the OCR detection cap (ocr_detection_max_side) cannot be applied; set it to 0"
+        )
+    step = detector.get_preprocess(max_side)
+    step.limit_side_len = max_side
+    step.limit_type = "max"
+    detector.get_preprocess = lambda max_wh: step

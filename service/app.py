@@ -270,6 +270,7 @@ class PostguardApp:
             cheapest_first=settings.score_cheapest_first,
             ocr_lane=settings.ocr_lane,
             ocr_lane_max_pending=settings.ocr_lane_max_pending,
+            ocr_lane_readers=settings.ocr_lane_readers,
             # A scorer that cannot read images on its own (a test fake) reads them when scoring.
             read_image_text=getattr(scorer, "read_image_text", None),
             on_settled=self._settled,

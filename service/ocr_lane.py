@@ -3,8 +3,8 @@
 Reading the text in a meme takes ~0.2 s of a core (RapidOCR), 10-50 times what scoring a text
 post costs. If the consumer waited for it, every post fetched behind a meme would wait too. So the
 pipeline hands those posts to this lane and returns; the consumer goes on fetching and scoring
-text posts and photos while the lane, on its own thread (the machine's other core), reads the
-images one after another, then has the ready ones decided (scored, stored and published) in small
+text posts and photos while the lane, on its own threads, reads the images (``readers`` at a
+time: one keeps the other core for the consumer's inference; two use whatever it leaves idle), then has the ready ones decided (scored, stored and published) in small
 groups through a callback, and reports them as settled so their offsets can be committed
 (service/offsets.py keeps the commit from passing a post that is not decided yet).
 
@@ -43,13 +43,16 @@ class OcrLane(Generic[T]):
         decide: Callable[[list[tuple[T, str | None]]], Awaitable[None]],
         max_pending: int = 64,
         max_group: int = 32,
+        readers: int = 1,
         on_depth: Callable[[int], None] | None = None,
     ) -> None:
-        """``read_text`` runs in the lane's thread (None: the decider's scorer reads the images
-        itself); ``decide`` gets (post, text read) pairs and must store and publish them;
-        ``on_depth`` is told the number of posts in the lane whenever it changes (a gauge)."""
-        if max_pending < 1 or max_group < 1:
-            raise ValueError("max_pending and max_group must be at least 1")
+        """``read_text`` runs in the lane's threads (None: the decider's scorer reads the images
+        itself), ``readers`` images at a time, so it must be thread-safe when ``readers`` > 1;
+        ``decide`` gets (post, text read) pairs and must store and publish them; ``on_depth`` is
+        told the number of posts in the lane whenever it changes (a gauge)."""
+        if max_pending < 1 or max_group < 1 or readers < 1:
+            raise ValueError("max_pending, max_group and readers must be at least 1")
+        self._readers = readers
         self._image_of = image_of
         self._read_text = read_text
         self._decide = decide
@@ -61,7 +64,7 @@ class OcrLane(Generic[T]):
         self._empty = asyncio.Event()
         self._empty.set()
         self._closing = False
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-ocr")
+        self._thread = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="postguard-ocr")
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -76,15 +79,21 @@ class OcrLane(Generic[T]):
     def start(self) -> None:
         if not self._tasks:
             self._tasks = [
-                asyncio.create_task(self._reader(), name="postguard-ocr-reader"),
+                *(
+                    asyncio.create_task(self._reader(), name=f"postguard-ocr-reader-{n}")
+                    for n in range(self._readers)
+                ),
                 asyncio.create_task(self._decider(), name="postguard-ocr-decider"),
             ]
 
     async def put(self, items: Sequence[T]) -> None:
         """Queue posts for reading; waits while the lane is full."""
         self.start()
+        # Count the whole batch before the first wait: a drain that starts while this put waits
+        # for room must wait for every post of the batch, not only those already queued.
+        if items:
+            self._changed(+len(items))
         for item in items:
-            self._changed(+1)
             await self._to_read.put(item)
 
     async def drain(self, timeout_s: float | None = None) -> bool:

@@ -165,12 +165,14 @@ class Pipeline:
         cheapest_first: bool = True,
         ocr_lane: bool = False,
         ocr_lane_max_pending: int = 64,
+        ocr_lane_readers: int = 1,
         read_image_text: Callable[[Image.Image], str] | None = None,
         on_settled: Callable[[Sequence[RawRecord]], Awaitable[None]] | None = None,
     ) -> None:
         """``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to
         an :class:`OcrLane` holding at most ``ocr_lane_max_pending`` posts, which reads them with
-        ``read_image_text`` on its own thread (None: the scorer reads them) and reports each group
+        ``read_image_text``, ``ocr_lane_readers`` at a time, on its own threads (None: the scorer
+        reads them) and reports each group
         it decided to ``on_settled``."""
         self._scorer = scorer
         self._policy = policy
@@ -199,6 +201,7 @@ class Pipeline:
                 read_text=read_image_text,
                 decide=self._decide_read,
                 max_pending=ocr_lane_max_pending,
+                readers=ocr_lane_readers,
                 on_depth=metrics.ocr_lane_posts.set,
             )
 
@@ -283,7 +286,8 @@ class Pipeline:
         )
         return [
             text_only,
-            [c for c, s in zip(with_image, slow, strict=True) if not s],
+            # The gate found no text: say so (empty image text), so the scorer does not ask it again.
+            [replace(c, ocr_text="") for c, s in zip(with_image, slow, strict=True) if not s],
             [c for c, s in zip(with_image, slow, strict=True) if s],
         ]
 

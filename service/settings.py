@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     ocr_lane_max_pending: int = Field(
         64, ge=1, le=4096, description="Most posts in the OCR lane; when full, consumption waits"
     )
+    ocr_lane_readers: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Images the OCR lane reads at a time (each on its own thread, sharing one OCR engine)",
+    )
 
     # --- model and policy ---
     model_path: Path | None = Field(None, description="Checkpoint directory; default: the bundled checkpoint")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
+from PIL import Image
 
-from models.features import FeatureSet, as_caption_less_memes
+import models.features as features_module
+from models.data.memes import MemeSpec
+from models.data.multimodal import MultimodalExample
+from models.features import FeatureSet, as_caption_less_memes, encode_images, glue_words
+from models.inference import Moderator
 
 
 def _set(n: int, present: tuple[bool, bool, bool], *, text_dim: int = 4, image_dim: int = 3) -> FeatureSet:
@@ -44,3 +51,57 @@ def test_no_swap_without_a_fraction_or_without_memes_that_hold_text() -> None:
     assert len(as_caption_less_memes(texts, _set(4, (True, True, True)), fraction=0.0, seed=1)) == 0
     photos_only = _set(4, (True, True, False))  # photos without text are no meme to borrow from
     assert len(as_caption_less_memes(texts, photos_only, fraction=0.5, seed=1)) == 0
+
+
+def test_a_repeated_image_is_rendered_once_and_encoded_in_the_same_batches(
+    tiny_moderator: Moderator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renders: list[str] = []
+    real_render = features_module.render_meme
+
+    def counting_render(spec: MemeSpec) -> Image.Image:
+        renders.append(spec.key())
+        return real_render(spec)
+
+    monkeypatch.setattr(features_module, "render_meme", counting_render)
+    specs = [
+        MemeSpec(text, f"color:{c},90,200", "outlined_top_bottom", 0, 30, 0.0, 0, 96, 96)
+        for c, text in ((10, "first words here"), (120, "second one now"), (240, ""))
+    ]
+    # The same image under several captions, as the benign photo posts do; 2 posts a batch.
+    layout = [0, 1, 0, 2, 0, 1, 2, 2]
+    examples = [
+        MultimodalExample(f"caption {i}", specs[s], (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "k", "train")
+        for i, s in enumerate(layout)
+    ]
+    model, processor = tiny_moderator.model, tiny_moderator.processor
+    batches: list[int] = []
+    real_encode = model.encode_image
+
+    def recording_encode(pixels: torch.Tensor) -> torch.Tensor:
+        batches.append(int(pixels.shape[0]))
+        return real_encode(pixels)
+
+    monkeypatch.setattr(model, "encode_image", recording_encode)
+    pixels, texts = encode_images(
+        model, processor, examples, ocr="simulated", rng=np.random.default_rng(4), batch_size=2
+    )
+    assert sorted(renders) == sorted(spec.key() for spec in specs)  # three renders, not eight
+    assert batches == [2, 2, 2, 2]  # the posts' own batches: the features do not depend on reuse
+    images = [real_render(specs[s]) for s in layout]
+    expected_pixels = torch.cat(
+        [real_encode(processor.pixel_values(images[i : i + 2])) for i in range(0, 8, 2)]
+    )
+    assert torch.equal(pixels, expected_pixels)
+    # Simulated OCR damage is drawn post by post, in post order.
+    rng = np.random.default_rng(4)
+    expected = [
+        processor.clean_image_text(glue_words(specs[s].text, rng)) if specs[s].text else "" for s in layout
+    ]
+    assert texts == expected
+
+
+def test_encode_images_refuses_posts_without_an_image(tiny_moderator: Moderator) -> None:
+    example = MultimodalExample("text", None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "text", "train")
+    with pytest.raises(ValueError, match="all have an image"):
+        encode_images(tiny_moderator.model, tiny_moderator.processor, [example], ocr="simulated")

@@ -481,12 +481,13 @@ def _bare_pipeline(
     publisher: Any = None,
     store: FakeStore | None = None,
     metrics: ServiceMetrics | None = None,
+    scorer: FakeScorer | None = None,
     **options: Any,
 ) -> Pipeline:
     """A pipeline with the fake scorer and store, publishing to a recorder (no broker at all)."""
     metrics = metrics or build_metrics(CollectorRegistry())
     return Pipeline(
-        scorer=FakeScorer(),
+        scorer=scorer or FakeScorer(),
         policy=load_policy(),
         image_loader=ImageLoader(ImageLimits()),
         store=store or FakeStore(),
@@ -595,6 +596,19 @@ async def test_images_that_need_ocr_are_decided_after_plain_photos() -> None:
     ]
     await _process_once(pipeline, values)
     assert store.batches == [["text"], ["photo"], ["meme"]]
+
+
+async def test_images_the_gate_found_no_text_in_reach_the_scorer_as_read() -> None:
+    # The gate already looked at the photo: the scorer gets empty image text and must not run the
+    # gate (or OCR) on it again; the meme arrives unread, for the scorer to read.
+    scorer = _RecordingScorer()
+    pipeline = _bare_pipeline(scorer=scorer, needs_ocr=_is_blue)
+    values = [
+        _post("meme", text="look", image={"data": _image(colour=(0, 0, 255))}),
+        _post("photo", text="nice", image={"data": _image()}),
+    ]
+    await _process_once(pipeline, values)
+    assert scorer.ocr_texts == ["", None]
 
 
 async def test_cheapest_first_can_be_turned_off() -> None:
