@@ -63,9 +63,10 @@ class OcrEngine:
 
     def read(self, image: Image.Image) -> str:
         """The text in ``image`` as one string ('' when there is none). Safe to call from several
-        threads at once (the service's OCR lane reads two images at a time): onnxruntime sessions
-        are thread-safe, and the only state RapidOCR changes during a call is the detector's resize
-        step, which every call sets to the same value (see :func:`_cap_detection`)."""
+        threads at once (the service's OCR lane with ``ocr_lane_readers`` > 1): onnxruntime
+        sessions are thread-safe, and the only state RapidOCR changes during a call is the
+        detector's resize step, which every call sets to an equal value (one fixed step under
+        :func:`_cap_detection`; RapidOCR's default rebuilds the same one each call)."""
         with self._lock:
             engine = self._load()
         if max(image.size) > self.max_side:

@@ -4,8 +4,9 @@ Reading the text in a meme takes ~0.2 s of a core (RapidOCR), 10-50 times what s
 post costs. If the consumer waited for it, every post fetched behind a meme would wait too. So the
 pipeline hands those posts to this lane and returns; the consumer goes on fetching and scoring
 text posts and photos while the lane, on its own threads, reads the images (``readers`` at a
-time: one keeps the other core for the consumer's inference; two use whatever it leaves idle), then has the ready ones decided (scored, stored and published) in small
-groups through a callback, and reports them as settled so their offsets can be committed
+time: one leaves the other core to the consumer's inference; two shorten the queue behind a meme
+under heavy load, at the cost of text latency, docs/performance.md), then has the ready ones
+decided (scored, stored and published) in small groups through a callback, and reports them as settled so their offsets can be committed
 (service/offsets.py keeps the commit from passing a post that is not decided yet).
 
 The lane holds at most ``max_pending`` posts: when it is full, :meth:`OcrLane.put` waits, which

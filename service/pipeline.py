@@ -172,8 +172,7 @@ class Pipeline:
         """``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to
         an :class:`OcrLane` holding at most ``ocr_lane_max_pending`` posts, which reads them with
         ``read_image_text``, ``ocr_lane_readers`` at a time, on its own threads (None: the scorer
-        reads them) and reports each group
-        it decided to ``on_settled``."""
+        reads them) and reports each group it decided to ``on_settled``."""
         self._scorer = scorer
         self._policy = policy
         self._images = image_loader

@@ -9,22 +9,9 @@ import pytest
 from PIL import Image
 
 from service.ocr_lane import OcrLane
+from tests.utils.ocr_lane import BlockingReader, until
 
 _IMAGE = Image.new("RGB", (4, 4))
-
-
-class _Reader:
-    """Reads 'text of <item>' once ``release`` is set; records the thread it ran on."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.threads: list[str] = []
-
-    def __call__(self, image: Image.Image) -> str:
-        self.threads.append(threading.current_thread().name)
-        if not self.release.wait(timeout=10):
-            raise TimeoutError("the test never released the reader")
-        return "text read"
 
 
 class _Decider:
@@ -39,7 +26,7 @@ class _Decider:
         return [item for group in self.groups for item, _ in group]
 
 
-def _lane(reader: _Reader, decider: _Decider, depths: list[int], **kwargs: int) -> OcrLane[str]:
+def _lane(reader: BlockingReader, decider: _Decider, depths: list[int], **kwargs: int) -> OcrLane[str]:
     return OcrLane(
         image_of=lambda item: _IMAGE,
         read_text=reader,
@@ -49,23 +36,15 @@ def _lane(reader: _Reader, decider: _Decider, depths: list[int], **kwargs: int) 
     )
 
 
-async def _until(condition: object, timeout_s: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
-
-
 async def test_every_post_is_read_on_the_lane_thread_and_decided_with_its_text() -> None:
-    reader, decider, depths = _Reader(), _Decider(), []
+    reader, decider, depths = BlockingReader(), _Decider(), []
     reader.release.set()
     lane = _lane(reader, decider, depths)
     try:
         await lane.put(["a", "b", "c"])
-        await _until(lambda: len(decider.decided) == 3)
+        await until(lambda: len(decider.decided) == 3)
         assert decider.decided == ["a", "b", "c"]
-        assert all(text == "text read" for group in decider.groups for _, text in group)
+        assert all(text == reader.text for group in decider.groups for _, text in group)
         assert reader.threads and all(name.startswith("postguard-ocr") for name in reader.threads)
         assert lane.depth == 0 and depths[-1] == 0 and max(depths) >= 1
     finally:
@@ -73,11 +52,11 @@ async def test_every_post_is_read_on_the_lane_thread_and_decided_with_its_text()
 
 
 async def test_a_drain_during_a_blocked_put_waits_for_the_whole_batch() -> None:
-    reader, decider, depths = _Reader(), _Decider(), []
+    reader, decider, depths = BlockingReader(), _Decider(), []
     lane = _lane(reader, decider, depths, max_pending=1)
     try:
         putting = asyncio.create_task(lane.put(["a", "b", "c"]))
-        await _until(lambda: len(reader.threads) == 1)  # 'a' is being read, 'b' fills the queue
+        await until(lambda: len(reader.threads) == 1)  # 'a' is being read, 'b' fills the queue
         await asyncio.sleep(0.05)
         assert not putting.done(), "a full lane must hold the put back"
         # The whole batch counts from the start, so a drain cannot see an empty lane early.
@@ -95,7 +74,7 @@ async def test_a_drain_during_a_blocked_put_waits_for_the_whole_batch() -> None:
 
 
 async def test_a_drain_that_times_out_says_so() -> None:
-    reader, decider, depths = _Reader(), _Decider(), []
+    reader, decider, depths = BlockingReader(), _Decider(), []
     lane = _lane(reader, decider, depths)
     try:
         await lane.put(["a"])
@@ -115,7 +94,7 @@ async def test_a_failed_read_hands_the_post_on_without_text() -> None:
     lane: OcrLane[str] = OcrLane(image_of=lambda item: _IMAGE, read_text=broken, decide=decider)
     try:
         await lane.put(["a"])
-        await _until(lambda: decider.decided == ["a"])
+        await until(lambda: decider.decided == ["a"])
         assert decider.groups == [[("a", None)]]
     finally:
         await lane.close()
@@ -139,7 +118,7 @@ async def test_two_readers_read_two_images_at_a_time() -> None:
     lane: OcrLane[str] = OcrLane(image_of=lambda item: _IMAGE, read_text=reader, decide=decider, readers=2)
     try:
         await lane.put(["a", "b"])
-        await _until(lambda: len(decider.decided) == 2)
+        await until(lambda: len(decider.decided) == 2)
         threads = {text for group in decider.groups for _, text in group}
         assert len(threads) == 2 and all(str(t).startswith("postguard-ocr") for t in threads)
     finally:

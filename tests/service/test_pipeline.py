@@ -11,7 +11,6 @@ import base64
 import hashlib
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -48,6 +47,7 @@ from service.policy import load_policy
 from service.repository import DecisionRecord, StoredDecision
 from service.settings import Settings, load_settings
 from service.storage_retry import StoreRetry
+from tests.utils.ocr_lane import BlockingReader, until
 
 LABELS = ("hate", "offensive", "toxic")
 
@@ -631,24 +631,6 @@ class _RecordingScorer(FakeScorer):
         return super().score(posts)
 
 
-class _BlockingReader:
-    """read_image_text that waits until released, and notes the thread it ran on."""
-
-    def __init__(self, text: str = "text read in the lane", fail: bool = False) -> None:
-        self.release = threading.Event()
-        self.threads: list[str] = []
-        self.text = text
-        self.fail = fail
-
-    def __call__(self, image: Image.Image) -> str:
-        self.threads.append(threading.current_thread().name)
-        if not self.release.wait(timeout=30):
-            raise TimeoutError("the test never released the reader")
-        if self.fail:
-            raise RuntimeError("OCR blew up")
-        return self.text
-
-
 def _is_blue(image: Image.Image) -> bool:
     return image.getpixel((0, 0)) == (0, 0, 255)
 
@@ -665,7 +647,7 @@ def _records(values: Sequence[bytes], first_offset: int = 0) -> list[RawRecord]:
 
 
 def _lane_pipeline(
-    reader: _BlockingReader | None, settled: list[list[int]], **options: Any
+    reader: BlockingReader | None, settled: list[list[int]], **options: Any
 ) -> tuple[Pipeline, _OrderedStore, _RecordingScorer]:
     store = _OrderedStore()
     scorer = _RecordingScorer()
@@ -685,16 +667,8 @@ def _lane_pipeline(
     return pipeline, store, scorer
 
 
-async def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 async def test_ocr_lane_lets_the_batch_return_before_its_memes_are_read() -> None:
-    reader = _BlockingReader()
+    reader = BlockingReader()
     settled: list[list[int]] = []
     pipeline, store, scorer = _lane_pipeline(reader, settled)
     try:
@@ -710,7 +684,7 @@ async def test_ocr_lane_lets_the_batch_return_before_its_memes_are_read() -> Non
         assert store.batches == [["text"], ["photo"]] and settled == []
 
         reader.release.set()
-        await _until(lambda: settled == [[0]])
+        await until(lambda: settled == [[0]])
         assert store.batches[-1] == ["meme"]
         assert reader.threads and all(name.startswith("postguard-ocr") for name in reader.threads)
         # The text read in the lane reached the scorer: it did not read the image a second time.
@@ -723,12 +697,12 @@ async def test_ocr_lane_lets_the_batch_return_before_its_memes_are_read() -> Non
 
 
 async def test_a_full_ocr_lane_holds_the_consumer_back() -> None:
-    reader = _BlockingReader()
+    reader = BlockingReader()
     settled: list[list[int]] = []
     pipeline, _, _ = _lane_pipeline(reader, settled, ocr_lane_max_pending=1)
     try:
         await pipeline.process(_records([_meme("m-1")]))  # being read (taken from the queue)
-        await _until(lambda: len(reader.threads) == 1)
+        await until(lambda: len(reader.threads) == 1)
         await pipeline.process(_records([_meme("m-2")], first_offset=1))  # fills the queue
         third = asyncio.create_task(pipeline.process(_records([_meme("m-3")], first_offset=2)))
         await asyncio.sleep(0.3)
@@ -736,7 +710,7 @@ async def test_a_full_ocr_lane_holds_the_consumer_back() -> None:
         assert pipeline._metrics.ocr_lane_posts._value.get() == 3
         reader.release.set()
         await asyncio.wait_for(third, timeout=10)
-        await _until(lambda: sorted(o for group in settled for o in group) == [0, 1, 2])
+        await until(lambda: sorted(o for group in settled for o in group) == [0, 1, 2])
     finally:
         reader.release.set()
         await pipeline.aclose()
@@ -744,7 +718,7 @@ async def test_a_full_ocr_lane_holds_the_consumer_back() -> None:
 
 async def test_ocr_lane_retries_a_group_whose_decision_failed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("service.ocr_lane.RETRY_PAUSE_S", 0.0)
-    reader = _BlockingReader()
+    reader = BlockingReader()
     reader.release.set()
     settled: list[list[int]] = []
     pipeline, store, _ = _lane_pipeline(reader, settled)
@@ -759,27 +733,27 @@ async def test_ocr_lane_retries_a_group_whose_decision_failed(monkeypatch: pytes
     pipeline._store = flaky
     try:
         await pipeline.process(_records([_meme("meme")]))
-        await _until(lambda: settled == [[0]])
+        await until(lambda: settled == [[0]])
         assert [post_id for post_id, _ in store.rows] == ["meme"] and not failures
     finally:
         await pipeline.aclose()
 
 
 async def test_ocr_failure_in_the_lane_leaves_the_reading_to_the_scorer() -> None:
-    reader = _BlockingReader(fail=True)
+    reader = BlockingReader(fail=True)
     reader.release.set()
     settled: list[list[int]] = []
     pipeline, store, scorer = _lane_pipeline(reader, settled)
     try:
         await pipeline.process(_records([_meme("meme")]))
-        await _until(lambda: settled == [[0]])
+        await until(lambda: settled == [[0]])
         assert scorer.ocr_texts == [None] and [p for p, _ in store.rows] == ["meme"]
     finally:
         await pipeline.aclose()
 
 
 async def test_after_drain_memes_are_decided_inside_their_batch() -> None:
-    reader = _BlockingReader()
+    reader = BlockingReader()
     reader.release.set()
     settled: list[list[int]] = []
     pipeline, store, _ = _lane_pipeline(reader, settled)
@@ -793,7 +767,7 @@ async def test_after_drain_memes_are_decided_inside_their_batch() -> None:
 
 
 async def test_drain_gives_up_after_its_timeout() -> None:
-    reader = _BlockingReader()
+    reader = BlockingReader()
     pipeline, _, _ = _lane_pipeline(reader, [])
     try:
         await pipeline.process(_records([_meme("meme")]))
