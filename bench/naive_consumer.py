@@ -2,7 +2,7 @@
 
 One message at a time: consume, decode, score one post, insert its decision, commit the offset.
 No micro-batching, no bulk insert, no overlap, no OCR gate, no cache, RapidOCR's default
-detection — the model is loaded with :class:`models.inference.Moderator`'s defaults, except the
+detection and its graphs as shipped — the model is loaded with :class:`models.inference.Moderator`'s defaults, except the
 torch and OCR thread counts, which it takes from the same settings as the service. It reads the same ``POSTGUARD_*`` settings as the
 service and writes the same tables, so the benchmark measures both the same way.
 

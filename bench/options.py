@@ -41,12 +41,16 @@ from models.types import PostContent
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SERVICE_DEFAULTS = InferenceOptions(
-    ocr_gate_threshold=DEFAULT_THRESHOLD, cache_entries=4096, ocr_detection_max_side=640
+    ocr_gate_threshold=DEFAULT_THRESHOLD,
+    cache_entries=4096,
+    ocr_detection_max_side=640,
+    ocr_simplified_graphs=True,
 )
 VARIANTS: dict[str, InferenceOptions] = {
     "plain": InferenceOptions(),
     "ocr_gate": InferenceOptions(ocr_gate_threshold=DEFAULT_THRESHOLD),
     "ocr_fast_detection": InferenceOptions(ocr_detection_max_side=640),
+    "ocr_simplified_graphs": InferenceOptions(ocr_simplified_graphs=True),
     "cache": InferenceOptions(cache_entries=4096),
     "ocr_overlap": InferenceOptions(overlap_ocr=True),
     "quantize_text": InferenceOptions(quantize_text=True),
@@ -148,26 +152,37 @@ def accuracy(checkpoint: Path, n_texts: int, n_mixed: int) -> dict[str, Any]:
 
     log(f"accuracy: scoring {len(posts)} posts with real OCR (once per OCR setting)")
     base_scores, base_ocr = run(plain, posts)
-    fast_ocr: list[str | None] | None = None
-    # Every other variant reuses the plain run's OCR text (exact: OCR is deterministic), except
-    # where the gate would have skipped OCR — there it gets no image text, as in production.
+    # OCR text per OCR setting (detection cap, simplified graphs), read once each; every variant
+    # reuses the text of its setting (exact: OCR is deterministic), except where the gate would
+    # have skipped OCR — there it gets no image text, as in production.
+    ocr_by_setting: dict[tuple[int | None, bool], list[str | None]] = {(None, False): base_ocr}
+
+    def ocr_texts_for(options: InferenceOptions) -> list[str | None]:
+        setting = (options.ocr_detection_max_side, options.ocr_simplified_graphs)
+        if setting not in ocr_by_setting:
+            reader = Moderator.load(
+                checkpoint,
+                options=replace(
+                    VARIANTS["plain"],
+                    ocr_detection_max_side=setting[0],
+                    ocr_simplified_graphs=setting[1],
+                ),
+            )
+            log(f"accuracy: reading the images with OCR setting {setting}")
+            _, ocr_by_setting[setting] = run(reader, posts)
+        return ocr_by_setting[setting]
+
     out: dict[str, Any] = {}
     toxic = labels.index("toxic")
     flag_thresholds = np.array([thresholds.get(label, 0.5) for label in labels])
     base_flags = (base_scores >= flag_thresholds).any(axis=1)
     for name, options in VARIANTS.items():
+        ocr_texts = base_ocr
         if name == "plain":
             scores = base_scores
         else:
             moderator = Moderator.load(checkpoint, options=options)
-            ocr_texts = base_ocr
-            if options.ocr_detection_max_side is not None:
-                if fast_ocr is None:
-                    reader = Moderator.load(
-                        checkpoint, options=replace(VARIANTS["plain"], ocr_detection_max_side=640)
-                    )
-                    _, fast_ocr = run(reader, posts)
-                ocr_texts = fast_ocr
+            ocr_texts = ocr_texts_for(options)
             inputs = []
             for post, text in zip(posts, ocr_texts, strict=True):
                 if post.image is None:
@@ -187,6 +202,8 @@ def accuracy(checkpoint: Path, n_texts: int, n_mixed: int) -> dict[str, Any]:
             "toxic_macro_f1": round(macro_f1_at(targets, scores[:, toxic], thresholds.get("toxic", 0.5)), 4),
             "max_abs_score_delta": round(float(np.abs(scores - base_scores).max()), 4),
             "flag_changes": int((flags != base_flags).sum()),
+            # images whose OCR text differs from RapidOCR's default (before any gate)
+            "ocr_text_changes": sum(a != b for a, b in zip(ocr_texts, base_ocr, strict=True)),
         }
         log(f"accuracy {name}: {out[name]}")
     out["posts"] = {"hatexplain_texts": len(chosen), "mixed_multimodal": len(mixed)}

@@ -36,7 +36,9 @@ class InferenceOptions:
     - ``overlap_ocr``: run a batch's OCR in a second thread while torch encodes its captions and pixels;
     - ``ocr_detection_max_side``: OCR text detection on at most this many pixels per side, without
       the upside-down check (None: RapidOCR's defaults, as in training and evaluation);
-    - ``ocr_threads``: onnxruntime threads of the OCR engine (None: all cores).
+    - ``ocr_threads``: onnxruntime threads of the OCR engine (None: all cores);
+    - ``ocr_simplified_graphs``: OCR on :mod:`models.ocr_graph`'s exact simplification of RapidOCR's
+      detection and recognition graphs (the same text, about half the time).
     """
 
     ocr_gate_threshold: float | None = None
@@ -45,6 +47,7 @@ class InferenceOptions:
     overlap_ocr: bool = False
     ocr_detection_max_side: int | None = None
     ocr_threads: int | None = None
+    ocr_simplified_graphs: bool = False
 
     @property
     def plain(self) -> bool:
@@ -76,11 +79,13 @@ class Moderator:
         self.processor = processor
         self.sha256 = sha256
         fast_detection = self.options.ocr_detection_max_side is not None
-        if processor.ocr is not None and (fast_detection or self.options.ocr_threads is not None):
+        own_ocr = self.options.ocr_threads is not None or self.options.ocr_simplified_graphs
+        if processor.ocr is not None and (fast_detection or own_ocr):
             processor.ocr = OcrEngine(
                 detection_max_side=self.options.ocr_detection_max_side,
                 angle_classifier=not fast_detection,
                 threads=self.options.ocr_threads,
+                simplified_graphs=self.options.ocr_simplified_graphs,
             )
         threshold = self.options.ocr_gate_threshold
         self.text_gate = TextGate(threshold) if threshold is not None else None

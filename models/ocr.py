@@ -13,6 +13,8 @@ from typing import Any
 
 from PIL import Image
 
+logger = logging.getLogger(__name__)
+
 #: Lines recognised with less confidence than this are dropped (mostly texture read as letters).
 MIN_LINE_CONFIDENCE = 0.5
 #: OCR cost grows with pixels; memes are readable at this size and it bounds the time per image.
@@ -30,17 +32,21 @@ class OcrEngine:
         detection_max_side: int | None = None,
         angle_classifier: bool = True,
         threads: int | None = None,
+        simplified_graphs: bool = False,
     ) -> None:
         """``detection_max_side``: run text detection on a copy whose longest side is at most this
         (RapidOCR's default instead scales the *shortest* side up to 736 px, which more than doubles
         the pixels of a 512 px meme); recognition still reads the full-resolution crops.
         ``angle_classifier`` False skips the per-line 0/180 degree check (upside-down text).
-        ``threads``: onnxruntime intra-op threads (None: all cores)."""
+        ``threads``: onnxruntime intra-op threads (None: all cores).
+        ``simplified_graphs``: run the detector and recogniser on :mod:`models.ocr_graph`'s exact
+        simplification of their ONNX graphs (same text, about half the time)."""
         self.min_confidence = min_confidence
         self.max_side = max_side
         self.detection_max_side = detection_max_side
         self.angle_classifier = angle_classifier
         self.threads = threads
+        self.simplified_graphs = simplified_graphs
         self._engine: Any = None
         self._lock = threading.Lock()
 
@@ -58,6 +64,8 @@ class OcrEngine:
             engine = RapidOCR(**options)
             if self.detection_max_side is not None:
                 _cap_detection(engine, self.detection_max_side)
+            if self.simplified_graphs:
+                _use_simplified_graphs(engine, self.threads)
             self._engine = engine
         return self._engine
 
@@ -111,3 +119,41 @@ def _cap_detection(engine: Any, max_side: int) -> None:
     step.limit_side_len = max_side
     step.limit_type = "max"
     detector.get_preprocess = lambda max_wh: step
+
+
+def _use_simplified_graphs(engine: Any, threads: int | None) -> None:
+    """Swap the detector's and recogniser's onnxruntime sessions for ones on the simplified graphs.
+
+    RapidOCR has no hook for this: its sessions are rebuilt from the same model files (the
+    recogniser's character list, read from the original model's metadata at start, stays valid:
+    the rewrite keeps metadata and outputs) with the same session options as RapidOCR's own."""
+    import onnxruntime
+    from rapidocr_onnxruntime.utils.infer_engine import OrtInferSession
+
+    from .ocr_graph import simplified_model_bytes
+
+    holders = {
+        "detector": getattr(getattr(engine, "text_det", None), "infer", None),
+        "recogniser": getattr(getattr(engine, "text_rec", None), "session", None),
+    }
+    for role, holder in holders.items():
+        path = getattr(getattr(holder, "session", None), "_model_path", None)
+        if not isinstance(holder, OrtInferSession) or not path:
+            raise RuntimeError(
+                f"this rapidocr-onnxruntime version does not expose its text {role}'s onnxruntime "
+                "session: the simplified OCR graphs cannot be used; set ocr_simplified_graphs off"
+            )
+        model, rewrites = simplified_model_bytes(path)
+        if rewrites.total == 0:
+            logger.warning(
+                "OCR %s model %s has none of the patterns models.ocr_graph simplifies: it runs as shipped",
+                role,
+                path,
+            )
+            continue
+        options = OrtInferSession._init_sess_opts(
+            {"intra_op_num_threads": threads if threads is not None else -1}
+        )
+        holder.session = onnxruntime.InferenceSession(
+            model, sess_options=options, providers=["CPUExecutionProvider"]
+        )

@@ -77,4 +77,5 @@ def inference_options(settings: Settings) -> InferenceOptions:
         overlap_ocr=settings.ocr_overlap,
         ocr_detection_max_side=settings.ocr_detection_max_side or None,
         ocr_threads=settings.ocr_threads,
+        ocr_simplified_graphs=settings.ocr_simplified_graphs,
     )
