@@ -42,7 +42,7 @@ def memes(count: int, seed: int) -> list[tuple[str, Image.Image]]:
     """(rendered text, decoded image) pairs, encoded as the benchmark encodes them."""
     rng, np_rng = random.Random(seed), np.random.default_rng(seed)
     texts, photos = load_texts(), [Path(p) for p in _photo_files()]
-    out = []
+    out: list[tuple[str, Image.Image]] = []
     for _ in range(count):
         text = rng.choice(texts)
         image = Image.open(io.BytesIO(_encode(render_meme(random_spec(text, np_rng, photos)), rng)))

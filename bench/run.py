@@ -254,13 +254,59 @@ def by_kind(values: dict[str, float], posts: Sequence[BenchPost]) -> dict[str, d
     return {kind: {**percentiles(v), "posts": len(v)} for kind, v in sorted(grouped.items())}
 
 
+#: The service's stage histograms whose per-phase means the load phases report (where time goes).
+STAGE_HISTOGRAMS = (
+    "postguard_ocr_lane_wait_seconds",
+    "postguard_ocr_seconds",
+    "postguard_inference_seconds",
+    "postguard_db_write_seconds",
+    "postguard_batch_seconds",
+)
+
+
+def scrape_histograms(port: int) -> dict[str, tuple[float, float]]:
+    """(count, sum) of each stage histogram on the service's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found: dict[str, tuple[float, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in STAGE_HISTOGRAMS:
+            continue
+        values = {sample.name.removeprefix(family.name): sample.value for sample in family.samples}
+        found[family.name] = (values.get("_count", 0.0), values.get("_sum", 0.0))
+    return found
+
+
+def stage_means(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, Any]:
+    """Per stage: how many observations the phase added and their mean, in seconds."""
+    out: dict[str, Any] = {}
+    for name in STAGE_HISTOGRAMS:
+        count = after.get(name, (0.0, 0.0))[0] - before.get(name, (0.0, 0.0))[0]
+        total = after.get(name, (0.0, 0.0))[1] - before.get(name, (0.0, 0.0))[1]
+        key = name.removeprefix("postguard_").removesuffix("_seconds")
+        out[key] = {"count": int(count), "mean_s": round(total / count, 4) if count else None}
+    return out
+
+
 async def measure_paced(
-    bootstrap: str, url: str, topic: str, posts: Sequence[BenchPost], prefix: str, rate: float
+    bootstrap: str,
+    url: str,
+    topic: str,
+    posts: Sequence[BenchPost],
+    prefix: str,
+    rate: float,
+    metrics_port: int | None = None,
 ) -> dict[str, Any]:
     load_before = load_average()
+    stages_before = await asyncio.to_thread(scrape_histograms, metrics_port) if metrics_port else {}
     first = await publish_paced(bootstrap, topic, posts, rate)
     complete = await wait_decided(url, prefix, len(posts), 120 + 2 * len(posts))
     values, last, decided = await latencies(url, prefix)
+    stages_after = await asyncio.to_thread(scrape_histograms, metrics_port) if metrics_port else {}
     return {
         "offered_posts_per_s": round(rate, 2),
         "posts": len(posts),
@@ -269,6 +315,8 @@ async def measure_paced(
         "achieved_posts_per_s": round(decided / (last - first), 2) if last > first else float("nan"),
         "latency_s": percentiles(list(values.values())),
         "latency_s_by_kind": by_kind(values, posts),
+        # where the time goes in this phase: the service's own stage histograms (means)
+        "stages": stage_means(stages_before, stages_after) if metrics_port else None,
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
@@ -433,10 +481,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 count = max(20, int(offered * load_seconds))
                 paced = build_mix(count, seed=seed, prefix=f"load{seed}", texts=texts, photos=photos)
                 result["load"][f"{int(fraction * 100)}pct"] = await measure_paced(
-                    tansu.bootstrap, svc_url, "bench.service", paced, f"load{seed}", offered
+                    tansu.bootstrap, svc_url, "bench.service", paced, f"load{seed}", offered, port
                 )
                 phase = result["load"][f"{int(fraction * 100)}pct"]
                 log(f"  {int(fraction * 100)} %: {phase['latency_s']}; by kind {phase['latency_s_by_kind']}")
+                log(f"  {int(fraction * 100)} %: stage means {phase['stages']}")
             result["service"]["peak_rss_mb"] = peak_rss_mb(service.pid)
         finally:
             stop_process(service)

@@ -43,6 +43,8 @@ BATCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DB_WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Message timestamp to committed decision: batching waits tens of ms; a backlog shows as tens of seconds.
 END_TO_END_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# One image's OCR: ~0.1-0.5 s on one core; the wait before it is 0 on an idle lane, seconds when full.
+OCR_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # Batch sizes are capped at 1024 by the settings; powers of two show how full batches run.
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -65,6 +67,8 @@ class ServiceMetrics:
     db_retry_backoff_seconds: Gauge
     consumer_paused: Gauge
     ocr_lane_posts: Gauge  # postguard_ocr_lane_posts: images handed to the OCR lane, not decided yet
+    ocr_seconds: Histogram  # postguard_ocr_seconds: reading one image in the OCR lane
+    ocr_lane_wait_seconds: Histogram  # postguard_ocr_lane_wait_seconds: queued in the lane before reading
     last_decision_timestamp_seconds: Gauge
     model_info: Info  # postguard_model_info{version, sha256, ...}
     policy_info: Info  # postguard_policy_info{version, source}
@@ -149,6 +153,18 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         ocr_lane_posts=Gauge(
             name("ocr_lane_posts"),
             "Posts whose image is waiting for (or in) OCR in the OCR lane, not decided yet.",
+            registry=registry,
+        ),
+        ocr_seconds=Histogram(
+            name("ocr_seconds"),
+            "Time to read the text in one image in the OCR lane.",
+            buckets=OCR_BUCKETS,
+            registry=registry,
+        ),
+        ocr_lane_wait_seconds=Histogram(
+            name("ocr_lane_wait_seconds"),
+            "Time an image waited in the OCR lane before its reading started.",
+            buckets=OCR_BUCKETS,
             registry=registry,
         ),
         last_decision_timestamp_seconds=Gauge(

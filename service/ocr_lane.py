@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
@@ -46,11 +47,13 @@ class OcrLane(Generic[T]):
         max_group: int = 32,
         readers: int = 1,
         on_depth: Callable[[int], None] | None = None,
+        on_read: Callable[[float, float], None] | None = None,
     ) -> None:
         """``read_text`` runs in the lane's threads (None: the decider's scorer reads the images
         itself), ``readers`` images at a time, so it must be thread-safe when ``readers`` > 1;
         ``decide`` gets (post, text read) pairs and must store and publish them; ``on_depth`` is
-        told the number of posts in the lane whenever it changes (a gauge)."""
+        told the number of posts in the lane whenever it changes (a gauge); ``on_read`` is told, for
+        each image read, how long it waited in the lane and how long reading it took (seconds)."""
         if max_pending < 1 or max_group < 1 or readers < 1:
             raise ValueError("max_pending, max_group and readers must be at least 1")
         self._readers = readers
@@ -59,7 +62,9 @@ class OcrLane(Generic[T]):
         self._decide = decide
         self._max_group = max_group
         self._on_depth = on_depth
-        self._to_read: asyncio.Queue[T] = asyncio.Queue(maxsize=max_pending)
+        self._on_read = on_read
+        # (post, when it was queued: time.perf_counter())
+        self._to_read: asyncio.Queue[tuple[T, float]] = asyncio.Queue(maxsize=max_pending)
         self._to_decide: asyncio.Queue[tuple[T, str | None]] = asyncio.Queue()
         self._in_lane = 0
         self._empty = asyncio.Event()
@@ -95,7 +100,7 @@ class OcrLane(Generic[T]):
         if items:
             self._changed(+len(items))
         for item in items:
-            await self._to_read.put(item)
+            await self._to_read.put((item, time.perf_counter()))
 
     async def drain(self, timeout_s: float | None = None) -> bool:
         """Stop taking new posts (the pipeline then reads images inline) and wait until every post in
@@ -125,14 +130,25 @@ class OcrLane(Generic[T]):
     async def _reader(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            item = await self._to_read.get()
+            item, queued_at = await self._to_read.get()
             text: str | None = None
             if self._read_text is not None:
+                picked_at = time.perf_counter()
                 try:
-                    text = await loop.run_in_executor(self._thread, self._read_text, self._image_of(item))
+                    text, read_s = await loop.run_in_executor(self._thread, self._read, self._image_of(item))
                 except Exception as exc:  # noqa: BLE001 - the scorer reads it again and reports the error
                     logger.info("OCR failed in the lane (%s); the scorer will read the image itself", exc)
+                else:
+                    if self._on_read is not None:
+                        self._on_read(picked_at - queued_at, read_s)
             await self._to_decide.put((item, text))
+
+    def _read(self, image: Image.Image) -> tuple[str, float]:
+        """The text in ``image`` and the seconds reading it took (runs on a lane thread)."""
+        assert self._read_text is not None
+        started = time.perf_counter()
+        text = self._read_text(image)
+        return text, time.perf_counter() - started
 
     async def _decider(self) -> None:
         while True:

@@ -202,7 +202,12 @@ class Pipeline:
                 max_pending=ocr_lane_max_pending,
                 readers=ocr_lane_readers,
                 on_depth=metrics.ocr_lane_posts.set,
+                on_read=self._observe_ocr,
             )
+
+    def _observe_ocr(self, waited_s: float, read_s: float) -> None:
+        self._metrics.ocr_lane_wait_seconds.observe(waited_s)
+        self._metrics.ocr_seconds.observe(read_s)
 
     async def drain(self, timeout_s: float | None = None) -> bool:
         """Decide everything in the OCR lane and take no more into it (before the consumer stops);

@@ -57,6 +57,8 @@ def test_names_follow_conventions(metrics: ServiceMetrics) -> None:
         "postguard_db_retry_backoff_seconds",
         "postguard_consumer_paused",
         "postguard_ocr_lane_posts",
+        "postguard_ocr_seconds",
+        "postguard_ocr_lane_wait_seconds",
         "postguard_last_decision_timestamp_seconds",
         "postguard_model",
         "postguard_policy",

@@ -690,6 +690,7 @@ async def test_ocr_lane_lets_the_batch_return_before_its_memes_are_read() -> Non
         # The text read in the lane reached the scorer: it did not read the image a second time.
         assert scorer.ocr_texts[-1] == "text read in the lane"
         assert pipeline._metrics.ocr_lane_posts._value.get() == 0
+        assert _histogram(pipeline._metrics.ocr_seconds)[0] == 1  # one image read in the lane
         assert await pipeline.drain(timeout_s=5)
     finally:
         reader.release.set()
@@ -711,6 +712,10 @@ async def test_a_full_ocr_lane_holds_the_consumer_back() -> None:
         reader.release.set()
         await asyncio.wait_for(third, timeout=10)
         await until(lambda: sorted(o for group in settled for o in group) == [0, 1, 2])
+        # m-2 waited in the lane at least as long as m-1 was held in its reader (0.3 s)
+        waits, waited_s = _histogram(pipeline._metrics.ocr_lane_wait_seconds)
+        assert waits == 3 and waited_s >= 0.3, (waits, waited_s)
+        assert _histogram(pipeline._metrics.ocr_seconds)[0] == 3
     finally:
         reader.release.set()
         await pipeline.aclose()
@@ -775,3 +780,9 @@ async def test_drain_gives_up_after_its_timeout() -> None:
     finally:
         reader.release.set()
         await pipeline.aclose()
+
+
+def _histogram(histogram: Any) -> tuple[float, float]:
+    """(count, sum) of an unlabelled prometheus histogram."""
+    samples = {sample.name.rsplit("_", 1)[-1]: sample.value for sample in histogram.collect()[0].samples}
+    return samples["count"], samples["sum"]
