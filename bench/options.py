@@ -43,17 +43,24 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SERVICE_DEFAULTS = InferenceOptions(
     ocr_gate_threshold=DEFAULT_THRESHOLD,
     cache_entries=4096,
-    ocr_detection_max_side=640,
+    ocr_detection_max_side=480,
     ocr_simplified_graphs=True,
+    ocr_recognition_batch=1,
 )
 VARIANTS: dict[str, InferenceOptions] = {
     "plain": InferenceOptions(),
     "ocr_gate": InferenceOptions(ocr_gate_threshold=DEFAULT_THRESHOLD),
     "ocr_fast_detection": InferenceOptions(ocr_detection_max_side=640),
+    "ocr_detection_480": InferenceOptions(ocr_detection_max_side=480),
     "ocr_simplified_graphs": InferenceOptions(ocr_simplified_graphs=True),
+    "ocr_recognition_batch_1": InferenceOptions(ocr_recognition_batch=1),
     "cache": InferenceOptions(cache_entries=4096),
     "ocr_overlap": InferenceOptions(overlap_ocr=True),
     "quantize_text": InferenceOptions(quantize_text=True),
+    # the service's defaults until 28 Nov 2026: RapidOCR's graphs as shipped, 640 px, 6 lines a call
+    "service_defaults_before": replace(
+        SERVICE_DEFAULTS, ocr_detection_max_side=640, ocr_simplified_graphs=False, ocr_recognition_batch=None
+    ),
     "service_defaults": SERVICE_DEFAULTS,
     "service_defaults+overlap": replace(SERVICE_DEFAULTS, overlap_ocr=True),
     "service_defaults+quantize": replace(SERVICE_DEFAULTS, quantize_text=True),
@@ -155,10 +162,16 @@ def accuracy(checkpoint: Path, n_texts: int, n_mixed: int) -> dict[str, Any]:
     # OCR text per OCR setting (detection cap, simplified graphs), read once each; every variant
     # reuses the text of its setting (exact: OCR is deterministic), except where the gate would
     # have skipped OCR — there it gets no image text, as in production.
-    ocr_by_setting: dict[tuple[int | None, bool], list[str | None]] = {(None, False): base_ocr}
+    ocr_by_setting: dict[tuple[int | None, bool, int | None], list[str | None]] = {
+        (None, False, None): base_ocr
+    }
 
     def ocr_texts_for(options: InferenceOptions) -> list[str | None]:
-        setting = (options.ocr_detection_max_side, options.ocr_simplified_graphs)
+        setting = (
+            options.ocr_detection_max_side,
+            options.ocr_simplified_graphs,
+            options.ocr_recognition_batch,
+        )
         if setting not in ocr_by_setting:
             reader = Moderator.load(
                 checkpoint,
@@ -166,6 +179,7 @@ def accuracy(checkpoint: Path, n_texts: int, n_mixed: int) -> dict[str, Any]:
                     VARIANTS["plain"],
                     ocr_detection_max_side=setting[0],
                     ocr_simplified_graphs=setting[1],
+                    ocr_recognition_batch=setting[2],
                 ),
             )
             log(f"accuracy: reading the images with OCR setting {setting}")

@@ -38,7 +38,8 @@ class InferenceOptions:
       the upside-down check (None: RapidOCR's defaults, as in training and evaluation);
     - ``ocr_threads``: onnxruntime threads of the OCR engine (None: all cores);
     - ``ocr_simplified_graphs``: OCR on :mod:`models.ocr_graph`'s exact simplification of RapidOCR's
-      detection and recognition graphs (the same text, about half the time).
+      detection and recognition graphs (the same text, about half the time);
+    - ``ocr_recognition_batch``: text lines the OCR recogniser reads per call (None: RapidOCR's 6).
     """
 
     ocr_gate_threshold: float | None = None
@@ -48,6 +49,7 @@ class InferenceOptions:
     ocr_detection_max_side: int | None = None
     ocr_threads: int | None = None
     ocr_simplified_graphs: bool = False
+    ocr_recognition_batch: int | None = None
 
     @property
     def plain(self) -> bool:
@@ -79,13 +81,18 @@ class Moderator:
         self.processor = processor
         self.sha256 = sha256
         fast_detection = self.options.ocr_detection_max_side is not None
-        own_ocr = self.options.ocr_threads is not None or self.options.ocr_simplified_graphs
+        own_ocr = (
+            self.options.ocr_threads is not None
+            or self.options.ocr_simplified_graphs
+            or self.options.ocr_recognition_batch is not None
+        )
         if processor.ocr is not None and (fast_detection or own_ocr):
             processor.ocr = OcrEngine(
                 detection_max_side=self.options.ocr_detection_max_side,
                 angle_classifier=not fast_detection,
                 threads=self.options.ocr_threads,
                 simplified_graphs=self.options.ocr_simplified_graphs,
+                recognition_batch=self.options.ocr_recognition_batch,
             )
         threshold = self.options.ocr_gate_threshold
         self.text_gate = TextGate(threshold) if threshold is not None else None

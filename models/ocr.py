@@ -33,6 +33,7 @@ class OcrEngine:
         angle_classifier: bool = True,
         threads: int | None = None,
         simplified_graphs: bool = False,
+        recognition_batch: int | None = None,
     ) -> None:
         """``detection_max_side``: run text detection on a copy whose longest side is at most this
         (RapidOCR's default instead scales the *shortest* side up to 736 px, which more than doubles
@@ -40,13 +41,19 @@ class OcrEngine:
         ``angle_classifier`` False skips the per-line 0/180 degree check (upside-down text).
         ``threads``: onnxruntime intra-op threads (None: all cores).
         ``simplified_graphs``: run the detector and recogniser on :mod:`models.ocr_graph`'s exact
-        simplification of their ONNX graphs (same text, about half the time)."""
+        simplification of their ONNX graphs (same text, about half the time).
+        ``recognition_batch``: text lines recognised per call (None: RapidOCR's 6). A batch is padded
+        to its widest line; one line per call pads nothing (faster on one core, see
+        docs/performance.md)."""
+        if recognition_batch is not None and recognition_batch < 1:
+            raise ValueError("recognition_batch must be at least 1")
         self.min_confidence = min_confidence
         self.max_side = max_side
         self.detection_max_side = detection_max_side
         self.angle_classifier = angle_classifier
         self.threads = threads
         self.simplified_graphs = simplified_graphs
+        self.recognition_batch = recognition_batch
         self._engine: Any = None
         self._lock = threading.Lock()
 
@@ -66,6 +73,14 @@ class OcrEngine:
                 _cap_detection(engine, self.detection_max_side)
             if self.simplified_graphs:
                 _use_simplified_graphs(engine, self.threads)
+            if self.recognition_batch is not None:
+                recogniser = getattr(engine, "text_rec", None)
+                if recogniser is None or not hasattr(recogniser, "rec_batch_num"):
+                    raise RuntimeError(
+                        "this rapidocr-onnxruntime version has no text_rec.rec_batch_num: the OCR "
+                        "recognition batch cannot be set; set ocr_recognition_batch to 0"
+                    )
+                recogniser.rec_batch_num = self.recognition_batch
             self._engine = engine
         return self._engine
 

@@ -78,4 +78,5 @@ def inference_options(settings: Settings) -> InferenceOptions:
         ocr_detection_max_side=settings.ocr_detection_max_side or None,
         ocr_threads=settings.ocr_threads,
         ocr_simplified_graphs=settings.ocr_simplified_graphs,
+        ocr_recognition_batch=settings.ocr_recognition_batch or None,
     )

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     )
     ocr_overlap: bool = Field(False, description="Run a batch's OCR in a second thread alongside torch")
     ocr_detection_max_side: int = Field(
-        640,
+        480,
         ge=0,
         le=4096,
         description="OCR text detection at most this many pixels a side; 0 = RapidOCR default",
@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     ocr_simplified_graphs: bool = Field(
         True,
         description="OCR on an exact simplification of RapidOCR's ONNX graphs (same text, ~half the time)",
+    )
+    ocr_recognition_batch: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="Text lines the OCR recogniser reads per call (padded to the widest); 0 = RapidOCR's 6",
     )
 
     # --- memory (docs/performance.md: peak RSS) ---

@@ -1,4 +1,5 @@
-"""OCR with detection capped at 640 px and no angle classifier reads memes as well (real OCR: slow)."""
+"""OCR with detection capped (480-640 px), no angle classifier and one line per recognition call reads
+memes as well (real OCR: slow)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,28 @@ def test_concurrent_reads_give_the_same_text_as_one_at_a_time() -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         together = list(pool.map(engine.read, memes * 3))
     assert together == alone * 3
+
+
+@pytest.mark.slow
+def test_the_recognition_batch_is_what_runs() -> None:
+    engine = OcrEngine(detection_max_side=480, angle_classifier=False, recognition_batch=1)
+    rapid = engine._load()
+    batches: list[int] = []
+    session = rapid.text_rec.session
+
+    class Spy:
+        def __call__(self, inputs: np.ndarray) -> object:
+            batches.append(inputs.shape[0])
+            return session(inputs)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(session, name)
+
+    rapid.text_rec.session = Spy()
+    meme = render_meme(MemeSpec(TEXT, "color:40,90,200", "outlined_top_bottom", 0, 34, 4.0, 90, 512, 448))
+    read = engine.read(meme)
+    assert len(batches) >= 2 and set(batches) == {1}, batches  # several lines, one per call
+    squeeze = "".join(read.lower().split())
+    assert difflib.SequenceMatcher(None, squeeze, "".join(TEXT.split())).ratio() >= 0.9, read
+    with pytest.raises(ValueError, match="at least 1"):
+        OcrEngine(recognition_batch=0)

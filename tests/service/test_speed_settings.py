@@ -14,15 +14,27 @@ def test_defaults_turn_on_the_gate_and_the_cache() -> None:
     options = inference_options(_settings())
     assert options.ocr_gate_threshold is not None and options.ocr_gate_threshold > 0
     assert options.cache_entries > 0
-    assert options.ocr_detection_max_side == 640
+    assert options.ocr_detection_max_side == 480
+    assert options.ocr_simplified_graphs
+    assert options.ocr_recognition_batch == 1
     assert not options.quantize_text
 
 
 def test_every_optimisation_can_be_turned_off() -> None:
     options = inference_options(
         _settings(
-            ocr_gate_threshold=0, encoder_cache_entries=0, ocr_overlap=False, quantize_text_encoder=False
+            ocr_gate_threshold=0,
+            encoder_cache_entries=0,
+            ocr_overlap=False,
+            quantize_text_encoder=False,
+            ocr_detection_max_side=0,
+            ocr_simplified_graphs=False,
+            ocr_recognition_batch=0,
         )
     )
     assert options.plain
     assert not options.quantize_text
+    # RapidOCR as shipped: its detection size, its graphs, its recognition batch
+    assert options.ocr_detection_max_side is None
+    assert not options.ocr_simplified_graphs
+    assert options.ocr_recognition_batch is None
