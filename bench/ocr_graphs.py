@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.ocr_graphs [--memes 60] [--threads 1]
 
 Renders benchmark-like memes (the generator of ``bench.posts``, its own seed), reads each with
-both engines (the service's OCR settings: detection capped at 640 px, no angle classifier), in
+both engines (the service's OCR settings by default: detection capped at 640 px, one line per
+recognition call, no angle classifier), in
 alternating order so load drifts hit both alike, and reports the time per image (median, mean),
 how many texts are identical, and the share of the rendered words each engine read back.
 Writes bench/results/ocr_graphs.json and prints a table.
@@ -70,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memes", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (see bench.run)")
+    parser.add_argument("--detection-max-side", type=int, default=640)
+    parser.add_argument("--recognition-batch", type=int, default=1, help="0: RapidOCR's 6")
     parser.add_argument("--output", type=Path, default=RESULTS / "ocr_graphs.json")
     args = parser.parse_args(argv)
     if args.memes < 1:
@@ -79,7 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = memes(args.memes, args.seed)
     engines = {
         name: OcrEngine(
-            detection_max_side=640, angle_classifier=False, threads=args.threads, simplified_graphs=simplified
+            detection_max_side=args.detection_max_side,
+            angle_classifier=False,
+            threads=args.threads,
+            simplified_graphs=simplified,
+            recognition_batch=args.recognition_batch or None,
         )
         for name, simplified in (("shipped", False), ("simplified", True))
     }
@@ -98,7 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (index + 1) % 10 == 0:
             log(f"{index + 1}/{len(samples)} memes")
 
-    result: dict[str, Any] = {"memes": len(samples), "threads": args.threads, "seed": args.seed}
+    result: dict[str, Any] = {
+        "memes": len(samples),
+        "threads": args.threads,
+        "seed": args.seed,
+        "detection_max_side": args.detection_max_side,
+        "recognition_batch": args.recognition_batch or 6,
+    }
     for name in engines:
         result[name] = {
             "median_ms": round(1000 * statistics.median(seconds[name]), 1),

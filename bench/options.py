@@ -43,7 +43,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SERVICE_DEFAULTS = InferenceOptions(
     ocr_gate_threshold=DEFAULT_THRESHOLD,
     cache_entries=4096,
-    ocr_detection_max_side=480,
+    ocr_detection_max_side=640,
     ocr_simplified_graphs=True,
     ocr_recognition_batch=1,
 )
@@ -57,10 +57,11 @@ VARIANTS: dict[str, InferenceOptions] = {
     "cache": InferenceOptions(cache_entries=4096),
     "ocr_overlap": InferenceOptions(overlap_ocr=True),
     "quantize_text": InferenceOptions(quantize_text=True),
-    # the service's defaults until 28 Nov 2026: RapidOCR's graphs as shipped, 640 px, 6 lines a call
+    # the service's defaults until 28 Nov 2026: RapidOCR's graphs as shipped, 6 lines a call
     "service_defaults_before": replace(
-        SERVICE_DEFAULTS, ocr_detection_max_side=640, ocr_simplified_graphs=False, ocr_recognition_batch=None
+        SERVICE_DEFAULTS, ocr_simplified_graphs=False, ocr_recognition_batch=None
     ),
+    "service_defaults+detection_480": replace(SERVICE_DEFAULTS, ocr_detection_max_side=480),
     "service_defaults": SERVICE_DEFAULTS,
     "service_defaults+overlap": replace(SERVICE_DEFAULTS, overlap_ocr=True),
     "service_defaults+quantize": replace(SERVICE_DEFAULTS, quantize_text=True),
@@ -225,6 +226,7 @@ def accuracy(checkpoint: Path, n_texts: int, n_mixed: int) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global VARIANTS
     parser = argparse.ArgumentParser(
         prog="python -m bench.options",
         description=__doc__,
@@ -237,12 +239,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-mixed", type=int, default=120)
     parser.add_argument("--gate-memes", type=int, default=300)
     parser.add_argument("--skip", nargs="*", default=[], choices=["gate", "speed", "accuracy"])
+    parser.add_argument(
+        "--variants", nargs="*", choices=list(VARIANTS), help="measure only these (plain is always measured)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch and OCR threads (see bench.run)")
     parser.add_argument("--output", type=Path, default=RESULTS / "options.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    global VARIANTS
-    VARIANTS = {name: replace(options, ocr_threads=args.threads) for name, options in VARIANTS.items()}
+    chosen = {"plain", *args.variants} if args.variants else set(VARIANTS)
+    VARIANTS = {
+        name: replace(options, ocr_threads=args.threads)
+        for name, options in VARIANTS.items()
+        if name in chosen
+    }
     result: dict[str, Any] = {
         "checkpoint": str(args.checkpoint),
         "torch_threads": torch.get_num_threads(),

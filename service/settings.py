@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     )
     ocr_overlap: bool = Field(False, description="Run a batch's OCR in a second thread alongside torch")
     ocr_detection_max_side: int = Field(
-        480,
+        640,
         ge=0,
         le=4096,
         description="OCR text detection at most this many pixels a side; 0 = RapidOCR default",

@@ -14,7 +14,7 @@ def test_defaults_turn_on_the_gate_and_the_cache() -> None:
     options = inference_options(_settings())
     assert options.ocr_gate_threshold is not None and options.ocr_gate_threshold > 0
     assert options.cache_entries > 0
-    assert options.ocr_detection_max_side == 480
+    assert options.ocr_detection_max_side == 640
     assert options.ocr_simplified_graphs
     assert options.ocr_recognition_batch == 1
     assert not options.quantize_text
