@@ -222,21 +222,6 @@ class Moderator:
         )
         return [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
 
-    @torch.inference_mode()
-    def encode_ahead(self, posts: Sequence[PostContent]) -> None:
-        """Put the caption and image embeddings of ``posts`` in the caches now (no OCR), so that a
-        later :meth:`score` of the same posts only encodes their image text. For callers that read
-        the image text elsewhere meanwhile (the service's OCR lane). No-op without caches."""
-        if self.options.cache_entries <= 0 or not posts:
-            return
-        captions = [text for post in posts if (text := normalise_text(post.text))]
-        if captions:
-            self._encode_texts(captions)
-        images = [post.image for post in posts if post.image is not None]
-        if images:
-            keys = {row: image_key(image) for row, image in enumerate(images)}
-            self._encode_images(images, keys, list(keys))
-
     def read_image_text(self, image: Image.Image) -> str:
         """The text in ``image`` (OCR, cleaned as for scoring; cached by content), without the text
         gate: for callers that already decided the image needs reading and do it on their own

@@ -167,15 +167,12 @@ class Pipeline:
         ocr_lane_max_pending: int = 64,
         ocr_lane_readers: int = 1,
         read_image_text: Callable[[Image.Image], str] | None = None,
-        encode_ahead: Callable[[list[PostContent]], None] | None = None,
         on_settled: Callable[[Sequence[RawRecord]], Awaitable[None]] | None = None,
     ) -> None:
         """``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to
         an :class:`OcrLane` holding at most ``ocr_lane_max_pending`` posts, which reads them with
         ``read_image_text``, ``ocr_lane_readers`` at a time, on its own threads (None: the scorer
-        reads them) and reports each group it decided to ``on_settled``. ``encode_ahead`` (the
-        model's cache filler) encodes those posts' captions and pixels on the inference thread while
-        the lane reads their text, so only the text read is left to encode when they are scored."""
+        reads them) and reports each group it decided to ``on_settled``."""
         self._scorer = scorer
         self._policy = policy
         self._images = image_loader
@@ -196,8 +193,6 @@ class Pipeline:
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-inference")
         self._on_settled = on_settled
-        self._encode_ahead = encode_ahead
-        self._ahead: set[asyncio.Future[None]] = set()
         self._ocr_lane: OcrLane[_Candidate] | None = None
         if ocr_lane and cheapest_first and needs_ocr is not None:
             self._ocr_lane = OcrLane(
@@ -261,27 +256,8 @@ class Pipeline:
             lane_dead = []
         if self._trim_memory and any(c.image is not None for c in candidates):
             await self._release_memory()
-        if deferred and self._encode_ahead is not None:
-            # After this batch's cheaper posts, not before them: they should not wait for it.
-            self._start_encoding_ahead(deferred)
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
         return BatchOutcome(decisions=decisions, dead_letters=all_dead, deferred=[c.record for c in deferred])
-
-    def _start_encoding_ahead(self, candidates: list[_Candidate]) -> None:
-        """Encode the lane's posts' captions and pixels on the inference thread, not awaited."""
-        encode = self._encode_ahead
-        assert encode is not None
-        contents = [_content(c) for c in candidates]
-
-        def run() -> None:
-            try:
-                encode(contents)
-            except Exception:  # noqa: BLE001 - only a head start: scoring encodes them anyway
-                logger.warning("encoding %d posts ahead of their OCR failed", len(contents), exc_info=True)
-
-        future = asyncio.get_running_loop().run_in_executor(self._inference, run)
-        self._ahead.add(future)
-        future.add_done_callback(self._ahead.discard)
 
     async def _decide_read(self, group: list[tuple[_Candidate, str | None]]) -> None:
         """The OCR lane's decider: posts whose image text was read (or not: then the scorer reads it)."""

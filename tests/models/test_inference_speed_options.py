@@ -102,39 +102,3 @@ def test_quantized_text_tower_scores_close_to_float(tiny_checkpoint: Path) -> No
 def test_fast_ocr_detection_replaces_the_engine_only_when_ocr_is_on(tiny_checkpoint: Path) -> None:
     moderator = Moderator.load(tiny_checkpoint, options=InferenceOptions(ocr_detection_max_side=640))
     assert moderator.processor.ocr is None  # the tiny checkpoint has OCR off: nothing to speed up
-
-
-def test_encoding_ahead_leaves_only_the_image_text_to_encode(tiny_checkpoint: Path) -> None:
-    plain, _ = _load(tiny_checkpoint, InferenceOptions())
-    moderator, ocr = _load(tiny_checkpoint, InferenceOptions(cache_entries=64))
-    posts = [
-        PostContent(text="look at this", image=_meme(), ocr_text="you people are vermin"),
-        PostContent(image=Image.new("RGB", (300, 200), (10, 120, 30)), ocr_text=""),
-    ]
-    moderator.encode_ahead([PostContent(text=p.text, image=p.image) for p in posts])
-    assert ocr.calls == 0  # no OCR: the caller reads the text meanwhile
-    encoded: list[int] = []
-    encode_image, encode_text = moderator.model.encode_image, moderator.model.encode_text
-
-    def count_images(pixels):  # type: ignore[no-untyped-def]
-        encoded.append(len(pixels))
-        return encode_image(pixels)
-
-    texts: list[int] = []
-
-    def count_texts(**inputs):  # type: ignore[no-untyped-def]
-        texts.append(len(inputs["input_ids"]))
-        return encode_text(**inputs)
-
-    moderator.model.encode_image = count_images  # type: ignore[method-assign]
-    moderator.model.encode_text = count_texts  # type: ignore[method-assign]
-    results = moderator.score(posts)
-    assert encoded == [] and texts == [1]  # only the meme's image text
-    for a, b in zip(_scores(plain.score(posts)), _scores(results), strict=True):
-        assert a == pytest.approx(b, abs=1e-4)
-
-
-def test_encoding_ahead_without_caches_does_nothing(tiny_checkpoint: Path) -> None:
-    moderator, _ = _load(tiny_checkpoint, InferenceOptions())
-    moderator.encode_ahead([PostContent(text="look at this", image=_meme())])
-    assert len(moderator.text_cache) == 0 and len(moderator.image_cache) == 0

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -787,50 +786,3 @@ def _histogram(histogram: Any) -> tuple[float, float]:
     """(count, sum) of an unlabelled prometheus histogram."""
     samples = {sample.name.rsplit("_", 1)[-1]: sample.value for sample in histogram.collect()[0].samples}
     return samples["count"], samples["sum"]
-
-
-async def test_the_lane_posts_are_encoded_ahead_on_the_inference_thread_after_the_cheaper_ones() -> None:
-    reader = BlockingReader()
-    settled: list[list[int]] = []
-    events: list[tuple[str, str, str]] = []  # (what, post texts, thread)
-
-    class Scorer(_RecordingScorer):
-        def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
-            events.append(("score", ",".join(p.text or "" for p in posts), threading.current_thread().name))
-            return super().score(posts)
-
-    def encode_ahead(posts: list[PostContent]) -> None:
-        assert all(p.image is not None and p.ocr_text is None for p in posts)
-        events.append(("ahead", ",".join(p.text or "" for p in posts), threading.current_thread().name))
-
-    pipeline, _, _ = _lane_pipeline(reader, settled, encode_ahead=encode_ahead)
-    pipeline._scorer = Scorer()
-    try:
-        await pipeline.process(_records([_meme("meme"), _post("text", text="hi")]))
-        await until(lambda: any(what == "ahead" for what, _, _ in events))
-        assert [(what, texts) for what, texts, _ in events] == [("score", "hi"), ("ahead", "caption meme")]
-        assert all(thread.startswith("postguard-inference") for _, _, thread in events)
-        reader.release.set()
-        await until(lambda: settled == [[0]])
-        assert events[-1][:2] == ("score", "caption meme")  # scored after its text was read
-    finally:
-        reader.release.set()
-        await pipeline.aclose()
-
-
-async def test_a_failing_encode_ahead_does_not_stop_the_lane() -> None:
-    reader = BlockingReader()
-    settled: list[list[int]] = []
-
-    def encode_ahead(posts: list[PostContent]) -> None:
-        raise RuntimeError("no head start today")
-
-    pipeline, store, _ = _lane_pipeline(reader, settled, encode_ahead=encode_ahead)
-    try:
-        await pipeline.process(_records([_meme("meme")]))
-        reader.release.set()
-        await until(lambda: settled == [[0]])
-        assert store.batches[-1] == ["meme"]
-    finally:
-        reader.release.set()
-        await pipeline.aclose()
