@@ -160,9 +160,9 @@ def accuracy(checkpoint: Path, n_texts: int, n_mixed: int) -> dict[str, Any]:
 
     log(f"accuracy: scoring {len(posts)} posts with real OCR (once per OCR setting)")
     base_scores, base_ocr = run(plain, posts)
-    # OCR text per OCR setting (detection cap, simplified graphs), read once each; every variant
-    # reuses the text of its setting (exact: OCR is deterministic), except where the gate would
-    # have skipped OCR — there it gets no image text, as in production.
+    # OCR text per OCR setting (detection cap, simplified graphs, recognition batch), read once
+    # each; every variant reuses the text of its setting (exact: OCR is deterministic), except
+    # where the gate would have skipped OCR — there it gets no image text, as in production.
     ocr_by_setting: dict[tuple[int | None, bool, int | None], list[str | None]] = {
         (None, False, None): base_ocr
     }

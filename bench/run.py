@@ -285,8 +285,9 @@ def stage_means(
     """Per stage: how many observations the phase added and their mean, in seconds."""
     out: dict[str, Any] = {}
     for name in STAGE_HISTOGRAMS:
-        count = after.get(name, (0.0, 0.0))[0] - before.get(name, (0.0, 0.0))[0]
-        total = after.get(name, (0.0, 0.0))[1] - before.get(name, (0.0, 0.0))[1]
+        count_before, sum_before = before.get(name, (0.0, 0.0))
+        count_after, sum_after = after.get(name, (0.0, 0.0))
+        count, total = count_after - count_before, sum_after - sum_before
         key = name.removeprefix("postguard_").removesuffix("_seconds")
         out[key] = {"count": int(count), "mean_s": round(total / count, 4) if count else None}
     return out

@@ -74,13 +74,7 @@ class OcrEngine:
             if self.simplified_graphs:
                 _use_simplified_graphs(engine, self.threads)
             if self.recognition_batch is not None:
-                recogniser = getattr(engine, "text_rec", None)
-                if recogniser is None or not hasattr(recogniser, "rec_batch_num"):
-                    raise RuntimeError(
-                        "this rapidocr-onnxruntime version has no text_rec.rec_batch_num: the OCR "
-                        "recognition batch cannot be set; set ocr_recognition_batch to 0"
-                    )
-                recogniser.rec_batch_num = self.recognition_batch
+                _set_recognition_batch(engine, self.recognition_batch)
             self._engine = engine
         return self._engine
 
@@ -134,6 +128,17 @@ def _cap_detection(engine: Any, max_side: int) -> None:
     step.limit_side_len = max_side
     step.limit_type = "max"
     detector.get_preprocess = lambda max_wh: step
+
+
+def _set_recognition_batch(engine: Any, lines: int) -> None:
+    """Make RapidOCR's recogniser read ``lines`` text lines per call (its default is 6)."""
+    recogniser = getattr(engine, "text_rec", None)
+    if recogniser is None or not hasattr(recogniser, "rec_batch_num"):
+        raise RuntimeError(
+            "this rapidocr-onnxruntime version has no text_rec.rec_batch_num: the OCR "
+            "recognition batch cannot be set; set ocr_recognition_batch to 0"
+        )
+    recogniser.rec_batch_num = lines
 
 
 def _use_simplified_graphs(engine: Any, threads: int | None) -> None:

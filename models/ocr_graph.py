@@ -286,10 +286,13 @@ class _Graph:
     def _is_clip(self, node: onnx.NodeProto, low: float, high: float) -> bool:
         if len(node.input) != 3:
             return False
-        bounds = [self.constant(name) for name in node.input[1:]]
-        return all(b is not None and b.size == 1 for b in bounds) and [
-            float(b.ravel()[0]) for b in bounds if b is not None
-        ] == [low, high]
+        values = []
+        for name in node.input[1:]:
+            bound = self.constant(name)
+            if bound is None or bound.size != 1:
+                return False
+            values.append(float(bound.ravel()[0]))
+        return values == [low, high]
 
 
 def _unpadded(conv: onnx.NodeProto) -> bool:

@@ -288,12 +288,15 @@ class Pipeline:
         slow = await asyncio.gather(
             *(asyncio.to_thread(check, c.image.image) for c in with_image if c.image is not None)
         )
-        return [
-            text_only,
-            # The gate found no text: say so (empty image text), so the scorer does not ask it again.
-            [replace(c, ocr_text="") for c, s in zip(with_image, slow, strict=True) if not s],
-            [c for c, s in zip(with_image, slow, strict=True) if s],
-        ]
+        plain_photos: list[_Candidate] = []
+        needing_ocr: list[_Candidate] = []
+        for candidate, has_text in zip(with_image, slow, strict=True):
+            if has_text:
+                needing_ocr.append(candidate)
+            else:
+                # The gate found no text: say so (empty image text), so the scorer does not ask it again.
+                plain_photos.append(replace(candidate, ocr_text=""))
+        return [text_only, plain_photos, needing_ocr]
 
     async def _decide_lane(self, lane: list[_Candidate], dead: list[DeadLetter]) -> list[StoredDecision]:
         """Score, decide, store and publish one group of candidates, and the dead letters in ``dead``
