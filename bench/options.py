@@ -46,6 +46,8 @@ SERVICE_DEFAULTS = InferenceOptions(
     ocr_detection_max_side=640,
     ocr_simplified_graphs=True,
     ocr_recognition_batch=1,
+    text_runtime="onnxruntime",
+    text_chunk=4,
 )
 VARIANTS: dict[str, InferenceOptions] = {
     "plain": InferenceOptions(),
@@ -57,14 +59,22 @@ VARIANTS: dict[str, InferenceOptions] = {
     "cache": InferenceOptions(cache_entries=4096),
     "ocr_overlap": InferenceOptions(overlap_ocr=True),
     "quantize_text": InferenceOptions(quantize_text=True),
+    "text_onnxruntime": InferenceOptions(text_runtime="onnxruntime"),
+    "text_chunk_4": InferenceOptions(text_chunk=4),
     # the service's defaults until 28 Nov 2026: RapidOCR's graphs as shipped, 6 lines a call
     "service_defaults_before": replace(
-        SERVICE_DEFAULTS, ocr_simplified_graphs=False, ocr_recognition_batch=None
+        SERVICE_DEFAULTS,
+        ocr_simplified_graphs=False,
+        ocr_recognition_batch=None,
+        text_runtime="torch",
+        text_chunk=None,
     ),
+    # the service's defaults until the text tower moved to onnxruntime (28 Nov 2026, later)
+    "service_defaults_torch_text": replace(SERVICE_DEFAULTS, text_runtime="torch", text_chunk=None),
     "service_defaults+detection_480": replace(SERVICE_DEFAULTS, ocr_detection_max_side=480),
     "service_defaults": SERVICE_DEFAULTS,
     "service_defaults+overlap": replace(SERVICE_DEFAULTS, overlap_ocr=True),
-    "service_defaults+quantize": replace(SERVICE_DEFAULTS, quantize_text=True),
+    "service_defaults+quantize": replace(SERVICE_DEFAULTS, quantize_text=True, text_runtime="torch"),
 }
 
 

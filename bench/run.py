@@ -262,16 +262,23 @@ STAGE_HISTOGRAMS = (
     "postguard_db_write_seconds",
     "postguard_batch_seconds",
 )
+#: Counters of seconds the load phases report as a total (time the idle inference thread helped OCR).
+STAGE_COUNTERS = ("postguard_inference_thread_lent_seconds",)
 
 
 def scrape_histograms(port: int) -> dict[str, tuple[float, float]]:
-    """(count, sum) of each stage histogram on the service's /metrics."""
+    """(count, sum) of each stage histogram on the service's /metrics; (0, total) of each counter."""
     from prometheus_client.parser import text_string_to_metric_families
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
     found: dict[str, tuple[float, float]] = {}
     for family in text_string_to_metric_families(text):
+        if family.name in STAGE_COUNTERS:
+            found[family.name] = (
+                0.0,
+                sum(sample.value for sample in family.samples if sample.name.endswith("_total")),
+            )
         if family.name not in STAGE_HISTOGRAMS:
             continue
         values = {sample.name.removeprefix(family.name): sample.value for sample in family.samples}
@@ -290,6 +297,9 @@ def stage_means(
         count, total = count_after - count_before, sum_after - sum_before
         key = name.removeprefix("postguard_").removesuffix("_seconds")
         out[key] = {"count": int(count), "mean_s": round(total / count, 4) if count else None}
+    for name in STAGE_COUNTERS:
+        total = after.get(name, (0.0, 0.0))[1] - before.get(name, (0.0, 0.0))[1]
+        out[name.removeprefix("postguard_").removesuffix("_seconds")] = {"total_s": round(total, 3)}
     return out
 
 

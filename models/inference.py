@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +15,14 @@ from .architecture import ModerationModel
 from .checkpoint import load_checkpoint
 from .encoder_cache import LruCache, image_key, text_key
 from .errors import CheckpointError
-from .ocr import OcrEngine
+from .ocr import OcrEngine, SpareThread
 from .preprocessing import ModerationProcessor, normalise_text
 from .text_gate import TextGate
+from .text_onnx import OnnxTextTower
 from .types import MODALITIES, ModerationResult, PostContent
+
+#: Where the text tower runs (InferenceOptions.text_runtime).
+TEXT_RUNTIMES = ("torch", "onnxruntime")
 
 #: The checkpoint shipped inside the package, used whenever no other model path is configured.
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "default_checkpoint"
@@ -39,7 +43,11 @@ class InferenceOptions:
     - ``ocr_threads``: onnxruntime threads of the OCR engine (None: all cores);
     - ``ocr_simplified_graphs``: OCR on :mod:`models.ocr_graph`'s exact simplification of RapidOCR's
       detection and recognition graphs (the same text, about half the time);
-    - ``ocr_recognition_batch``: text lines the OCR recogniser reads per call (None: RapidOCR's 6).
+    - ``ocr_recognition_batch``: text lines the OCR recogniser reads per call (None: RapidOCR's 6);
+    - ``text_runtime``: ``"torch"``, or ``"onnxruntime"`` to run the text tower as an ONNX graph
+      exported from the checkpoint at load (:mod:`models.text_onnx`; the same embeddings to ~1e-6);
+    - ``text_chunk``: encode a batch's texts shortest first, this many per call, so that short
+      texts are not padded to the longest one of the batch (None: all in one call).
     """
 
     ocr_gate_threshold: float | None = None
@@ -50,10 +58,28 @@ class InferenceOptions:
     ocr_threads: int | None = None
     ocr_simplified_graphs: bool = False
     ocr_recognition_batch: int | None = None
+    text_runtime: str = "torch"
+    text_chunk: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.text_runtime not in TEXT_RUNTIMES:
+            raise ValueError(
+                f"text_runtime must be one of {', '.join(TEXT_RUNTIMES)}, not {self.text_runtime!r}"
+            )
+        if self.text_runtime == "onnxruntime" and self.quantize_text:
+            raise ValueError("quantize_text (int8 torch layers) needs text_runtime 'torch'")
+        if self.text_chunk is not None and self.text_chunk < 1:
+            raise ValueError("text_chunk must be at least 1 (or None: one call per batch)")
 
     @property
     def plain(self) -> bool:
-        return self.ocr_gate_threshold is None and self.cache_entries == 0 and not self.overlap_ocr
+        return (
+            self.ocr_gate_threshold is None
+            and self.cache_entries == 0
+            and not self.overlap_ocr
+            and self.text_runtime == "torch"
+            and self.text_chunk is None
+        )
 
 
 class Moderator:
@@ -79,6 +105,13 @@ class Moderator:
                 )
         self.model = model.eval()
         self.processor = processor
+        # What turns token ids into sentence embeddings on the fast path (the plain path keeps torch).
+        self._text_tower: Callable[..., torch.Tensor] = model.encode_text
+        if self.options.text_runtime == "onnxruntime":
+            # As many threads as torch has been given (Moderator.load sets them first).
+            self._text_tower = OnnxTextTower(model, threads=torch.get_num_threads())
+        # Chunks are cut from one right-padded tokenisation (models/preprocessing.py's tokenizer).
+        self._text_chunk = self.options.text_chunk if processor.tokenizer.padding_side == "right" else None
         self.sha256 = sha256
         fast_detection = self.options.ocr_detection_max_side is not None
         own_ocr = (
@@ -222,16 +255,18 @@ class Moderator:
         )
         return [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
 
-    def read_image_text(self, image: Image.Image) -> str:
+    def read_image_text(self, image: Image.Image, spare: SpareThread | None = None) -> str:
         """The text in ``image`` (OCR, cleaned as for scoring; cached by content), without the text
         gate: for callers that already decided the image needs reading and do it on their own
         thread, then pass the result as :attr:`PostContent.ocr_text` (the service's OCR lane).
-        Thread-safe: the OCR engine and the caches lock what they share."""
+        Thread-safe: the OCR engine and the caches lock what they share. ``spare``: a thread that
+        may recognise some of the image's text lines while it has nothing else to do (the
+        service's idle inference thread); the text is the same."""
         key = image_key(image)
         cached = self.ocr_cache.get(key)
         if cached is not None:
             return cached
-        text = self.processor.read_image_text(image)
+        text = self.processor.read_image_text(image, spare=spare)
         self.ocr_cache.put(key, text)
         return text
 
@@ -258,10 +293,30 @@ class Moderator:
                 missing.setdefault(text, []).append(row)
         if missing:
             distinct = list(missing)
-            encoded = self.model.encode_text(**self.processor.tokenize(distinct))  # (n_distinct, text_dim)
+            encoded = self._encode_distinct(distinct)  # (n_distinct, text_dim)
             for text, vector in zip(distinct, encoded, strict=True):
                 self.text_cache.put(text_key(text), vector.clone())
                 out[missing[text]] = vector
+        return out
+
+    def _encode_distinct(self, texts: list[str]) -> torch.Tensor:
+        """Embeddings of ``texts``: in one call, or shortest first in chunks of ``text_chunk`` (a
+        batch is padded to its longest text, and attention costs grow with that length for every
+        row: short texts beside a long one cost as much as it does)."""
+        tokens = self.processor.tokenize(texts)
+        chunk = self._text_chunk
+        if chunk is None or len(texts) <= chunk:
+            return self._text_tower(**tokens)
+        lengths = tokens["attention_mask"].sum(dim=1)
+        order = torch.argsort(lengths, stable=True)
+        out = torch.empty(len(texts), self.model.text_dim)
+        for start in range(0, len(texts), chunk):
+            rows = order[start : start + chunk]
+            width = int(lengths[rows].max())
+            out[rows] = self._text_tower(
+                input_ids=tokens["input_ids"][rows, :width],
+                attention_mask=tokens["attention_mask"][rows, :width],
+            )
         return out
 
     def _encode_images(

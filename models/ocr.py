@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
+import numpy as np
 from PIL import Image
 
 logger = logging.getLogger(__name__)
@@ -19,6 +21,17 @@ logger = logging.getLogger(__name__)
 MIN_LINE_CONFIDENCE = 0.5
 #: OCR cost grows with pixels; memes are readable at this size and it bounds the time per image.
 OCR_MAX_SIDE = 960
+
+
+class SpareThread(Protocol):
+    """Another thread that may take part of a read while it has nothing of its own to do (the
+    service lends its inference thread, service/inference_thread.py)."""
+
+    def offer(self, job: Callable[[Callable[[], bool]], None]) -> bool:
+        """Start ``job(wanted_back)`` on the spare thread if it is idle and return True; return False
+        (and never run ``job``) when it is busy. ``wanted_back()`` turns True as soon as the thread's
+        own work is waiting: the job then returns after the piece it is on."""
+        ...
 
 
 class OcrEngine:
@@ -56,6 +69,7 @@ class OcrEngine:
         self.recognition_batch = recognition_batch
         self._engine: Any = None
         self._lock = threading.Lock()
+        self._recognition: _SharedRecognition | None = None
 
     def _load(self) -> Any:
         if self._engine is None:
@@ -75,21 +89,30 @@ class OcrEngine:
                 _use_simplified_graphs(engine, self.threads)
             if self.recognition_batch is not None:
                 _set_recognition_batch(engine, self.recognition_batch)
+            self._recognition = _share_recognition(engine)
             self._engine = engine
         return self._engine
 
-    def read(self, image: Image.Image) -> str:
+    def read(self, image: Image.Image, spare: SpareThread | None = None) -> str:
         """The text in ``image`` as one string ('' when there is none). Safe to call from several
         threads at once (the service's OCR lane with ``ocr_lane_readers`` > 1): onnxruntime
         sessions are thread-safe, and the only state RapidOCR changes during a call is the
         detector's resize step, which every call sets to an equal value (one fixed step under
-        :func:`_cap_detection`; RapidOCR's default rebuilds the same one each call)."""
+        :func:`_cap_detection`; RapidOCR's default rebuilds the same one each call).
+
+        ``spare``: a thread that may recognise some of the text lines while it is idle (the same
+        text, sooner; see :class:`_SharedRecognition`)."""
         with self._lock:
             engine = self._load()
+            recognition = self._recognition
         if max(image.size) > self.max_side:
             image = image.copy()
             image.thumbnail((self.max_side, self.max_side), Image.Resampling.BILINEAR)
-        result, _ = engine(image.convert("RGB"), use_cls=self.angle_classifier)
+        if recognition is None:
+            result, _ = engine(image.convert("RGB"), use_cls=self.angle_classifier)
+        else:
+            with recognition.lent(spare):
+                result, _ = engine(image.convert("RGB"), use_cls=self.angle_classifier)
         if not result:
             return ""
         lines = []
@@ -128,6 +151,137 @@ def _cap_detection(engine: Any, max_side: int) -> None:
     step.limit_side_len = max_side
     step.limit_type = "max"
     detector.get_preprocess = lambda max_wh: step
+
+
+class _SharedRecognition:
+    """RapidOCR's recogniser, reading one image's text lines on two threads when a spare one is lent.
+
+    Recognition is about four fifths of reading a meme (one call per line of text, tens of
+    milliseconds each); detection is one call that cannot be split. The lines are handed out
+    widest first, in chunks of the recogniser's batch size, from one queue that the reading thread
+    and the spare thread both take from, so neither waits for the other except for the chunk the
+    spare thread is on when the reading thread runs out. The spare thread takes no new chunk once
+    its own work is waiting (``wanted_back``), so lending it delays that work by one chunk at most.
+    Every chunk is read by the same recogniser as without a spare thread: the text is identical."""
+
+    def __init__(self, recogniser: Any) -> None:
+        self._recogniser = recogniser
+        self._local = threading.local()
+
+    @property
+    def recogniser(self) -> Any:
+        """RapidOCR's own recogniser (its session, batch size and character list)."""
+        return self._recogniser
+
+    def lent(self, spare: SpareThread | None) -> _Lending:
+        """Within this context, calls from this thread may use ``spare`` (None: they do not)."""
+        return _Lending(self._local, spare)
+
+    def __call__(
+        self, img_list: np.ndarray | list[np.ndarray], return_word_box: bool = False
+    ) -> tuple[list[tuple[str, float]], float]:
+        spare: SpareThread | None = getattr(self._local, "spare", None)
+        lines = [img_list] if isinstance(img_list, np.ndarray) else list(img_list)
+        batch = int(self._recogniser.rec_batch_num)
+        if spare is None or return_word_box or len(lines) <= batch:
+            return self._recogniser(lines, return_word_box)
+        order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1] / lines[i].shape[0], reverse=True)
+        work = _LineQueue([order[i : i + batch] for i in range(0, len(order), batch)])
+
+        def read_chunk(chunk: list[int]) -> tuple[list[tuple[str, float]], float]:
+            return self._recogniser([lines[i] for i in chunk], return_word_box)
+
+        def lend(wanted_back: Callable[[], bool]) -> None:
+            work.run(read_chunk, wanted_back)
+
+        # Offered again after every chunk this thread reads while the spare one is busy: it is
+        # often between two batches to score, and a meme's lines take longer than one batch.
+        lent = spare.offer(lend)
+        while work.read_one(read_chunk):
+            if not lent:
+                lent = spare.offer(lend)
+        return work.results(len(lines))
+
+
+class _Lending:
+    """Sets the spare thread of the calling thread's reads for the duration of a ``with``."""
+
+    def __init__(self, local: threading.local, spare: SpareThread | None) -> None:
+        self._local = local
+        self._spare = spare
+
+    def __enter__(self) -> None:
+        self._local.spare = self._spare
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.spare = None
+
+
+class _LineQueue:
+    """Chunks of text lines shared by the threads recognising them, and their results."""
+
+    def __init__(self, chunks: list[list[int]]) -> None:
+        self._chunks = chunks
+        self._next = 0
+        self._done = 0
+        self._read: dict[int, tuple[str, float]] = {}
+        self._seconds = 0.0
+        self._error: BaseException | None = None
+        self._condition = threading.Condition()
+
+    def run(
+        self,
+        read_chunk: Callable[[list[int]], tuple[list[tuple[str, float]], float]],
+        stop: Callable[[], bool],
+    ) -> None:
+        """Read chunks until none is left (or ``stop()``), recording each result or the first error."""
+        while not stop() and self.read_one(read_chunk):
+            pass
+
+    def read_one(self, read_chunk: Callable[[list[int]], tuple[list[tuple[str, float]], float]]) -> bool:
+        """Read the next chunk; False when none was left (or one failed)."""
+        with self._condition:
+            if self._next == len(self._chunks) or self._error is not None:
+                return False
+            chunk = self._chunks[self._next]
+            self._next += 1
+        try:
+            texts, seconds = read_chunk(chunk)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread, raised there
+            with self._condition:
+                self._error = self._error or exc
+                self._done += 1
+                self._condition.notify_all()
+            return False
+        with self._condition:
+            self._read.update(zip(chunk, texts, strict=True))
+            self._seconds += seconds
+            self._done += 1
+            self._condition.notify_all()
+        return True
+
+    def results(self, count: int) -> tuple[list[tuple[str, float]], float]:
+        """Every line's (text, confidence) in input order and the seconds spent; waits for chunks
+        still being read on the other thread, and raises the error one of them raised."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._done == self._next)
+            if self._error is not None:
+                raise self._error
+            return [self._read[i] for i in range(count)], self._seconds
+
+
+def _share_recognition(engine: Any) -> _SharedRecognition | None:
+    """Wrap the engine's recogniser so that a read can lend part of it to a spare thread (None when
+    this RapidOCR version has no recogniser to wrap: reads then stay on one thread)."""
+    recogniser = getattr(engine, "text_rec", None)
+    if recogniser is None or not hasattr(recogniser, "rec_batch_num"):
+        logger.warning(
+            "this rapidocr-onnxruntime version has no text_rec.rec_batch_num: OCR reads use one thread"
+        )
+        return None
+    shared = _SharedRecognition(recogniser)
+    engine.text_rec = shared
+    return shared
 
 
 def _set_recognition_batch(engine: Any, lines: int) -> None:

@@ -14,7 +14,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from .config import ModerationConfig
 from .errors import EmptyPostError, TextTooLongError
-from .ocr import OcrEngine
+from .ocr import OcrEngine, SpareThread
 from .segmentation import WordSegmenter
 from .types import PostContent
 
@@ -82,11 +82,12 @@ class ModerationProcessor:
         batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0  # (n, 3, size, size)
         return (batch - self._mean) / self._std
 
-    def read_image_text(self, image: Image.Image) -> str:
-        """OCR, then put back the spaces OCR tends to drop between words."""
+    def read_image_text(self, image: Image.Image, spare: SpareThread | None = None) -> str:
+        """OCR, then put back the spaces OCR tends to drop between words. ``spare``: a thread that
+        may read some of the text lines while it is idle (:meth:`OcrEngine.read`)."""
         if self.ocr is None:
             return ""
-        return self.clean_image_text(self.ocr.read(image))
+        return self.clean_image_text(self.ocr.read(image, spare=spare))
 
     def clean_image_text(self, text: str) -> str:
         text = normalise_text(text)

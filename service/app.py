@@ -273,6 +273,7 @@ class PostguardApp:
             ocr_lane_readers=settings.ocr_lane_readers,
             # A scorer that cannot read images on its own (a test fake) reads them when scoring.
             read_image_text=getattr(scorer, "read_image_text", None),
+            ocr_lane_borrows_idle_inference=settings.ocr_lane_borrows_idle_inference,
             on_settled=self._settled,
         )
         self._attach(self._pipeline)

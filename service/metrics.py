@@ -69,6 +69,9 @@ class ServiceMetrics:
     ocr_lane_posts: Gauge  # postguard_ocr_lane_posts: images handed to the OCR lane, not decided yet
     ocr_seconds: Histogram  # postguard_ocr_seconds: reading one image in the OCR lane
     ocr_lane_wait_seconds: Histogram  # postguard_ocr_lane_wait_seconds: queued in the lane before reading
+    inference_thread_lent_seconds: (
+        Counter  # postguard_inference_thread_lent_seconds_total: idle inference thread reading OCR lines
+    )
     last_decision_timestamp_seconds: Gauge
     model_info: Info  # postguard_model_info{version, sha256, ...}
     policy_info: Info  # postguard_policy_info{version, source}
@@ -165,6 +168,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
             name("ocr_lane_wait_seconds"),
             "Time an image waited in the OCR lane before its reading started.",
             buckets=OCR_BUCKETS,
+            registry=registry,
+        ),
+        inference_thread_lent_seconds=Counter(
+            name("inference_thread_lent_seconds"),
+            "Time the idle inference thread spent recognising text lines for the OCR lane.",
             registry=registry,
         ),
         last_decision_timestamp_seconds=Gauge(

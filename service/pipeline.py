@@ -21,11 +21,12 @@ Logs name posts by ``post_id`` only: never their text or author.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -38,6 +39,7 @@ from models.types import ModerationResult, PostContent
 from .contract import Decision, Post, parse_post
 from .errors import PostRejected
 from .images import ImageLoader, LoadedImage
+from .inference_thread import InferenceThread
 from .memory import release_free_memory
 from .metrics import ServiceMetrics
 from .ocr_lane import OcrLane
@@ -166,13 +168,17 @@ class Pipeline:
         ocr_lane: bool = False,
         ocr_lane_max_pending: int = 64,
         ocr_lane_readers: int = 1,
-        read_image_text: Callable[[Image.Image], str] | None = None,
+        read_image_text: Callable[..., str] | None = None,
+        ocr_lane_borrows_idle_inference: bool = False,
         on_settled: Callable[[Sequence[RawRecord]], Awaitable[None]] | None = None,
     ) -> None:
         """``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to
         an :class:`OcrLane` holding at most ``ocr_lane_max_pending`` posts, which reads them with
         ``read_image_text``, ``ocr_lane_readers`` at a time, on its own threads (None: the scorer
-        reads them) and reports each group it decided to ``on_settled``."""
+        reads them) and reports each group it decided to ``on_settled``.
+        ``ocr_lane_borrows_idle_inference``: call ``read_image_text(image, spare=...)`` with the
+        inference thread as the spare thread (models/ocr.py: it recognises text lines while it has
+        nothing to score)."""
         self._scorer = scorer
         self._policy = policy
         self._images = image_loader
@@ -191,13 +197,19 @@ class Pipeline:
         self._cheapest_first = cheapest_first
         # One dedicated thread: torch keeps per-thread state, and one inference at a time is what
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
-        self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-inference")
+        self._inference = InferenceThread(on_lent=metrics.inference_thread_lent_seconds.inc)
         self._on_settled = on_settled
         self._ocr_lane: OcrLane[_Candidate] | None = None
         if ocr_lane and cheapest_first and needs_ocr is not None:
+            read_text = read_image_text
+            if read_image_text is not None and ocr_lane_borrows_idle_inference:
+                if _takes_spare(read_image_text):
+                    read_text = functools.partial(read_image_text, spare=self._inference)
+                else:
+                    logger.info("the scorer's read_image_text takes no spare thread: OCR reads use one thread")
             self._ocr_lane = OcrLane(
                 image_of=_image_of,
-                read_text=read_image_text,
+                read_text=read_text,
                 decide=self._decide_read,
                 max_pending=ocr_lane_max_pending,
                 readers=ocr_lane_readers,
@@ -222,7 +234,7 @@ class Pipeline:
 
     def close(self) -> None:
         """Release the inference thread (waits for a running inference to finish)."""
-        self._inference.shutdown(wait=True)
+        self._inference.shutdown()
 
     async def process(self, records: Sequence[RawRecord]) -> BatchOutcome:
         """Decide or dead-letter every record; return once all of it is stored and published, except
@@ -273,7 +285,7 @@ class Pipeline:
 
     async def _release_memory(self) -> None:
         # Decoded images and their tensors were freed: give the pages back (service/memory.py).
-        await asyncio.get_running_loop().run_in_executor(self._inference, release_free_memory)
+        await self._inference.run(release_free_memory)
 
     async def _lanes(self, candidates: list[_Candidate]) -> list[list[_Candidate]]:
         """Candidates grouped by expected cost: text only, images without text, images with text
@@ -393,8 +405,7 @@ class Pipeline:
 
     async def _run_model(self, contents: list[PostContent]) -> list[ModerationResult]:
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(self._inference, self._scorer.score, contents)
+        results = await self._inference.run(self._scorer.score, contents)
         self._metrics.inference_seconds.observe(time.perf_counter() - started)
         if len(results) != len(contents):
             raise RuntimeError(f"the scorer returned {len(results)} results for {len(contents)} posts")
@@ -502,6 +513,15 @@ class Pipeline:
             )
         if stored:
             metrics.last_decision_timestamp_seconds.set(now)
+
+
+def _takes_spare(read_image_text: Callable[..., str]) -> bool:
+    """Whether ``read_image_text`` accepts ``spare=`` (Moderator's does; a custom scorer's may not)."""
+    try:
+        parameters = inspect.signature(read_image_text).parameters
+    except (TypeError, ValueError):
+        return False
+    return "spare" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 def _content(candidate: _Candidate) -> PostContent:

@@ -79,4 +79,6 @@ def inference_options(settings: Settings) -> InferenceOptions:
         ocr_threads=settings.ocr_threads,
         ocr_simplified_graphs=settings.ocr_simplified_graphs,
         ocr_recognition_batch=settings.ocr_recognition_batch or None,
+        text_runtime=settings.text_encoder_runtime,
+        text_chunk=settings.text_encoder_chunk or None,
     )

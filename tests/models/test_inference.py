@@ -119,7 +119,7 @@ class FakeOcr(OcrEngine):
         self.reading = reading
         self.calls = 0
 
-    def read(self, image: Image.Image) -> str:
+    def read(self, image: Image.Image, spare: object = None) -> str:
         self.calls += 1
         return self.reading
 

@@ -18,7 +18,7 @@ class CountingOcr:
     def __init__(self) -> None:
         self.calls = 0
 
-    def read(self, image: Image.Image) -> str:
+    def read(self, image: Image.Image, spare: object = None) -> str:
         self.calls += 1
         return "text from the image"
 
@@ -56,6 +56,9 @@ def _scores(results: list) -> list[list[float]]:  # type: ignore[type-arg]
         InferenceOptions(cache_entries=64),
         InferenceOptions(cache_entries=64, overlap_ocr=True),
         InferenceOptions(ocr_gate_threshold=0.0),
+        InferenceOptions(text_chunk=1),
+        InferenceOptions(text_runtime="onnxruntime"),
+        InferenceOptions(text_runtime="onnxruntime", text_chunk=2, cache_entries=64),
     ],
 )
 def test_fast_path_matches_the_plain_path(tiny_checkpoint: Path, options: InferenceOptions) -> None:

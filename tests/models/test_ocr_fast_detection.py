@@ -63,7 +63,7 @@ def test_the_recognition_batch_is_what_runs() -> None:
     engine = OcrEngine(detection_max_side=480, angle_classifier=False, recognition_batch=1)
     rapid = engine._load()
     batches: list[int] = []
-    session = rapid.text_rec.session
+    session = rapid.text_rec.recogniser.session
 
     class Spy:
         def __call__(self, inputs: np.ndarray) -> object:
@@ -73,7 +73,7 @@ def test_the_recognition_batch_is_what_runs() -> None:
         def __getattr__(self, name: str) -> object:
             return getattr(session, name)
 
-    rapid.text_rec.session = Spy()
+    rapid.text_rec.recogniser.session = Spy()
     meme = render_meme(MemeSpec(TEXT, "color:40,90,200", "outlined_top_bottom", 0, 34, 4.0, 90, 512, 448))
     read = engine.read(meme)
     assert len(batches) >= 2 and set(batches) == {1}, batches  # several lines, one per call

@@ -146,5 +146,5 @@ def test_simplified_ocr_reads_the_same_text() -> None:
     assert all(len(text) > 20 for text in read), read
     # the swap really happened: the recogniser's session no longer reads the shipped file
     # (models.ocr reads the shipped file's path from the same attribute: it exists)
-    path = simplified._load().text_rec.session.session._model_path
+    path = simplified._load().text_rec.recogniser.session.session._model_path
     assert path is None or "ch_PP-OCRv4_rec" not in str(path)

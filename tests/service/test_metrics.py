@@ -59,6 +59,7 @@ def test_names_follow_conventions(metrics: ServiceMetrics) -> None:
         "postguard_ocr_lane_posts",
         "postguard_ocr_seconds",
         "postguard_ocr_lane_wait_seconds",
+        "postguard_inference_thread_lent_seconds",
         "postguard_last_decision_timestamp_seconds",
         "postguard_model",
         "postguard_policy",

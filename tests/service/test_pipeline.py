@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -647,7 +648,7 @@ def _records(values: Sequence[bytes], first_offset: int = 0) -> list[RawRecord]:
 
 
 def _lane_pipeline(
-    reader: BlockingReader | None, settled: list[list[int]], **options: Any
+    reader: Callable[..., str] | None, settled: list[list[int]], **options: Any
 ) -> tuple[Pipeline, _OrderedStore, _RecordingScorer]:
     store = _OrderedStore()
     scorer = _RecordingScorer()
@@ -786,3 +787,56 @@ def _histogram(histogram: Any) -> tuple[float, float]:
     """(count, sum) of an unlabelled prometheus histogram."""
     samples = {sample.name.rsplit("_", 1)[-1]: sample.value for sample in histogram.collect()[0].samples}
     return samples["count"], samples["sum"]
+
+
+class _LendingReader:
+    """read_image_text that has its 'lines' read by the spare thread it is given, when lent."""
+
+    def __init__(self) -> None:
+        self.spares: list[object] = []
+        self.lent_on: list[str] = []
+
+    def __call__(self, image: Image.Image, spare: Any = None) -> str:
+        self.spares.append(spare)
+        done = threading.Event()
+
+        def job(wanted_back: Callable[[], bool]) -> None:
+            self.lent_on.append(threading.current_thread().name)
+            done.set()
+
+        if spare is not None and spare.offer(job):
+            assert done.wait(5)
+        return "read with help"
+
+
+@pytest.mark.parametrize("borrow", [True, False])
+async def test_the_ocr_lane_borrows_the_idle_inference_thread_when_asked(borrow: bool) -> None:
+    reader = _LendingReader()
+    settled: list[list[int]] = []
+    pipeline, _, scorer = _lane_pipeline(reader, settled, ocr_lane_borrows_idle_inference=borrow)
+    try:
+        await pipeline.process(_records([_meme("meme")]))
+        await until(lambda: settled == [[0]])
+        assert scorer.ocr_texts[-1] == "read with help"
+        lent_s = pipeline._metrics.inference_thread_lent_seconds._value.get()
+        if borrow:
+            assert reader.spares == [pipeline._inference]
+            assert reader.lent_on and reader.lent_on[0].startswith("postguard-inference")
+            assert lent_s > 0
+        else:
+            assert reader.spares == [None] and reader.lent_on == [] and lent_s == 0
+    finally:
+        await pipeline.aclose()
+
+
+async def test_a_reader_that_takes_no_spare_is_called_as_before() -> None:
+    reader = BlockingReader()  # read_image_text(image) only: a custom scorer's
+    reader.release.set()
+    settled: list[list[int]] = []
+    pipeline, _, scorer = _lane_pipeline(reader, settled, ocr_lane_borrows_idle_inference=True)
+    try:
+        await pipeline.process(_records([_meme("meme")]))
+        await until(lambda: settled == [[0]])
+        assert scorer.ocr_texts[-1] == "text read in the lane"
+    finally:
+        await pipeline.aclose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from service.errors import ConfigError
 from service.scoring import inference_options
 from service.settings import load_settings
 
@@ -17,6 +20,8 @@ def test_defaults_turn_on_the_gate_and_the_cache() -> None:
     assert options.ocr_detection_max_side == 640
     assert options.ocr_simplified_graphs
     assert options.ocr_recognition_batch == 1
+    assert options.text_runtime == "onnxruntime"
+    assert options.text_chunk == 4
     assert not options.quantize_text
 
 
@@ -30,6 +35,8 @@ def test_every_optimisation_can_be_turned_off() -> None:
             ocr_detection_max_side=0,
             ocr_simplified_graphs=False,
             ocr_recognition_batch=0,
+            text_encoder_runtime="torch",
+            text_encoder_chunk=0,
         )
     )
     assert options.plain
@@ -38,3 +45,13 @@ def test_every_optimisation_can_be_turned_off() -> None:
     assert options.ocr_detection_max_side is None
     assert not options.ocr_simplified_graphs
     assert options.ocr_recognition_batch is None
+    assert options.text_runtime == "torch" and options.text_chunk is None
+
+
+def test_the_int8_text_tower_needs_torch() -> None:
+    with pytest.raises(
+        ConfigError, match="POSTGUARD_TEXT_ENCODER_RUNTIME: .*set POSTGUARD_TEXT_ENCODER_RUNTIME=torch"
+    ):
+        _settings(quantize_text_encoder=True)
+    options = inference_options(_settings(quantize_text_encoder=True, text_encoder_runtime="torch"))
+    assert options.quantize_text and options.text_runtime == "torch"

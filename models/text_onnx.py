@@ -1,0 +1,100 @@
+"""The text tower on ONNX Runtime: the same MiniLM weights and pooling, about twice as fast per post.
+
+On one CPU thread, PyTorch's eager BERT spends much of a short post's time between operators
+(Python dispatch, one kernel per elementwise op); ONNX Runtime runs the same graph with its
+operators fused. The tower is exported from the loaded checkpoint when :class:`Moderator` starts
+(about 2 s, in memory: nothing is written to disk or downloaded), so it always matches the
+checkpoint's weights, including its fine-tuned top layers. Outputs equal PyTorch's to about 1e-6
+(float rounding; tests/models/test_text_onnx.py bounds it). docs/performance.md has the timings.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from .architecture import ModerationModel
+
+logger = logging.getLogger(__name__)
+
+#: ONNX opset of the exported graph (supported by the onnxruntime versions this project pins).
+OPSET = 17
+
+
+class _TextTower(torch.nn.Module):
+    """encode_text as a module, so the exporter traces exactly what scoring runs."""
+
+    def __init__(self, model: ModerationModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_text(input_ids, attention_mask)
+
+
+class OnnxTextTower:
+    """Sentence embeddings of the checkpoint's text tower, computed by ONNX Runtime."""
+
+    def __init__(self, model: ModerationModel, *, threads: int | None = None) -> None:
+        """``threads``: onnxruntime intra-op threads (None: all cores)."""
+        import onnxruntime
+
+        started = time.perf_counter()
+        graph = export_text_tower(model)
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or 0
+        options.inter_op_num_threads = 1
+        # Spinning threads would take CPU the OCR lane needs while they wait for work.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(
+            graph, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.text_dim = int(model.text_dim)
+        logger.info("text tower on onnxruntime ready in %.1f s", time.perf_counter() - started)
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(batch, text_dim) embeddings, as :meth:`ModerationModel.encode_text` returns them."""
+        (embeddings,) = self._session.run(
+            None,
+            {
+                "input_ids": input_ids.numpy().astype(np.int64, copy=False),
+                "attention_mask": attention_mask.numpy().astype(np.int64, copy=False),
+            },
+        )
+        return torch.from_numpy(embeddings)
+
+
+def export_text_tower(model: ModerationModel) -> bytes:
+    """The ONNX graph (bytes) of ``model.encode_text`` with dynamic batch and sequence length."""
+    tower = _TextTower(model).eval()
+    # Any two short inputs: the shapes are dynamic, the values only drive the trace.
+    input_ids = torch.tensor([[101, 7592, 2088, 102], [101, 2023, 102, 0]], dtype=torch.long)
+    attention_mask = (input_ids != 0).long()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript-based exporter warns that it is deprecated in favour of the dynamo one,
+        # which needs onnxscript (not a dependency); it still exports this model exactly.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            tower,
+            (input_ids, attention_mask),
+            buffer,  # type: ignore[arg-type]  # a file object is accepted (not in torch's annotation)
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embeddings"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "embeddings": {0: "batch"},
+            },
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    return buffer.getvalue()
