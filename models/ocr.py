@@ -1,8 +1,9 @@
 """Reading the text inside an image (memes carry their message in pixels) with RapidOCR.
 
 RapidOCR (Apache-2.0) ships its ONNX detection and recognition models inside the wheel, so
-nothing is downloaded. The engine is created lazily and is safe to share inside one thread; the
-service calls it from its single inference worker thread.
+nothing is downloaded. The engine is created lazily and is safe to call from several threads; the
+service calls it from its OCR lane's thread, which may hand some of an image's text lines to the
+idle inference thread (:class:`SpareThread`).
 """
 
 from __future__ import annotations

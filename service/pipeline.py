@@ -206,7 +206,9 @@ class Pipeline:
                 if _takes_spare(read_image_text):
                     read_text = functools.partial(read_image_text, spare=self._inference)
                 else:
-                    logger.info("the scorer's read_image_text takes no spare thread: OCR reads use one thread")
+                    logger.info(
+                        "the scorer's read_image_text takes no spare thread: OCR reads use one thread"
+                    )
             self._ocr_lane = OcrLane(
                 image_of=_image_of,
                 read_text=read_text,
