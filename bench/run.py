@@ -453,6 +453,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "kafka_fetch",
                     "malloc_",
                     "trim_",
+                    "text_encoder_",
                 )
             )
         }
