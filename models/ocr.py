@@ -8,9 +8,10 @@ idle inference thread (:class:`SpareThread`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -109,11 +110,8 @@ class OcrEngine:
         if max(image.size) > self.max_side:
             image = image.copy()
             image.thumbnail((self.max_side, self.max_side), Image.Resampling.BILINEAR)
-        if recognition is None:
+        with recognition.lent(spare) if recognition is not None else contextlib.nullcontext():
             result, _ = engine(image.convert("RGB"), use_cls=self.angle_classifier)
-        else:
-            with recognition.lent(spare):
-                result, _ = engine(image.convert("RGB"), use_cls=self.angle_classifier)
         if not result:
             return ""
         lines = []
@@ -174,9 +172,14 @@ class _SharedRecognition:
         """RapidOCR's own recogniser (its session, batch size and character list)."""
         return self._recogniser
 
-    def lent(self, spare: SpareThread | None) -> _Lending:
+    @contextlib.contextmanager
+    def lent(self, spare: SpareThread | None) -> Iterator[None]:
         """Within this context, calls from this thread may use ``spare`` (None: they do not)."""
-        return _Lending(self._local, spare)
+        self._local.spare = spare
+        try:
+            yield
+        finally:
+            self._local.spare = None
 
     def __call__(
         self, img_list: np.ndarray | list[np.ndarray], return_word_box: bool = False
@@ -202,20 +205,6 @@ class _SharedRecognition:
             if not lent:
                 lent = spare.offer(lend)
         return work.results(len(lines))
-
-
-class _Lending:
-    """Sets the spare thread of the calling thread's reads for the duration of a ``with``."""
-
-    def __init__(self, local: threading.local, spare: SpareThread | None) -> None:
-        self._local = local
-        self._spare = spare
-
-    def __enter__(self) -> None:
-        self._local.spare = self._spare
-
-    def __exit__(self, *exc: object) -> None:
-        self._local.spare = None
 
 
 class _LineQueue:
@@ -271,11 +260,17 @@ class _LineQueue:
             return [self._read[i] for i in range(count)], self._seconds
 
 
+def _recogniser_of(engine: Any) -> Any | None:
+    """RapidOCR's text recogniser, or None when this RapidOCR version has none with a batch size."""
+    recogniser = getattr(engine, "text_rec", None)
+    return recogniser if recogniser is not None and hasattr(recogniser, "rec_batch_num") else None
+
+
 def _share_recognition(engine: Any) -> _SharedRecognition | None:
     """Wrap the engine's recogniser so that a read can lend part of it to a spare thread (None when
     this RapidOCR version has no recogniser to wrap: reads then stay on one thread)."""
-    recogniser = getattr(engine, "text_rec", None)
-    if recogniser is None or not hasattr(recogniser, "rec_batch_num"):
+    recogniser = _recogniser_of(engine)
+    if recogniser is None:
         logger.warning(
             "this rapidocr-onnxruntime version has no text_rec.rec_batch_num: OCR reads use one thread"
         )
@@ -287,8 +282,8 @@ def _share_recognition(engine: Any) -> _SharedRecognition | None:
 
 def _set_recognition_batch(engine: Any, lines: int) -> None:
     """Make RapidOCR's recogniser read ``lines`` text lines per call (its default is 6)."""
-    recogniser = getattr(engine, "text_rec", None)
-    if recogniser is None or not hasattr(recogniser, "rec_batch_num"):
+    recogniser = _recogniser_of(engine)
+    if recogniser is None:
         raise RuntimeError(
             "this rapidocr-onnxruntime version has no text_rec.rec_batch_num: the OCR "
             "recognition batch cannot be set; set ocr_recognition_batch to 0"

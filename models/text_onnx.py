@@ -57,7 +57,6 @@ class OnnxTextTower:
         self._session = onnxruntime.InferenceSession(
             graph, sess_options=options, providers=["CPUExecutionProvider"]
         )
-        self.text_dim = int(model.text_dim)
         logger.info("text tower on onnxruntime ready in %.1f s", time.perf_counter() - started)
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

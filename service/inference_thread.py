@@ -83,7 +83,7 @@ class InferenceThread:
     def _lent_job(self, job: Callable[[Callable[[], bool]], None]) -> None:
         started = time.perf_counter()
         try:
-            job(self._wanted_back)
+            job(lambda: self.busy)
         except Exception:
             # The borrower's own bug: nobody waits on this future, so say it here.
             logger.exception("work lent to the inference thread failed")
@@ -92,9 +92,6 @@ class InferenceThread:
                 self._lent = False
             if self._on_lent is not None:
                 self._on_lent(time.perf_counter() - started)
-
-    def _wanted_back(self) -> bool:
-        return self._own > 0
 
     def shutdown(self) -> None:
         """Wait for running work to finish and release the thread."""

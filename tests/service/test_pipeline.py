@@ -809,34 +809,36 @@ class _LendingReader:
         return "read with help"
 
 
-@pytest.mark.parametrize("borrow", [True, False])
-async def test_the_ocr_lane_borrows_the_idle_inference_thread_when_asked(borrow: bool) -> None:
-    reader = _LendingReader()
+async def _one_meme_through_the_lane(
+    reader: Callable[..., str], **options: Any
+) -> tuple[Pipeline, _RecordingScorer]:
+    """Decide one meme through an OCR lane read by ``reader``; the pipeline is closed on return."""
     settled: list[list[int]] = []
-    pipeline, _, scorer = _lane_pipeline(reader, settled, ocr_lane_borrows_idle_inference=borrow)
+    pipeline, _, scorer = _lane_pipeline(reader, settled, **options)
     try:
         await pipeline.process(_records([_meme("meme")]))
         await until(lambda: settled == [[0]])
-        assert scorer.ocr_texts[-1] == "read with help"
-        lent_s = pipeline._metrics.inference_thread_lent_seconds._value.get()
-        if borrow:
-            assert reader.spares == [pipeline._inference]
-            assert reader.lent_on and reader.lent_on[0].startswith("postguard-inference")
-            assert lent_s > 0
-        else:
-            assert reader.spares == [None] and reader.lent_on == [] and lent_s == 0
     finally:
         await pipeline.aclose()
+    return pipeline, scorer
+
+
+@pytest.mark.parametrize("borrow", [True, False])
+async def test_the_ocr_lane_borrows_the_idle_inference_thread_when_asked(borrow: bool) -> None:
+    reader = _LendingReader()
+    pipeline, scorer = await _one_meme_through_the_lane(reader, ocr_lane_borrows_idle_inference=borrow)
+    assert scorer.ocr_texts[-1] == "read with help"
+    lent_s = pipeline._metrics.inference_thread_lent_seconds._value.get()
+    if borrow:
+        assert reader.spares == [pipeline._inference]
+        assert reader.lent_on and reader.lent_on[0].startswith("postguard-inference")
+        assert lent_s > 0
+    else:
+        assert reader.spares == [None] and reader.lent_on == [] and lent_s == 0
 
 
 async def test_a_reader_that_takes_no_spare_is_called_as_before() -> None:
     reader = BlockingReader()  # read_image_text(image) only: a custom scorer's
     reader.release.set()
-    settled: list[list[int]] = []
-    pipeline, _, scorer = _lane_pipeline(reader, settled, ocr_lane_borrows_idle_inference=True)
-    try:
-        await pipeline.process(_records([_meme("meme")]))
-        await until(lambda: settled == [[0]])
-        assert scorer.ocr_texts[-1] == "text read in the lane"
-    finally:
-        await pipeline.aclose()
+    _, scorer = await _one_meme_through_the_lane(reader, ocr_lane_borrows_idle_inference=True)
+    assert scorer.ocr_texts[-1] == "text read in the lane"
