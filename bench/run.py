@@ -66,6 +66,23 @@ def cpu_model() -> str:
     return platform.processor()
 
 
+#: CPU features that move the model's speed most (vector width, int8/bf16 dot products): two hosts
+#: that both call themselves "AMD EPYC" ran the OCR 2.5 x apart, with and without AVX-512.
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`SPEED_FLAGS` the CPU reports ([] where /proc/cpuinfo is missing)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in SPEED_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -192,16 +209,17 @@ async def wait_decided(url: str, prefix: str, count: int, timeout_s: float) -> b
     connection = await asyncpg.connect(url)
     try:
         deadline = time.monotonic() + timeout_s
-        last = -1
+        # Progress every 10 s (the poll runs every 0.25 s).
+        next_report = time.monotonic() + 10
         while time.monotonic() < deadline:
             done = await connection.fetchval(
                 "SELECT count(*) FROM decisions WHERE post_id LIKE $1", prefix + "-%"
             )
             if done >= count:
                 return True
-            if done != last and int(time.monotonic()) % 10 == 0:
+            if time.monotonic() >= next_report:
                 log(f"  {prefix}: {done}/{count} decided")
-                last = done
+                next_report += 10
             await asyncio.sleep(0.25)
         return False
     finally:
@@ -418,6 +436,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "python": platform.python_version(),
             # Absolute figures move a lot between hosts (ratios much less): say which CPU ran them.
             "cpu_model": cpu_model(),
+            "cpu_flags": cpu_flags(),
             "load_average_at_start": load_average(),
         },
         "checkpoint": str(checkpoint),
@@ -586,7 +605,8 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"target {key} {op} {target}: {'met' if met else 'MISSED'} ({value})")
     m = result["machine"]
     lines.append(
-        f"machine: {m['cpus']} CPUs; load average (1/5/15 min) at start {m['load_average_at_start']},"
+        f"machine: {m['cpus']} CPUs ({m['cpu_model']}; {' '.join(m.get('cpu_flags', [])) or 'no flags read'});"
+        f" load average (1/5/15 min) at start {m['load_average_at_start']},"
         f" at end {m['load_average_at_end']}"
     )
     return "\n".join(lines)
