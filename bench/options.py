@@ -48,6 +48,7 @@ SERVICE_DEFAULTS = InferenceOptions(
     ocr_recognition_batch=1,
     text_runtime="onnxruntime",
     text_chunk=4,
+    image_chunk=2,
 )
 VARIANTS: dict[str, InferenceOptions] = {
     "plain": InferenceOptions(),
@@ -61,6 +62,7 @@ VARIANTS: dict[str, InferenceOptions] = {
     "quantize_text": InferenceOptions(quantize_text=True),
     "text_onnxruntime": InferenceOptions(text_runtime="onnxruntime"),
     "text_chunk_4": InferenceOptions(text_chunk=4),
+    "image_chunk_2": InferenceOptions(image_chunk=2),
     # the service's defaults until 28 Nov 2026: RapidOCR's graphs as shipped, 6 lines a call
     "service_defaults_before": replace(
         SERVICE_DEFAULTS,
@@ -68,9 +70,14 @@ VARIANTS: dict[str, InferenceOptions] = {
         ocr_recognition_batch=None,
         text_runtime="torch",
         text_chunk=None,
+        image_chunk=None,
     ),
     # the service's defaults until the text tower moved to onnxruntime (28 Nov 2026, later)
-    "service_defaults_torch_text": replace(SERVICE_DEFAULTS, text_runtime="torch", text_chunk=None),
+    "service_defaults_torch_text": replace(
+        SERVICE_DEFAULTS, text_runtime="torch", text_chunk=None, image_chunk=None
+    ),
+    # the service's defaults until images were encoded two at a time (28 Nov 2026, session 7)
+    "service_defaults_whole_image_batch": replace(SERVICE_DEFAULTS, image_chunk=None),
     "service_defaults+detection_480": replace(SERVICE_DEFAULTS, ocr_detection_max_side=480),
     "service_defaults": SERVICE_DEFAULTS,
     "service_defaults+overlap": replace(SERVICE_DEFAULTS, overlap_ocr=True),

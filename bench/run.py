@@ -473,6 +473,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "malloc_",
                     "trim_",
                     "text_encoder_",
+                    "image_encoder_",
                 )
             )
         }

@@ -297,10 +297,10 @@ def _use_simplified_graphs(engine: Any, threads: int | None) -> None:
     RapidOCR has no hook for this: its sessions are rebuilt from the same model files (the
     recogniser's character list, read from the original model's metadata at start, stays valid:
     the rewrite keeps metadata and outputs) with the same session options as RapidOCR's own."""
-    import onnxruntime
     from rapidocr_onnxruntime.utils.infer_engine import OrtInferSession
 
     from .ocr_graph import simplified_model_bytes
+    from .onnx_sessions import cpu_session_from_bytes
 
     holders = {
         "detector": getattr(getattr(engine, "text_det", None), "infer", None),
@@ -324,6 +324,4 @@ def _use_simplified_graphs(engine: Any, threads: int | None) -> None:
         options = OrtInferSession._init_sess_opts(
             {"intra_op_num_threads": threads if threads is not None else -1}
         )
-        holder.session = onnxruntime.InferenceSession(
-            model, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        holder.session = cpu_session_from_bytes(model, options)

@@ -3,9 +3,10 @@
 On one CPU thread, PyTorch's eager BERT spends much of a short post's time between operators
 (Python dispatch, one kernel per elementwise op); ONNX Runtime runs the same graph with its
 operators fused. The tower is exported from the loaded checkpoint when :class:`Moderator` starts
-(about 2 s, in memory: nothing is written to disk or downloaded), so it always matches the
-checkpoint's weights, including its fine-tuned top layers. Outputs equal PyTorch's to about 1e-6
-(float rounding; tests/models/test_text_onnx.py bounds it). docs/performance.md has the timings.
+(about 2 s, in memory: nothing is written to disk or downloaded, and the session does not keep the
+exported bytes, models/onnx_sessions.py), so it always matches the checkpoint's weights, including
+its fine-tuned top layers. Outputs equal PyTorch's to about 1e-6 (float rounding;
+tests/models/test_text_onnx.py bounds it). docs/performance.md has the timings.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+from .onnx_sessions import cpu_session_from_bytes
 
 if TYPE_CHECKING:
     from .architecture import ModerationModel
@@ -54,9 +57,7 @@ class OnnxTextTower:
         options.inter_op_num_threads = 1
         # Spinning threads would take CPU the OCR lane needs while they wait for work.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(
-            graph, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session_from_bytes(graph, options)
         logger.info("text tower on onnxruntime ready in %.1f s", time.perf_counter() - started)
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -81,4 +81,5 @@ def inference_options(settings: Settings) -> InferenceOptions:
         ocr_recognition_batch=settings.ocr_recognition_batch or None,
         text_runtime=settings.text_encoder_runtime,
         text_chunk=settings.text_encoder_chunk or None,
+        image_chunk=settings.image_encoder_chunk or None,
     )

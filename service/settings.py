@@ -125,6 +125,13 @@ class Settings(BaseSettings):
         description="Texts encoded per call, shortest first, so short texts are not padded to a batch's "
         "longest; 0 = a whole batch in one call",
     )
+    image_encoder_chunk: int = Field(
+        2,
+        ge=0,
+        le=1024,
+        description="Images encoded per call (a few at a time is faster per image and holds far less "
+        "memory than a whole batch); 0 = a whole batch in one call",
+    )
 
     # --- memory (docs/performance.md: peak RSS) ---
     malloc_arena_max: int = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from models.data.memes import MemeSpec, render_meme
@@ -59,6 +60,8 @@ def _scores(results: list) -> list[list[float]]:  # type: ignore[type-arg]
         InferenceOptions(text_chunk=1),
         InferenceOptions(text_runtime="onnxruntime"),
         InferenceOptions(text_runtime="onnxruntime", text_chunk=2, cache_entries=64),
+        InferenceOptions(image_chunk=1),
+        InferenceOptions(image_chunk=2, cache_entries=64),
     ],
 )
 def test_fast_path_matches_the_plain_path(tiny_checkpoint: Path, options: InferenceOptions) -> None:
@@ -70,6 +73,36 @@ def test_fast_path_matches_the_plain_path(tiny_checkpoint: Path, options: Infere
     for a, b in zip(_scores(expected), _scores(got), strict=True):
         assert a == pytest.approx(b, abs=1e-4)
     assert plain_ocr.calls == 3
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4])
+def test_images_are_encoded_a_chunk_at_a_time_with_the_same_scores(tiny_checkpoint: Path, chunk: int) -> None:
+    # Seven distinct images (and one repeated), so chunks of every size come out uneven.
+    colours = [(20 * i, 200 - 20 * i, 90) for i in range(7)]
+    images = [Image.new("RGB", (160 + 10 * i, 120), colour) for i, colour in enumerate(colours)]
+    posts = [PostContent(text=f"post {i}", image=image, ocr_text="") for i, image in enumerate(images)]
+    posts.append(PostContent(image=images[0], ocr_text=""))
+    plain, _ = _load(tiny_checkpoint, InferenceOptions())
+    chunked, _ = _load(tiny_checkpoint, InferenceOptions(image_chunk=chunk))
+    calls: list[int] = []
+    encode_image = chunked.model.encode_image
+
+    def counting_encode_image(pixel_values: torch.Tensor) -> torch.Tensor:
+        calls.append(len(pixel_values))
+        return encode_image(pixel_values)
+
+    chunked.model.encode_image = counting_encode_image  # type: ignore[method-assign]
+    expected, got = plain.score(posts), chunked.score(posts)
+    for a, b in zip(_scores(expected), _scores(got), strict=True):
+        assert a == pytest.approx(b, abs=1e-5)
+    assert sum(calls) == len(images)  # each distinct image once
+    assert max(calls) == min(chunk, len(images)) and len(calls) == -(-len(images) // chunk)
+
+
+def test_image_chunk_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="image_chunk must be at least 1"):
+        InferenceOptions(image_chunk=0)
+    assert not InferenceOptions(image_chunk=2).plain
 
 
 def test_cache_skips_repeated_work(tiny_checkpoint: Path) -> None:

@@ -22,6 +22,7 @@ def test_defaults_turn_on_the_gate_and_the_cache() -> None:
     assert options.ocr_recognition_batch == 1
     assert options.text_runtime == "onnxruntime"
     assert options.text_chunk == 4
+    assert options.image_chunk == 2
     assert not options.quantize_text
 
 
@@ -37,6 +38,7 @@ def test_every_optimisation_can_be_turned_off() -> None:
             ocr_recognition_batch=0,
             text_encoder_runtime="torch",
             text_encoder_chunk=0,
+            image_encoder_chunk=0,
         )
     )
     assert options.plain
@@ -46,6 +48,7 @@ def test_every_optimisation_can_be_turned_off() -> None:
     assert not options.ocr_simplified_graphs
     assert options.ocr_recognition_batch is None
     assert options.text_runtime == "torch" and options.text_chunk is None
+    assert options.image_chunk is None
 
 
 def test_the_int8_text_tower_needs_torch() -> None:
