@@ -630,7 +630,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes[0].set_yscale("log")
     axes[0].set_ylabel("posts/s (log)")
     axes[0].set_title("bare model, in-process")
-    axes[0].legend()
+    # Headroom above the tallest bar (log scale): the legend sits there instead of over a bar.
+    axes[0].set_ylim(top=max(max(sweep["text"].values()), max(sweep["text+image"].values())) * 6)
+    axes[0].legend(loc="upper left", ncol=2)
     names = ["bare model\n(mix)", "service\nend to end", "naive\nconsumer"]
     values = [h["bare_model_posts_per_s"], h["service_posts_per_s"], h["naive_posts_per_s"]]
     axes[1].bar(names, values, color=["#888888", "#2a7ab9", "#c0504d"])
@@ -652,7 +654,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes[2].set_yscale("log")
     axes[2].set_ylabel("seconds (log)")
     axes[2].set_title("latency: decision committed - message timestamp")
-    axes[2].legend()
+    axes[2].set_ylim(top=max(g["p99"] for g in groups.values()) * 30)
+    axes[2].legend(loc="upper right", ncol=2, fontsize="small")
     fig.suptitle(
         f"postguard benchmark ({result['machine']['cpus']} CPUs, load avg {result['machine']['load_average_at_start']})"
     )
