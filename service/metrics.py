@@ -293,6 +293,17 @@ def _make_handler(owner: HealthServer) -> type[BaseHTTPRequestHandler]:
         server_version = "postguard"
         sys_version = ""
 
+        def handle(self) -> None:
+            # A scraper or probe that times out and hangs up before the answer is written is not an
+            # error of the service: without this, socketserver prints a BrokenPipeError traceback
+            # to stderr for each one.
+            try:
+                super().handle()
+            except ConnectionError as exc:
+                logger.debug(
+                    "health server: %s hung up before the answer was sent (%s)", self.client_address, exc
+                )
+
         def do_GET(self) -> None:  # noqa: N802 - the name http.server dispatches to
             path = self.path.split("?", 1)[0]
             if path == "/metrics":

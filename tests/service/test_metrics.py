@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -10,7 +12,7 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.metrics import HealthServer, ServiceMetrics, build_metrics
+from service.metrics import HealthServer, ServiceMetrics, _make_handler, build_metrics
 
 
 @pytest.fixture
@@ -138,6 +140,21 @@ def test_health_and_readiness(server: HealthServer) -> None:
 
 def test_unknown_path_is_404(server: HealthServer) -> None:
     assert get(server, "/admin").status_code == 404
+
+
+def test_a_client_that_hangs_up_early_is_not_an_error(
+    server: HealthServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A scraper that times out closes its end before the answer is written. A socket pair makes
+    # that deterministic: writing to it once the peer is closed fails with EPIPE at once.
+    service_end, client_end = socket.socketpair()
+    client_end.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    client_end.close()
+    with caplog.at_level(logging.DEBUG, logger="service.metrics"):
+        _make_handler(server)(service_end, ("127.0.0.1", 0), None)  # type: ignore[arg-type]
+    service_end.close()
+    assert any("hung up before the answer was sent" in r.getMessage() for r in caplog.records)
+    assert get(server, "/healthz").status_code == 200  # and the server goes on answering
 
 
 def test_port_and_lifecycle(metrics: ServiceMetrics) -> None:
