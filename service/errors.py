@@ -28,6 +28,11 @@ class InfrastructureError(PostguardError):
     """An embedded broker or database could not be started or reached."""
 
 
+class ModelUnavailable(PostguardError):
+    """The model fails on a known-good post as well as on the post at hand: the fault is the model's
+    (or the machine's), not the post's, so the post must be retried, not dead-lettered."""
+
+
 class ReviewError(PostguardError):
     """A review-workflow operation cannot be done (the message says why); base of the three below."""
 

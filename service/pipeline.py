@@ -33,11 +33,11 @@ from typing import Protocol
 
 from PIL import Image
 
-from models.errors import ModelError
+from models.errors import InputError, ModelError
 from models.types import ModerationResult, PostContent
 
 from .contract import Decision, Post, parse_post
-from .errors import PostRejected
+from .errors import ModelUnavailable, PostRejected
 from .images import ImageLoader, LoadedImage
 from .inference_thread import InferenceThread
 from .memory import release_free_memory
@@ -66,6 +66,8 @@ MODEL_ERROR = "model_error"
 DATABASE_REJECTED = "database_rejected"
 #: DLQ code for a message over POSTGUARD_MAX_MESSAGE_BYTES (the broker may still deliver it).
 MESSAGE_TOO_LARGE = "message_too_large"
+#: The caption of the probe that tells a post the model cannot score from a model that scores nothing.
+KNOWN_GOOD_TEXT = "Lovely weather today, we are going for a walk in the park."
 
 # Kafka headers travel with every message; a reason longer than this is cut.
 _MAX_REASON_CHARS = 500
@@ -395,7 +397,16 @@ class Pipeline:
         for candidate, content in zip(candidates, contents, strict=True):
             try:
                 (result,) = await self._run_model([content])
-            except Exception as exc:  # noqa: BLE001 - this post is the culprit: dead-letter it
+            except Exception as exc:  # noqa: BLE001 - the post or the model: the probe tells which
+                if await self._model_is_broken(exc, content):
+                    # Dead-lettering here would empty the topic into the DLQ for as long as the model
+                    # is broken (out of memory, a corrupt weight file, a bug): hold the posts instead.
+                    self._metrics.model_unavailable.inc()
+                    raise ModelUnavailable(
+                        f"the model failed on post {candidate.post.post_id} ({exc!r}) and on a "
+                        "known-good post too: the model is at fault, not the post; nothing is "
+                        "dead-lettered or committed, the posts are tried again after a pause"
+                    ) from exc
                 code = exc.code if isinstance(exc, ModelError) else MODEL_ERROR
                 logger.warning("post %s cannot be scored (%s)", candidate.post.post_id, type(exc).__name__)
                 dead.append(
@@ -404,6 +415,22 @@ class Pipeline:
                 continue
             scored.append((candidate, result))
         return scored
+
+    async def _model_is_broken(self, error: Exception, failed: PostContent) -> bool:
+        """Whether ``error``, raised scoring the post ``failed`` alone, is the model's fault: it also
+        fails on a harmless post of the same shape (a caption, and a plain image when ``failed`` has
+        one). An :class:`InputError` names the post itself, so it needs no probe."""
+        if isinstance(error, InputError):
+            return False
+        probe = PostContent(
+            text=KNOWN_GOOD_TEXT, image=_known_good_image() if failed.image is not None else None
+        )
+        try:
+            await self._run_model([probe])
+        except Exception as exc:  # noqa: BLE001 - any failure here is the answer
+            logger.error("the model fails on a known-good post too (%r)", exc)
+            return True
+        return False
 
     async def _run_model(self, contents: list[PostContent]) -> list[ModerationResult]:
         started = time.perf_counter()
@@ -524,6 +551,11 @@ def _takes_spare(read_image_text: Callable[..., str]) -> bool:
     except (TypeError, ValueError):
         return False
     return "spare" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def _known_good_image() -> Image.Image:
+    """A small flat grey picture: no text for OCR, nothing for any category."""
+    return Image.new("RGB", (64, 64), (128, 128, 128))
 
 
 def _content(candidate: _Candidate) -> PostContent:

@@ -59,7 +59,7 @@ PANELS = [
     "Batch size",
     "Consumer lag by partition",
     "Review queue depth",
-    "Database",
+    "Database and model",
 ]
 
 

@@ -25,9 +25,11 @@ from PIL import Image
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from models.errors import InputError
 from models.types import ModerationResult, PostContent
 from service.app import handle_batch, subscribe
 from service.contract import Decision
+from service.errors import ModelUnavailable
 from service.images import ImageLimits, ImageLoader
 from service.kafka_setup import BrokerPublisher, build_broker
 from service.metrics import ServiceMetrics, build_metrics
@@ -39,6 +41,7 @@ from service.pipeline import (
     HEADER_SOURCE_OFFSET,
     HEADER_SOURCE_PARTITION,
     HEADER_SOURCE_TOPIC,
+    KNOWN_GOOD_TEXT,
     BatchOutcome,
     OutgoingMessage,
     Pipeline,
@@ -61,11 +64,18 @@ class FakeScorer:
 
     def __init__(self) -> None:
         self.calls: list[int] = []
+        self.seen: list[PostContent] = []
+        self.broken = False  # True: fails on every post, as a model out of memory would
 
     def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
         self.calls.append(len(posts))
+        self.seen.extend(posts)
+        if self.broken:
+            raise MemoryError("the fake model ran out of memory")
         if any(p.text and "EXPLODE" in p.text for p in posts):
             raise RuntimeError("the fake model cannot score this post")
+        if any(p.text and "UNSCORABLE" in p.text for p in posts):
+            raise InputError("the fake model refuses this input")
         return [self._one(p) for p in posts]
 
     def _one(self, post: PostContent) -> ModerationResult:
@@ -356,11 +366,102 @@ async def test_model_error_dead_letters_only_the_culprit(make_harness: Callable[
             _post("ok-2", text="also fine"),
             topic=h.settings.input_topic,
         )
-    assert h.scorer.calls == [3, 1, 1, 1]  # the batch, then one by one
+    # the batch, then one by one; after "bad" fails, a known-good post shows the model works
+    assert h.scorer.calls == [3, 1, 1, 1, 1]
+    assert [p.text for p in h.scorer.seen[4:6]] == ["EXPLODE please", KNOWN_GOOD_TEXT]
     assert sorted(payload["post_id"] for _, payload in h.decisions) == ["ok-1", "ok-2"]
     ((value, _, headers),) = h.dead
     assert json.loads(value)["post_id"] == "bad"
     assert headers[HEADER_ERROR] == "model_error"
+    assert _value(h.metrics.model_unavailable) == 0
+
+
+async def test_an_input_the_model_refuses_is_dead_lettered_without_a_probe(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(
+            _post("ok-1", text="fine"), _post("bad", text="UNSCORABLE"), topic=h.settings.input_topic
+        )
+    assert h.scorer.calls == [2, 1, 1]  # an InputError names the post: no known-good probe
+    ((value, _, headers),) = h.dead
+    assert json.loads(value)["post_id"] == "bad" and headers[HEADER_ERROR] == "invalid_input"
+
+
+async def test_a_broken_model_holds_the_posts_instead_of_dead_lettering_them(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    h.scorer.broken = True
+    records = [
+        RawRecord(
+            value=_post("p-1", text="hello"),
+            key=None,
+            topic="posts",
+            partition=0,
+            offset=0,
+            timestamp_ms=None,
+        ),
+        RawRecord(
+            value=_post("p-2", text="look", image={"data": _image()}),
+            key=None,
+            topic="posts",
+            partition=0,
+            offset=1,
+            timestamp_ms=None,
+        ),
+    ]
+    async with TestKafkaBroker(h.broker):
+        with pytest.raises(ModelUnavailable, match="known-good post too"):
+            await h.pipeline.process(records)
+        # The text post failed first: probed with a known-good text, which failed too.
+        assert h.scorer.seen[-1].text == KNOWN_GOOD_TEXT and h.scorer.seen[-1].image is None
+        assert h.dead == [] and h.decisions == [] and h.store.calls == 0
+        assert _value(h.metrics.model_unavailable) == 1
+
+        h.scorer.broken = False  # the model recovers: the same posts are decided
+        outcome = await h.pipeline.process(records)
+    assert sorted(d.post_id for d in outcome.decisions) == ["p-1", "p-2"] and h.dead == []
+
+
+async def test_an_image_post_is_probed_with_a_known_good_image(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    h.scorer.broken = True
+    record = RawRecord(
+        value=_post("p-1", image={"data": _image()}),
+        key=None,
+        topic="posts",
+        partition=0,
+        offset=0,
+        timestamp_ms=None,
+    )
+    async with TestKafkaBroker(h.broker):
+        with pytest.raises(ModelUnavailable):
+            await h.pipeline.process([record])
+    probe = h.scorer.seen[-1]
+    assert probe.text == KNOWN_GOOD_TEXT and probe.image is not None and probe.ocr_text is None
+
+
+async def test_handle_batch_rewinds_a_batch_the_broken_model_cannot_score(
+    monkeypatch: pytest.MonkeyPatch, make_harness: Callable[..., Harness]
+) -> None:
+    h = make_harness()
+    h.scorer.broken = True
+    monkeypatch.setattr("service.app.REDELIVERY_PAUSE_S", 0.0)
+    consumer = _RecordingConsumer()
+    offsets = OffsetTracker()
+    async with TestKafkaBroker(h.broker):
+        message = _FakeMessage([_Record(_post("p-1", text="hi"), offset=3)], consumer)
+        await handle_batch(message, h.pipeline, offsets)  # type: ignore[arg-type]
+        assert message.nacked and consumer.seeks == [(TopicPartition("posts", 0), 3)]
+        assert consumer.commits == [] and h.dead == []
+
+        h.scorer.broken = False
+        again = _FakeMessage([_Record(_post("p-1", text="hi"), offset=3)], consumer)
+        await handle_batch(again, h.pipeline, offsets)  # type: ignore[arg-type]
+    assert not again.nacked and consumer.commits == [{TopicPartition("posts", 0): 4}]
+    assert [payload["post_id"] for _, payload in h.decisions] == ["p-1"]
 
 
 async def test_database_outage_is_retried_not_dropped(make_harness: Callable[..., Harness]) -> None:

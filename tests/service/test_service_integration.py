@@ -227,6 +227,48 @@ async def test_restart_mid_stream_decides_every_post_exactly_once(
         await engine.dispose()
 
 
+class _BrokenUntilMended:
+    """The real scorer, failing on every post (as a model out of memory would) until mended."""
+
+    def __init__(self, inner: Scorer) -> None:
+        self._inner = inner
+        self.labels = inner.labels
+        self.version = inner.version
+        self.mended = False
+
+    def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
+        if not self.mended:
+            raise MemoryError("out of memory (injected)")
+        return self._inner.score(posts)
+
+
+async def test_a_broken_model_holds_every_post_until_it_works_again(
+    tansu: TansuBroker, migrated_db: str, scorer: Scorer
+) -> None:
+    total = 6
+    settings = _settings(tansu.bootstrap, migrated_db)
+    broken = _BrokenUntilMended(scorer)
+    registry = CollectorRegistry()
+    posts = [_post(f"text-{i}", text=f"caption {i}") for i in range(total // 2)] + [
+        _post(f"image-{i}", image={"data": _image((60 * i, 90, 200))}) for i in range(total // 2)
+    ]
+    app = build_app(settings, scorer=broken, registry=registry)
+    async with app:
+        await publish(settings, posts)
+        deadline = time.monotonic() + WAIT_S
+        held = 0.0
+        while time.monotonic() < deadline and held < 3:
+            held = registry.get_sample_value("postguard_model_unavailable_total") or 0.0
+            await asyncio.sleep(0.1)
+        assert held >= 3, "the batch was not held back and retried"
+        assert await _decision_counts(migrated_db) == (0, 0)
+
+        broken.mended = True
+        rows = await _wait_for_decisions(migrated_db, total)
+    assert rows == total and await _decision_counts(migrated_db) == (total, total)
+    assert await _read_topic(settings, settings.dlq_topic, 0, timeout_s=1.0) == []  # nothing dead-lettered
+
+
 async def _start_and_publish_then_stop_midway(
     settings: Settings, scorer: Scorer, total: int, url: str
 ) -> None:
