@@ -32,7 +32,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy service models
+	$(VENV)/bin/mypy service models bench tests
 
 train: setup
 	$(VENV)/bin/python -m models.train

@@ -10,7 +10,7 @@ from PIL import Image
 
 from models.data.memes import MemeSpec, render_meme
 from models.inference import InferenceOptions, Moderator
-from models.types import PostContent
+from models.types import ModerationResult, PostContent
 
 
 class CountingOcr:
@@ -47,7 +47,7 @@ def _load(checkpoint: Path, options: InferenceOptions) -> tuple[Moderator, Count
     return moderator, ocr
 
 
-def _scores(results: list) -> list[list[float]]:  # type: ignore[type-arg]
+def _scores(results: list[ModerationResult]) -> list[list[float]]:
     return [list(r.scores.values()) for r in results]
 
 

@@ -8,13 +8,14 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
+import rapidocr_onnxruntime
 from onnx import TensorProto, helper, numpy_helper
 
 from models.data.memes import MemeSpec, render_meme
 from models.ocr import OcrEngine
 from models.ocr_graph import Rewrites, simplified_model_bytes, simplify
 
-RAPIDOCR_MODELS = Path(__import__("rapidocr_onnxruntime").__file__).parent / "models"
+RAPIDOCR_MODELS = Path(str(rapidocr_onnxruntime.__file__)).parent / "models"
 DETECTOR = RAPIDOCR_MODELS / "ch_PP-OCRv4_det_infer.onnx"
 RECOGNISER = RAPIDOCR_MODELS / "ch_PP-OCRv4_rec_infer.onnx"
 
@@ -85,8 +86,8 @@ def _affine_conv_chain(pads: list[int]) -> onnx.ModelProto:
     ]
     scalars = {"s1": 1.7, "t1": 0.3, "three": 3.0, "six1": 6.0, "s2": 0.4, "t2": -0.25}
     initializers = [_const(k, v) for k, v in scalars.items()]
-    initializers += [numpy_helper.from_array(np.float32(0.0), "zero")]
-    initializers += [numpy_helper.from_array(np.float32(6.0), "six")]
+    initializers += [numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero")]
+    initializers += [numpy_helper.from_array(np.array(6.0, dtype=np.float32), "six")]
     initializers += [_const("w1", w1), _const("b1", b1), _const("w2", w2), _const("b2", b2)]
     return _graph(nodes, initializers)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -26,7 +27,7 @@ class _Decider:
         return [item for group in self.groups for item, _ in group]
 
 
-def _lane(reader: BlockingReader, decider: _Decider, depths: list[int], **kwargs: int) -> OcrLane[str]:
+def _lane(reader: BlockingReader, decider: _Decider, depths: list[int], **kwargs: Any) -> OcrLane[str]:
     return OcrLane(
         image_of=lambda item: _IMAGE,
         read_text=reader,
@@ -37,7 +38,7 @@ def _lane(reader: BlockingReader, decider: _Decider, depths: list[int], **kwargs
 
 
 async def test_every_post_is_read_on_the_lane_thread_and_decided_with_its_text() -> None:
-    reader, decider, depths = BlockingReader(), _Decider(), []
+    reader, decider, depths = BlockingReader(), _Decider(), list[int]()
     reader.release.set()
     lane = _lane(reader, decider, depths)
     try:
@@ -52,7 +53,7 @@ async def test_every_post_is_read_on_the_lane_thread_and_decided_with_its_text()
 
 
 async def test_a_drain_during_a_blocked_put_waits_for_the_whole_batch() -> None:
-    reader, decider, depths = BlockingReader(), _Decider(), []
+    reader, decider, depths = BlockingReader(), _Decider(), list[int]()
     lane = _lane(reader, decider, depths, max_pending=1)
     try:
         putting = asyncio.create_task(lane.put(["a", "b", "c"]))
@@ -74,7 +75,7 @@ async def test_a_drain_during_a_blocked_put_waits_for_the_whole_batch() -> None:
 
 
 async def test_a_drain_that_times_out_says_so() -> None:
-    reader, decider, depths = BlockingReader(), _Decider(), []
+    reader, decider, depths = BlockingReader(), _Decider(), list[int]()
     lane = _lane(reader, decider, depths)
     try:
         await lane.put(["a"])

@@ -232,6 +232,12 @@ def _image(fmt: str = "PNG", colour: tuple[int, int, int] = (200, 30, 30)) -> st
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def _counted(calls: list[int]) -> bool:
+    """A stand-in for release_free_memory that counts its calls (and says memory was released)."""
+    calls.append(1)
+    return True
+
+
 def _value(metric: Any, **labels: str) -> float:
     return float((metric.labels(**labels) if labels else metric)._value.get())
 
@@ -283,7 +289,7 @@ async def test_decision_record_carries_source_hashes_and_no_image_bytes(
         seen.extend(records)
         return await original(records)
 
-    h.pipeline._store = spy  # type: ignore[assignment]
+    h.pipeline._store = spy
     record = RawRecord(
         value=_post("p-1", text="hello", image={"data": _image()}, lang="en", metadata={"k": 1}),
         key=b"p-1",
@@ -562,7 +568,7 @@ async def test_handle_batch_commits_after_success_and_rewinds_on_failure(
             raise TypeError("a bug, not a database error")
 
         h.pipeline._retry = StoreRetry(metrics=h.metrics, _sleep=_no_sleep)
-        h.pipeline._store = broken  # type: ignore[assignment]
+        h.pipeline._store = broken
         failed = _FakeMessage([_Record(_post("p-2", text="hi"), offset=8)], consumer)
         await handle_batch(failed, h.pipeline, offsets)  # type: ignore[arg-type]
         assert failed.nacked and consumer.seeks == [(TopicPartition("posts", 0), 8)]
@@ -660,7 +666,7 @@ async def test_text_posts_are_stored_and_published_before_the_batchs_image_posts
 ) -> None:
     # A text post must not wait for the OCR of an image post that happens to share its batch.
     trims: list[int] = []
-    monkeypatch.setattr("service.pipeline.release_free_memory", lambda: trims.append(1) or True)
+    monkeypatch.setattr("service.pipeline.release_free_memory", lambda: _counted(trims))
     publisher = _RecordingPublisher()
     store = _OrderedStore()
     pipeline = _bare_pipeline(publisher=publisher, store=store, trim_memory=True)
@@ -680,7 +686,7 @@ async def test_text_posts_are_stored_and_published_before_the_batchs_image_posts
 
 async def test_text_only_batches_do_not_trim_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     trims: list[int] = []
-    monkeypatch.setattr("service.pipeline.release_free_memory", lambda: trims.append(1) or True)
+    monkeypatch.setattr("service.pipeline.release_free_memory", lambda: _counted(trims))
     pipeline = _bare_pipeline(trim_memory=True)
     outcome = await _process_once(pipeline, [_post("t", text="hi")])
     assert [d.post_id for d in outcome.decisions] == ["t"] and trims == []

@@ -6,10 +6,10 @@ import pytest
 
 from service.errors import ConfigError
 from service.scoring import inference_options
-from service.settings import load_settings
+from service.settings import Settings, load_settings
 
 
-def _settings(**values: object):  # type: ignore[no-untyped-def]
+def _settings(**values: object) -> Settings:
     return load_settings(kafka_bootstrap="127.0.0.1:9092", database_url="postgresql://u@h/db", **values)
 
 
