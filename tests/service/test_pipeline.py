@@ -232,6 +232,11 @@ def _image(fmt: str = "PNG", colour: tuple[int, int, int] = (200, 30, 30)) -> st
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def _record(value: bytes, offset: int) -> RawRecord:
+    """A consumed record of partition 0 of the input topic."""
+    return RawRecord(value=value, key=None, topic="posts", partition=0, offset=offset, timestamp_ms=None)
+
+
 def _counted(calls: list[int]) -> bool:
     """A stand-in for release_free_memory that counts its calls (and says memory was released)."""
     calls.append(1)
@@ -401,22 +406,8 @@ async def test_a_broken_model_holds_the_posts_instead_of_dead_lettering_them(
     h = make_harness()
     h.scorer.broken = True
     records = [
-        RawRecord(
-            value=_post("p-1", text="hello"),
-            key=None,
-            topic="posts",
-            partition=0,
-            offset=0,
-            timestamp_ms=None,
-        ),
-        RawRecord(
-            value=_post("p-2", text="look", image={"data": _image()}),
-            key=None,
-            topic="posts",
-            partition=0,
-            offset=1,
-            timestamp_ms=None,
-        ),
+        _record(_post("p-1", text="hello"), 0),
+        _record(_post("p-2", text="look", image={"data": _image()}), 1),
     ]
     async with TestKafkaBroker(h.broker):
         with pytest.raises(ModelUnavailable, match="known-good post too"):
@@ -434,17 +425,9 @@ async def test_a_broken_model_holds_the_posts_instead_of_dead_lettering_them(
 async def test_an_image_post_is_probed_with_a_known_good_image(make_harness: Callable[..., Harness]) -> None:
     h = make_harness()
     h.scorer.broken = True
-    record = RawRecord(
-        value=_post("p-1", image={"data": _image()}),
-        key=None,
-        topic="posts",
-        partition=0,
-        offset=0,
-        timestamp_ms=None,
-    )
     async with TestKafkaBroker(h.broker):
         with pytest.raises(ModelUnavailable):
-            await h.pipeline.process([record])
+            await h.pipeline.process([_record(_post("p-1", image={"data": _image()}), 0)])
     probe = h.scorer.seen[-1]
     assert probe.text == KNOWN_GOOD_TEXT and probe.image is not None and probe.ocr_text is None
 
