@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from models.errors import InputError, ModelError
 from models.types import ModerationResult, PostContent
@@ -418,12 +418,14 @@ class Pipeline:
 
     async def _model_is_broken(self, error: Exception, failed: PostContent) -> bool:
         """Whether ``error``, raised scoring the post ``failed`` alone, is the model's fault: it also
-        fails on a harmless post of the same shape (a caption, and a plain image when ``failed`` has
-        one). An :class:`InputError` names the post itself, so it needs no probe."""
+        fails on a harmless post of the same shape (a caption; an image when ``failed`` has one,
+        holding a line of text when the model was to read ``failed``'s image text itself, so that a
+        broken OCR engine shows too). An :class:`InputError` names the post itself: no probe."""
         if isinstance(error, InputError):
             return False
         probe = PostContent(
-            text=KNOWN_GOOD_TEXT, image=_known_good_image() if failed.image is not None else None
+            text=KNOWN_GOOD_TEXT,
+            image=None if failed.image is None else _known_good_image(with_text=failed.ocr_text is None),
         )
         try:
             await self._run_model([probe])
@@ -553,9 +555,15 @@ def _takes_spare(read_image_text: Callable[..., str]) -> bool:
     return "spare" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
-def _known_good_image() -> Image.Image:
-    """A small flat grey picture: no text for OCR, nothing for any category."""
-    return Image.new("RGB", (64, 64), (128, 128, 128))
+def _known_good_image(*, with_text: bool) -> Image.Image:
+    """A harmless picture: flat grey, or white with :data:`KNOWN_GOOD_TEXT`'s first words in black
+    (Pillow's built-in font, large enough for the text gate and the OCR to take it as text)."""
+    if not with_text:
+        return Image.new("RGB", (64, 64), (128, 128, 128))
+    image = Image.new("RGB", (480, 96), (255, 255, 255))
+    font = ImageFont.load_default(size=36)
+    ImageDraw.Draw(image).text((16, 24), " ".join(KNOWN_GOOD_TEXT.split()[:3]), fill=(0, 0, 0), font=font)
+    return image
 
 
 def _content(candidate: _Candidate) -> PostContent:

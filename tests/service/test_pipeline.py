@@ -26,6 +26,8 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from models.errors import InputError
+from models.ocr import OcrEngine
+from models.text_gate import TextGate
 from models.types import ModerationResult, PostContent
 from service.app import handle_batch, subscribe
 from service.contract import Decision
@@ -430,6 +432,19 @@ async def test_an_image_post_is_probed_with_a_known_good_image(make_harness: Cal
             await h.pipeline.process([_record(_post("p-1", image={"data": _image()}), 0)])
     probe = h.scorer.seen[-1]
     assert probe.text == KNOWN_GOOD_TEXT and probe.image is not None and probe.ocr_text is None
+    # The post's image text was not read yet (the model would read it): the probe holds text, so
+    # that a broken OCR engine fails the probe as well. The real gate and OCR take it as text.
+    assert TextGate().likely_has_text(probe.image)
+    assert OcrEngine(detection_max_side=640, threads=1).read(probe.image).lower().startswith("lovely weather")
+
+
+async def test_a_probe_for_a_post_whose_text_was_read_needs_no_text(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    h.scorer.broken = True
+    candidate_with_text = PostContent(text="look", image=Image.new("RGB", (8, 8)), ocr_text="read already")
+    assert await h.pipeline._model_is_broken(RuntimeError("boom"), candidate_with_text)
+    probe = h.scorer.seen[-1]
+    assert probe.image is not None and probe.image.getextrema() == ((128, 128),) * 3  # flat grey
 
 
 async def test_handle_batch_rewinds_a_batch_the_broken_model_cannot_score(
