@@ -438,7 +438,9 @@ async def test_an_image_post_is_probed_with_a_known_good_image(make_harness: Cal
     assert OcrEngine(detection_max_side=640, threads=1).read(probe.image).lower().startswith("lovely weather")
 
 
-async def test_a_probe_for_a_post_whose_text_was_read_needs_no_text(make_harness: Callable[..., Harness]) -> None:
+async def test_a_probe_for_a_post_whose_text_was_read_needs_no_text(
+    make_harness: Callable[..., Harness],
+) -> None:
     h = make_harness()
     h.scorer.broken = True
     candidate_with_text = PostContent(text="look", image=Image.new("RGB", (8, 8)), ocr_text="read already")
