@@ -117,8 +117,9 @@ async def ensure_topics(
         request_timeout_ms=15_000,
         **client_security_kwargs(settings),
     )
-    await admin.start()
     try:
+        # Inside the try: a start that fails half-way (or is cancelled) has connections to close.
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = sorted({name for name in names if name not in existing})
         if not missing:

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: Longest a single refresh may take before it counts as failed.
 REFRESH_TIMEOUT_S = 10.0
+#: Longest a stop waits for the lag clients' start in flight to end, so it can close them cleanly.
+START_GRACE_S = 5.0
 
 
 class LagSource(Protocol):
@@ -98,10 +100,15 @@ class KafkaLag:
             }
             admin = AIOKafkaAdminClient(**common)
             consumer = AIOKafkaConsumer(enable_auto_commit=False, **common)
+            starting = asyncio.ensure_future(_start_both(admin, consumer))
             try:
-                await admin.start()
-                await consumer.start()
+                await asyncio.shield(starting)
             except BaseException:
+                # Cancelled (the service stops, or the refresh timed out) or failed. A client
+                # cancelled inside start() leaks its bootstrap connection (aiokafka closes it only
+                # when start() returns or raises), so a start in flight may finish first, briefly.
+                if not starting.done():
+                    await asyncio.wait({starting}, timeout=START_GRACE_S)
                 await _close_quietly(admin.close)
                 await _close_quietly(consumer.stop)
                 raise
@@ -215,6 +222,11 @@ class Monitor:
 def _offset(value: Any) -> int:
     """The offset of an ``OffsetAndMetadata`` (``-1`` when the group has none)."""
     return -1 if value is None else int(value.offset)
+
+
+async def _start_both(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
+    await admin.start()
+    await consumer.start()
 
 
 async def _close_quietly(close: Callable[[], Awaitable[Any]]) -> None:

@@ -164,3 +164,47 @@ async def test_kafka_lag_is_log_end_minus_committed(tansu: TansuBroker) -> None:
         assert await lag.lag() == {0: 0, 1: 2, 2: 2, 3: 2}
     finally:
         await lag.close()
+
+
+class _SlowStartingClient:
+    """Stands in for aiokafka's admin client and consumer: start() takes until released, and
+    records whether it was cancelled half-way (what leaks aiokafka's bootstrap connection)."""
+
+    release = asyncio.Event()
+    events: list[str] = []
+
+    def __init__(self, **_: object) -> None:
+        pass
+
+    async def start(self) -> None:
+        try:
+            await _SlowStartingClient.release.wait()
+        except asyncio.CancelledError:
+            _SlowStartingClient.events.append("start cancelled")
+            raise
+        _SlowStartingClient.events.append("started")
+
+    async def stop(self) -> None:
+        _SlowStartingClient.events.append("closed")
+
+    close = stop
+
+
+async def test_stopping_during_the_clients_start_lets_the_start_end_then_closes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("service.monitor.AIOKafkaAdminClient", _SlowStartingClient)
+    monkeypatch.setattr("service.monitor.AIOKafkaConsumer", _SlowStartingClient)
+    _SlowStartingClient.release = asyncio.Event()
+    _SlowStartingClient.events = []
+    settings = load_settings(kafka_bootstrap="127.0.0.1:9", database_url="postgresql://u@h/db")
+    refresh = asyncio.create_task(KafkaLag(settings).lag())
+    await asyncio.sleep(0.05)  # inside the admin client's start
+    refresh.cancel()
+    await asyncio.sleep(0.05)
+    assert _SlowStartingClient.events == []  # the cancel did not reach the start ...
+    _SlowStartingClient.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await refresh
+    # ... which ended normally before both clients were closed
+    assert _SlowStartingClient.events == ["started", "started", "closed", "closed"]
