@@ -561,8 +561,9 @@ def _known_good_image(*, with_text: bool) -> Image.Image:
     if not with_text:
         return Image.new("RGB", (64, 64), (128, 128, 128))
     image = Image.new("RGB", (480, 96), (255, 255, 255))
-    font = ImageFont.load_default(size=36)
-    ImageDraw.Draw(image).text((16, 24), " ".join(KNOWN_GOOD_TEXT.split()[:3]), fill=(0, 0, 0), font=font)
+    top_left = (16, 24)
+    words = " ".join(KNOWN_GOOD_TEXT.split()[:3])
+    ImageDraw.Draw(image).text(top_left, words, fill=(0, 0, 0), font=ImageFont.load_default(size=36))
     return image
 
 
