@@ -24,6 +24,7 @@ import asyncio
 import functools
 import hashlib
 import inspect
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -200,6 +201,8 @@ class Pipeline:
         # One dedicated thread: torch keeps per-thread state, and one inference at a time is what
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
         self._inference = InferenceThread(on_lent=metrics.inference_thread_lent_seconds.inc)
+        # Numbers the known-good probes, so that no two are alike (see _model_is_broken).
+        self._probe_numbers = itertools.count(1)
         self._on_settled = on_settled
         self._ocr_lane: OcrLane[_Candidate] | None = None
         if ocr_lane and cheapest_first and needs_ocr is not None:
@@ -423,9 +426,14 @@ class Pipeline:
         broken OCR engine shows too). An :class:`InputError` names the post itself: no probe."""
         if isinstance(error, InputError):
             return False
+        # Every probe is new content: the model caches encodings and OCR text by content, and a
+        # cached answer to an earlier probe would pass with the encoders themselves broken.
+        number = next(self._probe_numbers)
         probe = PostContent(
-            text=KNOWN_GOOD_TEXT,
-            image=None if failed.image is None else _known_good_image(with_text=failed.ocr_text is None),
+            text=f"{KNOWN_GOOD_TEXT} (check {number})",
+            image=None
+            if failed.image is None
+            else _known_good_image(number, with_text=failed.ocr_text is None),
         )
         try:
             await self._run_model([probe])
@@ -555,15 +563,19 @@ def _takes_spare(read_image_text: Callable[..., str]) -> bool:
     return "spare" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
-def _known_good_image(*, with_text: bool) -> Image.Image:
+def _known_good_image(number: int, *, with_text: bool) -> Image.Image:
     """A harmless picture: flat grey, or white with :data:`KNOWN_GOOD_TEXT`'s first words in black
-    (Pillow's built-in font, large enough for the text gate and the OCR to take it as text)."""
+    (Pillow's built-in font, large enough for the text gate and the OCR to take it as text). The
+    first eight pixels of its top row hold ``number``'s bytes, so each probe's pixels are new."""
     if not with_text:
-        return Image.new("RGB", (64, 64), (128, 128, 128))
-    image = Image.new("RGB", (480, 96), (255, 255, 255))
-    top_left = (16, 24)
-    words = " ".join(KNOWN_GOOD_TEXT.split()[:3])
-    ImageDraw.Draw(image).text(top_left, words, fill=(0, 0, 0), font=ImageFont.load_default(size=36))
+        image = Image.new("RGB", (64, 64), (128, 128, 128))
+    else:
+        image = Image.new("RGB", (480, 96), (255, 255, 255))
+        top_left = (16, 24)
+        words = " ".join(KNOWN_GOOD_TEXT.split()[:3])
+        ImageDraw.Draw(image).text(top_left, words, fill=(0, 0, 0), font=ImageFont.load_default(size=36))
+    for x, byte in enumerate(number.to_bytes(8, "little")):
+        image.putpixel((x, 0), (byte, byte, byte))
     return image
 
 

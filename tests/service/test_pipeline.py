@@ -25,6 +25,7 @@ from PIL import Image
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from models.encoder_cache import image_key, text_key
 from models.errors import InputError
 from models.ocr import OcrEngine
 from models.text_gate import TextGate
@@ -381,7 +382,7 @@ async def test_model_error_dead_letters_only_the_culprit(make_harness: Callable[
         )
     # the batch, then one by one; after "bad" fails, a known-good post shows the model works
     assert h.scorer.calls == [3, 1, 1, 1, 1]
-    assert [p.text for p in h.scorer.seen[4:6]] == ["EXPLODE please", KNOWN_GOOD_TEXT]
+    assert [p.text for p in h.scorer.seen[4:6]] == ["EXPLODE please", f"{KNOWN_GOOD_TEXT} (check 1)"]
     assert sorted(payload["post_id"] for _, payload in h.decisions) == ["ok-1", "ok-2"]
     ((value, _, headers),) = h.dead
     assert json.loads(value)["post_id"] == "bad"
@@ -415,7 +416,7 @@ async def test_a_broken_model_holds_the_posts_instead_of_dead_lettering_them(
         with pytest.raises(ModelUnavailable, match="known-good post too"):
             await h.pipeline.process(records)
         # The text post failed first: probed with a known-good text, which failed too.
-        assert h.scorer.seen[-1].text == KNOWN_GOOD_TEXT and h.scorer.seen[-1].image is None
+        assert h.scorer.seen[-1].text == f"{KNOWN_GOOD_TEXT} (check 1)" and h.scorer.seen[-1].image is None
         assert h.dead == [] and h.decisions == [] and h.store.calls == 0
         assert _value(h.metrics.model_unavailable) == 1
 
@@ -431,7 +432,7 @@ async def test_an_image_post_is_probed_with_a_known_good_image(make_harness: Cal
         with pytest.raises(ModelUnavailable):
             await h.pipeline.process([_record(_post("p-1", image={"data": _image()}), 0)])
     probe = h.scorer.seen[-1]
-    assert probe.text == KNOWN_GOOD_TEXT and probe.image is not None and probe.ocr_text is None
+    assert probe.text == f"{KNOWN_GOOD_TEXT} (check 1)" and probe.image is not None and probe.ocr_text is None
     # The post's image text was not read yet (the model would read it): the probe holds text, so
     # that a broken OCR engine fails the probe as well. The real gate and OCR take it as text.
     assert TextGate().likely_has_text(probe.image)
@@ -446,7 +447,24 @@ async def test_a_probe_for_a_post_whose_text_was_read_needs_no_text(
     candidate_with_text = PostContent(text="look", image=Image.new("RGB", (8, 8)), ocr_text="read already")
     assert await h.pipeline._model_is_broken(RuntimeError("boom"), candidate_with_text)
     probe = h.scorer.seen[-1]
-    assert probe.image is not None and probe.image.getextrema() == ((128, 128),) * 3  # flat grey
+    assert probe.image is not None and probe.image.crop((0, 1, 64, 64)).getextrema() == ((128, 128),) * 3
+    assert [probe.image.getpixel((x, 0)) for x in range(3)] == [(1, 1, 1), (0, 0, 0), (0, 0, 0)]  # number 1
+
+
+@pytest.mark.parametrize("ocr_text", [None, "read already"])
+async def test_no_two_probes_are_alike_so_no_cache_can_answer_one(
+    make_harness: Callable[..., Harness], ocr_text: str | None
+) -> None:
+    # The model caches encodings and OCR text by content: a probe answered from a cache would pass
+    # with the encoders broken. Each probe's caption and pixels differ from every earlier one's.
+    h = make_harness()
+    h.scorer.broken = True
+    failed = PostContent(text="look", image=Image.new("RGB", (8, 8)), ocr_text=ocr_text)
+    for _ in range(3):
+        assert await h.pipeline._model_is_broken(RuntimeError("boom"), failed)
+    probes = h.scorer.seen[-3:]
+    assert len({text_key(p.text or "") for p in probes}) == 3
+    assert len({image_key(p.image) for p in probes if p.image is not None}) == 3
 
 
 async def test_handle_batch_rewinds_a_batch_the_broken_model_cannot_score(
