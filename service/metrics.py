@@ -64,7 +64,7 @@ class ServiceMetrics:
     end_to_end_seconds: Histogram
     batch_size: Histogram
     db_write_errors: Counter  # postguard_db_write_errors_total
-    model_unavailable: Counter  # postguard_model_unavailable_total: batches rewound, the model broken
+    model_unavailable: Counter  # postguard_model_unavailable_total: batches held back, the model broken
     db_retry_backoff_seconds: Gauge
     consumer_paused: Gauge
     ocr_lane_posts: Gauge  # postguard_ocr_lane_posts: images handed to the OCR lane, not decided yet
@@ -146,7 +146,7 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         ),
         model_unavailable=Counter(
             name("model_unavailable"),
-            "Batches rewound for redelivery because the model failed on a known-good post too.",
+            "Batches (or OCR-lane groups) held back for another try because the model failed on a known-good post too.",
             registry=registry,
         ),
         db_retry_backoff_seconds=Gauge(
