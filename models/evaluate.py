@@ -9,6 +9,14 @@ Test sets (all built from test splits only):
 - ``harmeme``: HarMeme test meme texts (``toxic`` = harmful).
 - ``coco_benign``: every COCO val2017 photo (none was seen in training) with each of its own
   captions — the false-positive rate.
+- ``memes_held_out`` / ``memes_held_out_as_captions``: the image-only memes again, rendered with
+  fonts and layouts training never uses (models/data/memes.py), and their texts as captions.
+- ``ood_benign``: out-of-distribution benign images (models/suite/benign_images.py: sample
+  photos, icons, unseen art families, document screenshots), alone and with bland captions.
+- ``toxigen_held_out_group`` / ``convabuse``: ToxiGen statements about a group no training
+  statement is about, and ConvAbuse's test split (abuse aimed at a person).
+- ``functional``: the functional suite (models/suite): every case as a text post and as an image
+  (held-out fonts and layouts) with a bland caption; accuracy per functionality.
 
 Rows: every variant trained by ``models.train`` (four fusion modes and the text-only and
 image-only baselines) found in ``--variants-dir``, else the default checkpoint alone. Images go
@@ -24,6 +32,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +41,35 @@ import torch
 
 from .architecture import ModerationModel
 from .checkpoint import load_checkpoint
+from .data.memes import random_spec
 from .data.multimodal import MultimodalExample, coco_benign_pairs, compose, image_only_memes
 from .data.sources import TextExample, default_data_dir, load_coco, load_text_corpus
 from .features import FeatureSet, OcrCache, encode_texts, multimodal_features, predict, text_only_features
 from .inference import DEFAULT_CHECKPOINT
-from .metrics import auroc, false_positive_rate_at, macro_f1_at, recall_at, three_class
+from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class
 from .preprocessing import ModerationProcessor
+from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
+from .suite.benign_images import ood_benign_posts
 
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
 
 TARGETS = {
-    "hatexplain_toxic_auroc": 0.85,
-    "hatexplain_3class_macro_f1": 0.65,
+    "hatexplain_toxic_auroc": 0.86,
+    "hatexplain_3class_macro_f1": 0.66,
     "image_text_recall_gap_points": 5.0,
+    "held_out_image_text_recall_gap_points": 3.0,
     "mixed_fusion_gain_auroc_points": 10.0,
     "coco_false_positive_rate": 0.02,
+    "ood_benign_bland_caption_flag_rate": 0.01,
+    "functional_text_accuracy": 0.85,
+    "functional_image_accuracy": 0.80,
+    "functional_worst_functionality_accuracy": 0.60,
+    "functional_hateful_caught": 0.85,
+    "functional_non_hateful_left_alone": 0.85,
 }
+#: Harm share of a platform's traffic at which precision is also reported ("precision_at_10pct").
+REALISTIC_HARM_SHARE = 0.1
 
 
 def _text_weights_key(model: ModerationModel) -> str:
@@ -60,8 +81,10 @@ def _text_weights_key(model: ModerationModel) -> str:
 
 class Evaluator:
     def __init__(
-        self, data_dir: Path, *, image_only: int, mixed: int, seed: int, ocr_cache: OcrCache
+        self, data_dir: Path, *, image_only: int, mixed: int, seed: int, ocr_cache: OcrCache, every: int = 1
     ) -> None:
+        """``every`` > 1 keeps every n-th functional case and every (n/2)-th out-of-distribution
+        post (a smoke run)."""
         corpus = load_text_corpus(data_dir)
         self.test_texts = [e for e in corpus if e.split == "test"]
         coco = load_coco(data_dir)
@@ -74,6 +97,14 @@ class Evaluator:
         self.mixed = compose(pool, photos, captions, count=mixed, split="test", seed=seed + 1)
         # only photos training never saw: the train2017 ones back the training posts
         self.coco = coco_benign_pairs([c for c in coco if c.coco_split == "val2017"])
+        self.memes_held_out = image_only_memes(
+            self.hatexplain, photos, count=image_only, seed=seed + 2, layouts="held_out"
+        )
+        self.toxigen = [e for e in self.test_texts if e.source == "toxigen"]
+        self.convabuse = [e for e in self.test_texts if e.source == "convabuse"]
+        self.ood_benign = ood_benign_posts(BLAND_CAPTIONS, seed=seed)[:: max(1, every // 2)]
+        self.suite = build_suite()[::every]
+        self.suite_images = suite_image_posts(self.suite, photos, self.ood_benign, seed=seed + 3)
         self.ocr_cache = ocr_cache
         self._features: dict[str, dict[str, FeatureSet]] = {}
 
@@ -85,6 +116,12 @@ class Evaluator:
             "mixed": len(self.mixed),
             "harmeme": len(self.harmeme),
             "coco_benign": len(self.coco),
+            "memes_held_out": len(self.memes_held_out),
+            "ood_benign": len(self.ood_benign),
+            "toxigen_held_out_group": len(self.toxigen),
+            "convabuse": len(self.convabuse),
+            "functional_cases": len(self.suite),
+            "functional_images": len(self.suite_images),
         }
 
     def features(self, model: ModerationModel, processor: ModerationProcessor) -> dict[str, FeatureSet]:
@@ -106,10 +143,15 @@ class Evaluator:
             self.ocr_cache.save()
             return result
 
-        caption_versions = [
-            TextExample(e.image.text, e.targets, e.mask, "memes", "test", "")
-            for e in self.memes_image_only
-            if e.image
+        def as_captions(posts: Sequence[MultimodalExample]) -> list[TextExample]:
+            return [
+                TextExample(e.image.text, e.targets, e.mask, "memes", "test", "") for e in posts if e.image
+            ]
+
+        caption_versions = as_captions(self.memes_image_only)
+        suite_texts = [
+            TextExample(c.text, _case_targets(c), (1.0, 1.0, 1.0), "functional", "test", c.functionality)
+            for c in self.suite
         ]
         sets = {
             "hatexplain": texts(self.hatexplain, "hatexplain test"),
@@ -118,6 +160,15 @@ class Evaluator:
             "memes_image_only": posts(self.memes_image_only, "memes image only (OCR)"),
             "mixed": posts(self.mixed, "mixed posts (OCR)"),
             "coco_benign": posts(self.coco, "coco benign pairs"),
+            "memes_held_out_as_captions": texts(
+                as_captions(self.memes_held_out), "held-out memes as captions"
+            ),
+            "memes_held_out": posts(self.memes_held_out, "held-out fonts/layouts memes (OCR)"),
+            "ood_benign": posts(self.ood_benign, "out-of-distribution benign images (OCR)"),
+            "toxigen_held_out_group": texts(self.toxigen, "toxigen held-out group"),
+            "convabuse": texts(self.convabuse, "convabuse test"),
+            "functional_text": texts(suite_texts, "functional suite: texts"),
+            "functional_image": posts(self.suite_images, "functional suite: images (OCR)"),
         }
         self._features[key] = sets
         return sets
@@ -138,6 +189,8 @@ def _category_metrics(
             "macro_f1": macro_f1_at(y, s, t),
             "recall": recall_at(y, s, t),
             "false_positive_rate": false_positive_rate_at(y, s, t),
+            "precision": precision_at(y, s, t),
+            "precision_at_10pct": precision_at(y, s, t, positive_share=REALISTIC_HARM_SHARE),
             "threshold": t,
             "n": int(known.sum()),
             "positives": int(y.sum()),
@@ -175,11 +228,26 @@ def evaluate_variant(
             from sklearn.metrics import f1_score
 
             row[dataset]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
-        if dataset == "coco_benign":
-            flagged = np.zeros(len(view), dtype=bool)
-            for j, label in enumerate(labels):
-                flagged |= scores[:, j] >= thresholds.get(label, 0.5)
+        if dataset in ("coco_benign", "ood_benign"):
+            flagged = _flagged(scores, labels, thresholds)
             row[dataset]["any_category_false_positive_rate"] = float(flagged.mean())
+        if dataset == "ood_benign":
+            captioned = view.present[:, 0].numpy()
+            kinds = np.array(view.kinds)
+            row[dataset]["bland_caption_flag_rate"] = float(flagged[captioned].mean())
+            row[dataset]["no_caption_flag_rate"] = float(flagged[~captioned].mean())
+            row[dataset]["bland_caption_flag_rate_by_source"] = {
+                kind: float(flagged[captioned & (kinds == kind)].mean()) for kind in sorted(set(view.kinds))
+            }
+        if dataset in ("hatexplain", "mixed"):
+            row[dataset]["threshold_sweep"] = _threshold_sweep(scores, view, labels)
+        if dataset.startswith("functional_"):
+            cases = (
+                evaluator.suite
+                if dataset == "functional_text"
+                else [p.case for p in evaluator.suite_images if p.case is not None]
+            )
+            row[dataset] = functional_report(cases, scores, labels, thresholds)
         if dataset == "mixed":
             kinds = np.array(view.kinds)
             row[dataset]["toxic_recall_by_kind"] = {
@@ -201,6 +269,115 @@ def evaluate_variant(
                 if (view.targets[kinds == kind, -1] == 0).any()
             }
     return row
+
+
+def _flagged(scores: np.ndarray, labels: Sequence[str], thresholds: dict[str, float]) -> np.ndarray:
+    """Posts that reach a review threshold in any category."""
+    flagged = np.zeros(len(scores), dtype=bool)
+    for j, label in enumerate(labels):
+        flagged |= scores[:, j] >= thresholds.get(label, 0.5)
+    return flagged
+
+
+def _threshold_sweep(
+    scores: np.ndarray, features: FeatureSet, labels: Sequence[str]
+) -> dict[str, list[dict[str, float]]]:
+    """Precision (measured and at 10 % harm), recall and FPR per category at thresholds 0.1..0.9."""
+    out = {}
+    for j, label in enumerate(labels):
+        known = features.mask[:, j].numpy() > 0
+        y, s = features.targets[known, j].numpy(), scores[known, j]
+        out[label] = [
+            {
+                "threshold": float(t),
+                "precision": precision_at(y, s, float(t)),
+                "precision_at_10pct": precision_at(y, s, float(t), positive_share=REALISTIC_HARM_SHARE),
+                "recall": recall_at(y, s, float(t)),
+                "false_positive_rate": false_positive_rate_at(y, s, float(t)),
+            }
+            for t in np.round(np.arange(0.1, 0.91, 0.1), 2)
+        ]
+    return out
+
+
+def _case_targets(case: FunctionalCase) -> tuple[float, float, float]:
+    hateful = case.label == "hateful"
+    return (1.0 if hateful else 0.0, 0.0, 1.0 if case.label != "benign" else 0.0)
+
+
+def case_passes(
+    case: FunctionalCase, score: np.ndarray, labels: Sequence[str], thresholds: dict[str, float]
+) -> bool:
+    """hateful: ``hate`` fires; non_hateful_offensive: ``hate`` does not; benign: nothing fires."""
+    fires = {label: bool(score[j] >= thresholds.get(label, 0.5)) for j, label in enumerate(labels)}
+    if case.label == "hateful":
+        return fires["hate"]
+    if case.label == "non_hateful_offensive":
+        return not fires["hate"]
+    return not any(fires.values())
+
+
+def functional_report(
+    cases: Sequence[FunctionalCase], scores: np.ndarray, labels: Sequence[str], thresholds: dict[str, float]
+) -> dict[str, Any]:
+    """Accuracy overall, per label and per functionality (each with its label and count)."""
+    passed = np.array([case_passes(c, scores[i], labels, thresholds) for i, c in enumerate(cases)])
+    case_labels = np.array([c.label for c in cases])
+    functionalities = np.array([c.functionality for c in cases])
+    per_functionality: dict[str, dict[str, Any]] = {
+        name: {
+            "accuracy": float(passed[functionalities == name].mean()),
+            "n": int((functionalities == name).sum()),
+            "label": str(case_labels[functionalities == name][0]),
+        }
+        for name in FUNCTIONALITIES
+        if (functionalities == name).any()
+    }
+    hateful = case_labels == "hateful"
+    return {
+        "accuracy": float(passed.mean()),
+        "hateful_caught": float(passed[hateful].mean()) if hateful.any() else math.nan,
+        "non_hateful_left_alone": float(passed[~hateful].mean()) if (~hateful).any() else math.nan,
+        "by_label": {
+            lab: float(passed[case_labels == lab].mean()) for lab in sorted(set(case_labels.tolist()))
+        },
+        "worst_functionality": min(per_functionality, key=lambda n: float(per_functionality[n]["accuracy"])),
+        "worst_functionality_accuracy": min(float(v["accuracy"]) for v in per_functionality.values()),
+        "by_functionality": per_functionality,
+        "n": len(cases),
+    }
+
+
+@dataclass(frozen=True)
+class SuiteImagePost(MultimodalExample):
+    """A functional-suite case as an image post (the case it renders travels with it)."""
+
+    case: FunctionalCase | None = None
+
+
+def suite_image_posts(
+    cases: Sequence[FunctionalCase],
+    photos: Sequence[Path],
+    ood_benign: Sequence[MultimodalExample],
+    *,
+    seed: int,
+) -> list[SuiteImagePost]:
+    """Every case rendered into an image (held-out fonts and layouts) posted with a bland caption;
+    a bland-caption case is instead that caption on an out-of-distribution benign image."""
+    rng = np.random.default_rng(seed)
+    benign_images = [p.image for p in ood_benign if p.caption is None and p.image is not None]
+    posts = []
+    for index, case in enumerate(cases):
+        targets = _case_targets(case)
+        if case.functionality == "bland_caption" and benign_images:
+            image, caption = benign_images[index % len(benign_images)], case.text
+        else:
+            image = random_spec(case.text, rng, list(photos), layouts="held_out")
+            caption = BLAND_CAPTIONS[int(rng.integers(len(BLAND_CAPTIONS)))]
+        posts.append(
+            SuiteImagePost(caption, image, targets, (1.0, 1.0, 1.0), case.functionality, "test", case=case)
+        )
+    return posts
 
 
 def check_targets(rows: dict[str, dict[str, Any]], default: str) -> dict[str, dict[str, Any]]:
@@ -227,6 +404,45 @@ def check_targets(rows: dict[str, dict[str, Any]], default: str) -> dict[str, di
         ),
         "mixed_fusion_gain_auroc_points": verdict(gain, TARGETS["mixed_fusion_gain_auroc_points"], True),
         "coco_false_positive_rate": verdict(coco, TARGETS["coco_false_positive_rate"], False),
+        "held_out_image_text_recall_gap_points": verdict(
+            100
+            * (
+                row["memes_held_out_as_captions"]["toxic"]["recall"]
+                - row["memes_held_out"]["toxic"]["recall"]
+            ),
+            TARGETS["held_out_image_text_recall_gap_points"],
+            False,
+        ),
+        "ood_benign_bland_caption_flag_rate": verdict(
+            row["ood_benign"]["bland_caption_flag_rate"], TARGETS["ood_benign_bland_caption_flag_rate"], False
+        ),
+        "functional_text_accuracy": verdict(
+            row["functional_text"]["accuracy"], TARGETS["functional_text_accuracy"], True
+        ),
+        "functional_image_accuracy": verdict(
+            row["functional_image"]["accuracy"], TARGETS["functional_image_accuracy"], True
+        ),
+        "functional_worst_functionality_accuracy": verdict(
+            min(
+                row["functional_text"]["worst_functionality_accuracy"],
+                row["functional_image"]["worst_functionality_accuracy"],
+            ),
+            TARGETS["functional_worst_functionality_accuracy"],
+            True,
+        ),
+        "functional_hateful_caught": verdict(
+            min(row["functional_text"]["hateful_caught"], row["functional_image"]["hateful_caught"]),
+            TARGETS["functional_hateful_caught"],
+            True,
+        ),
+        "functional_non_hateful_left_alone": verdict(
+            min(
+                row["functional_text"]["non_hateful_left_alone"],
+                row["functional_image"]["non_hateful_left_alone"],
+            ),
+            TARGETS["functional_non_hateful_left_alone"],
+            True,
+        ),
     }
 
 
@@ -241,6 +457,11 @@ def format_table(rows: dict[str, dict[str, Any]], default: str) -> str:
         ("mixed F1", lambda r: r["mixed"]["toxic"]["macro_f1"]),
         ("HarMeme AUROC", lambda r: r["harmeme"]["toxic"]["auroc"]),
         ("COCO FPR", lambda r: r["coco_benign"]["any_category_false_positive_rate"]),
+        ("OOD bland FPR", lambda r: r["ood_benign"]["bland_caption_flag_rate"]),
+        ("held-out img rec", lambda r: r["memes_held_out"]["toxic"]["recall"]),
+        ("held-out cap rec", lambda r: r["memes_held_out_as_captions"]["toxic"]["recall"]),
+        ("func text acc", lambda r: r["functional_text"]["accuracy"]),
+        ("func img acc", lambda r: r["functional_image"]["accuracy"]),
     ]
     name_width = max(len(n) for n in rows) + 2
     header = "variant".ljust(name_width) + " ".join(c[0].rjust(max(len(c[0]), 7)) for c in columns)
@@ -258,6 +479,33 @@ def format_table(rows: dict[str, dict[str, Any]], default: str) -> str:
     lines.append(
         "* default checkpoint. toxic unless named; recall/F1/FPR at each variant's review thresholds."
     )
+    return "\n".join(lines)
+
+
+def format_functional_table(row: dict[str, Any]) -> str:
+    """Per-functionality accuracy of one variant: text posts and image posts side by side."""
+    text, image = row["functional_text"], row["functional_image"]
+    names = list(text["by_functionality"])
+    width = max(len(n) for n in names) + 2
+    lines = [
+        "functionality".ljust(width) + "label".ljust(24) + "n".rjust(5) + "text".rjust(8) + "image".rjust(8),
+        "-" * (width + 45),
+    ]
+    for name in names:
+        t, i = text["by_functionality"][name], image["by_functionality"].get(name, {})
+        lines.append(
+            name.ljust(width)
+            + t["label"].ljust(24)
+            + str(t["n"]).rjust(5)
+            + f"{t['accuracy']:.3f}".rjust(8)
+            + (f"{i['accuracy']:.3f}" if i else "-").rjust(8)
+        )
+    for title, key in (
+        ("overall", "accuracy"),
+        ("hateful caught", "hateful_caught"),
+        ("non-hateful left alone", "non_hateful_left_alone"),
+    ):
+        lines.append(title.ljust(width + 29) + f"{text[key]:.3f}".rjust(8) + f"{image[key]:.3f}".rjust(8))
     return "\n".join(lines)
 
 
@@ -282,6 +530,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image-only", type=int, default=300, help="posts in the image-only meme test set")
     parser.add_argument("--mixed", type=int, default=400, help="posts in the mixed multimodal test set")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 30 image-only memes, 40 mixed posts, every 10th functional case and "
+        "every 5th out-of-distribution post (numbers are not comparable with a full run)",
+    )
     parser.add_argument("--threads", type=int)
     ns = parser.parse_args(argv)
     logging.basicConfig(
@@ -298,7 +552,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         candidates = {p.name: p for p in sorted(ns.variants_dir.iterdir()) if (p / "manifest.json").is_file()}
     default_name = str(default_model.config.training.get("variant", "default"))
     evaluator = Evaluator(
-        ns.data_dir, image_only=ns.image_only, mixed=ns.mixed, seed=ns.seed, ocr_cache=OcrCache(ns.ocr_cache)
+        ns.data_dir,
+        image_only=30 if ns.quick else ns.image_only,
+        mixed=40 if ns.quick else ns.mixed,
+        seed=ns.seed,
+        ocr_cache=OcrCache(ns.ocr_cache),
+        every=10 if ns.quick else 1,
     )
     rows: dict[str, dict[str, Any]] = {
         default_name: evaluate_variant(default_name, default_model, default_processor, evaluator)
@@ -321,11 +580,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "targets": check_targets(rows, default_name),
         "rows": rows,
         "seed": ns.seed,
+        "quick": ns.quick,
         "seconds": round(time.time() - started, 1),
     }
     ns.output.parent.mkdir(parents=True, exist_ok=True)
     ns.output.write_text(json.dumps(report, indent=2, default=float, allow_nan=True) + "\n", encoding="utf-8")
     print(format_table(rows, default_name))
+    print()
+    print(f"functional suite, default checkpoint ({default_name}):")
+    print(format_functional_table(rows[default_name]))
     print()
     for name, verdict in report["targets"].items():
         status = {True: "met", False: "MISSED", None: "n/a"}[verdict["met"]]

@@ -45,9 +45,43 @@ def _best_on_grid(quality: Callable[[float], float]) -> float:
     return best
 
 
-def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
-    """The threshold (on a 0.05..0.95 grid) that maximises the positive-class F1 on tuning data."""
-    return _best_on_grid(lambda t: float(f1_score(labels, scores >= t, zero_division=0)))
+def prevalence_weights(labels: np.ndarray, positive_share: float | None) -> np.ndarray | None:
+    """Sample weights that make positives ``positive_share`` of the weighted total (``None``: as is).
+
+    Tuning data is harm-rich; a platform's traffic is mostly benign. Weighting the negatives up
+    makes F1 and precision what they would be at the platform's share of harm."""
+    if positive_share is None:
+        return None
+    if not 0.0 < positive_share < 1.0:
+        raise ValueError(f"positive_share must be in (0, 1), got {positive_share}")
+    positives = float((labels == 1).sum())
+    negatives = float((labels == 0).sum())
+    if positives == 0 or negatives == 0:
+        return None
+    negative_weight = positives * (1 - positive_share) / (positive_share * negatives)
+    return np.where(labels == 1, 1.0, negative_weight)
+
+
+def best_f1_threshold(
+    labels: np.ndarray, scores: np.ndarray, *, positive_share: float | None = None
+) -> float:
+    """The threshold (on a 0.05..0.95 grid) that maximises the positive-class F1 on tuning data,
+    with negatives reweighted to a positive share of ``positive_share`` when given."""
+    weights = prevalence_weights(labels, positive_share)
+    return _best_on_grid(
+        lambda t: float(f1_score(labels, scores >= t, sample_weight=weights, zero_division=0))
+    )
+
+
+def precision_at(
+    labels: np.ndarray, scores: np.ndarray, threshold: float, *, positive_share: float | None = None
+) -> float:
+    """Share of flagged items that are positive (at ``positive_share`` prevalence when given)."""
+    weights = prevalence_weights(labels, positive_share)
+    weights = np.ones(len(labels)) if weights is None else weights
+    flagged = scores >= threshold
+    total = float(weights[flagged].sum())
+    return float(weights[flagged & (labels == 1)].sum() / total) if total > 0 else math.nan
 
 
 def three_class(

@@ -16,6 +16,7 @@ from .config import ModerationConfig
 from .errors import EmptyPostError, TextTooLongError
 from .ocr import OcrEngine, SpareThread
 from .segmentation import WordSegmenter
+from .text_folding import fold_disguises
 from .types import PostContent
 
 PREPROCESSOR_FILE = "preprocessor.json"
@@ -63,8 +64,9 @@ class ModerationProcessor:
     # ----- pieces --------------------------------------------------------------------------
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        # look-alike letters and letter-spaced words are undone first (models/text_folding.py)
         encoded = self.tokenizer(
-            list(texts),
+            [fold_disguises(t) for t in texts],
             padding=True,
             truncation=True,
             max_length=self.config.text_encoder.max_length,

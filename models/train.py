@@ -43,7 +43,16 @@ from transformers import AutoTokenizer
 from .architecture import ModerationModel
 from .checkpoint import save_checkpoint
 from .config import FUSION_MODES, ModerationConfig, TextEncoderConfig
-from .data.multimodal import KINDS, MultimodalExample, benign_photo_posts, benign_plain_images, compose
+from .data import augment
+from .data.art import TRAIN_FAMILIES
+from .data.multimodal import (
+    KINDS,
+    MultimodalExample,
+    benign_photo_posts,
+    benign_plain_images,
+    benign_varied_images,
+    compose,
+)
 from .data.sources import SPLITS, CocoImage, TextExample, default_data_dir, load_coco, load_text_corpus
 from .encoders import text_encoder_path
 from .features import (
@@ -55,9 +64,17 @@ from .features import (
     text_only_features,
 )
 from .inference import DEFAULT_CHECKPOINT
-from .metrics import auroc, best_f1_threshold, best_three_class_threshold, threshold_for_fpr
+from .metrics import (
+    auroc,
+    best_f1_threshold,
+    best_three_class_threshold,
+    precision_at,
+    recall_at,
+    threshold_for_fpr,
+)
 from .preprocessing import ModerationProcessor
 from .segmentation import WordSegmenter
+from .suite import BLAND_CAPTIONS, build_suite
 from .userdata import load_user_posts
 
 log = logging.getLogger("models.train")
@@ -100,6 +117,11 @@ class TrainArgs:
     val_photos: int = 8
     caption_less_swap: float = 0.3
     synthetic_images: int = 400
+    varied_images: int = 900
+    obfuscated_texts: int = 3000
+    counter_speech_texts: int = 1500
+    identity_swap_texts: int = 1500
+    val_harm_share: float | None = 0.1
 
 
 def seed_everything(seed: int) -> None:
@@ -314,23 +336,71 @@ def train_head(
 
 
 def tune_thresholds(
-    model: ModerationModel, val: FeatureSet, benign: FeatureSet | None = None, *, benign_fpr: float = 0.005
+    model: ModerationModel,
+    val: FeatureSet,
+    benign: FeatureSet | None = None,
+    *,
+    benign_fpr: float = 0.005,
+    positive_share: float | None = None,
 ) -> dict[str, float]:
-    """Per category, the F1-optimal review threshold on validation posts where the label is known,
-    raised where needed so that at most ``benign_fpr`` of the ``benign`` posts reach it.
+    """Per category, the F1-optimal review threshold on validation posts where the label is known
+    (negatives reweighted so that harm is ``positive_share`` of the traffic, when given), raised
+    where needed so that at most ``benign_fpr`` of the ``benign`` posts reach it.
 
-    Validation data is harm-rich (about half toxic), so F1 alone picks low thresholds that flood
-    review with ordinary photos; the benign constraint is what a platform's traffic needs."""
+    Validation data is harm-rich (about half toxic), so plain F1 picks low thresholds that flood
+    review with ordinary posts; a platform's traffic is mostly benign."""
     scores = predict(model, val)
     benign_scores = predict(model, benign) if benign is not None and len(benign) else None
     thresholds = {}
     for j, label in enumerate(model.config.labels):
         known = val.mask[:, j].numpy() > 0
-        threshold = best_f1_threshold(val.targets[known, j].numpy(), scores[known, j])
+        threshold = best_f1_threshold(
+            val.targets[known, j].numpy(), scores[known, j], positive_share=positive_share
+        )
         if benign_scores is not None:
             threshold = max(threshold, threshold_for_fpr(benign_scores[:, j], benign_fpr))
         thresholds[label] = threshold
     return thresholds
+
+
+def threshold_report(
+    model: ModerationModel, val: FeatureSet, *, positive_share: float | None
+) -> dict[str, dict[str, float]]:
+    """Precision (as measured, and at ``positive_share`` harm), recall and false-positive rate of
+    each category at its review threshold on validation posts."""
+    scores = predict(model, val)
+    out = {}
+    for j, label in enumerate(model.config.labels):
+        known = val.mask[:, j].numpy() > 0
+        y, s = val.targets[known, j].numpy(), scores[known, j]
+        t = model.config.review_thresholds[label]
+        out[label] = {
+            "threshold": t,
+            "precision": precision_at(y, s, t),
+            "precision_at_share": precision_at(y, s, t, positive_share=positive_share),
+            "positive_share": positive_share if positive_share is not None else float(y.mean()),
+            "recall": recall_at(y, s, t),
+            "false_positive_rate": float((s[y == 0] >= t).mean()) if (y == 0).any() else float("nan"),
+        }
+    return out
+
+
+def augmentations(corpus: Sequence[TextExample], args: TrainArgs) -> list[TextExample]:
+    """Augmented texts for the train and val splits (models/data/augment.py), each split made
+    from its own texts only."""
+    scores = augment.word_harm_scores(e for e in corpus if e.split == "train")
+    extra: list[TextExample] = []
+    for split, scale, offset in (("train", 1.0, 0), ("val", 0.15, 100)):
+        texts = [e for e in corpus if e.split == split]
+        seed = args.seed + 20 + offset
+        extra += augment.obfuscated(
+            texts, count=int(args.obfuscated_texts * scale), seed=seed, harm_scores=scores
+        )
+        extra += augment.counter_speech(texts, count=int(args.counter_speech_texts * scale), seed=seed + 1)
+        extra += augment.identity_swaps(texts, count=int(args.identity_swap_texts * scale), seed=seed + 2)
+    extra += augment.bland_reactions("train")
+    log.info("augmentation: %d texts (obfuscation, counter-speech, identity swaps, reactions)", len(extra))
+    return extra
 
 
 def tune_three_class(
@@ -405,8 +475,13 @@ def run(args: TrainArgs) -> dict[str, object]:
         user_texts, user_posts = load_user_posts(args.train_jsonl)
         corpus += user_texts
         log.info("user data: %d text posts, %d posts with images", len(user_texts), len(user_posts))
+    # The functional suite (models/suite) is a benchmark: no text of it is ever trained on.
+    suite_texts = [case.text for case in build_suite()] + list(BLAND_CAPTIONS)
+    corpus = augment.drop_suite_texts(corpus, suite_texts)
+    corpus += augmentations(corpus, args)
+    corpus = augment.drop_suite_texts(corpus, suite_texts)
     train_texts = select_text_training(corpus, davidson_cap=args.davidson_cap, seed=args.seed)
-    val_texts = [e for e in corpus if e.split == "val" and e.source in ("hatexplain", "harmeme", "user")]
+    val_texts = [e for e in corpus if e.split == "val" and e.source not in ("davidson",)]
     if args.quick:
         rng = np.random.default_rng(args.seed)
         train_texts = [train_texts[i] for i in rng.permutation(len(train_texts))[:1500]]
@@ -449,10 +524,7 @@ def run(args: TrainArgs) -> dict[str, object]:
     image_dim = base.image_dim
     lookup = {" ".join(e.text.split()): train_embeddings[i] for i, e in enumerate(ordered_train)}
     lookup.update({" ".join(e.text.split()): val_embeddings[i] for i, e in enumerate(ordered_val)})
-    by_split = {
-        s: [e for e in corpus if e.split == s and e.source in ("hatexplain", "harmeme", "user")]
-        for s in SPLITS
-    }
+    by_split = {s: [e for e in corpus if e.split == s and e.source not in ("davidson",)] for s in SPLITS}
     memes_train = compose(
         by_split["train"],
         photos["train"],
@@ -464,6 +536,8 @@ def run(args: TrainArgs) -> dict[str, object]:
         augment=True,
         weights=[TRAIN_KIND_WEIGHTS[k] for k in KINDS],
         gradients=args.synthetic_images > 0,
+        layouts="train",
+        bland_captions=augment.REACTIONS,
     )
     memes_val = compose(
         by_split["val"],
@@ -473,6 +547,8 @@ def run(args: TrainArgs) -> dict[str, object]:
         split="val",
         seed=args.seed + 2,
         twins=True,
+        layouts="train",
+        bland_captions=augment.REACTIONS,
     )
     # Many views of the few training photos, alone and with benign captions of any training photo:
     # benign caption + benign photo is most of a platform's traffic, and the fusion must not add
@@ -507,6 +583,34 @@ def run(args: TrainArgs) -> dict[str, object]:
             split="val",
             seed=args.seed + 7,
             caption_pool=coco_captions["val"],
+        )
+    varied_images = min(args.varied_images, 90) if args.quick else args.varied_images
+    if varied_images > 0:
+        # Art, document screenshots and modern memes, all benign, most with a short reaction or
+        # an ordinary caption: whatever an image looks like, it must not carry harm it does not
+        # show. The held-out benign set gets its own draws (the evaluation's families are others).
+        def benign_texts(split: str) -> list[str]:
+            return [
+                e.text for e in by_split[split] if e.targets[-1] == 0.0 and 3 <= len(e.text.split()) <= 25
+            ]
+
+        memes_train += benign_varied_images(
+            varied_images,
+            split="train",
+            seed=args.seed + 8,
+            families=TRAIN_FAMILIES,
+            benign_texts=benign_texts("train") + coco_captions["train"],
+            captions=list(augment.REACTIONS) + coco_captions["train"],
+            photos=photos["train"],
+        )
+        benign_val += benign_varied_images(
+            max(1, varied_images // 4),
+            split="val",
+            seed=args.seed + 9,
+            families=TRAIN_FAMILIES,
+            benign_texts=benign_texts("val") + coco_captions["val"],
+            captions=list(augment.REACTIONS) + coco_captions["val"],
+            photos=photos["val"],
         )
     memes_train += [p for p in user_posts if p.split == "train"]
     memes_val += [p for p in user_posts if p.split == "val"]
@@ -566,7 +670,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         model = train_head(base, variant_config, train_view, epochs=args.head_epochs, seed=args.seed)
         benign_view = benign_val_set.restrict(allowed) if benign_val_set is not None else None
         model.config.review_thresholds = tune_thresholds(
-            model, val_view, benign_view, benign_fpr=args.benign_fpr
+            model, val_view, benign_view, benign_fpr=args.benign_fpr, positive_share=args.val_harm_share
         )
         # val_view starts with the validation texts, in the order of ordered_val
         three_class_cut = tune_three_class(model, val_view, ordered_val)
@@ -583,6 +687,7 @@ def run(args: TrainArgs) -> dict[str, object]:
             "val_all_toxic_auroc": multimodal_auroc(model, val_view),
             "review_thresholds": model.config.review_thresholds,
             "val_benign_photo_any_fpr": benign_any_fpr(model, benign_view),
+            "val_at_thresholds": threshold_report(model, val_view, positive_share=args.val_harm_share),
         }
         log.info(
             "variant %-10s val multimodal toxic AUROC %.4f",
@@ -601,6 +706,8 @@ def run(args: TrainArgs) -> dict[str, object]:
         "train_multimodal_posts": len(memes_train),
         "val_multimodal_posts": len(memes_val),
         "val_benign_photo_posts": len(benign_val),
+        "val_harm_share": args.val_harm_share,
+        "text_sources": sorted({e.source for e in train_texts}),
         "benign_fpr_budget": args.benign_fpr,
         "photos": {split: len(images) for split, images in coco_by_split.items()},
         "variants": variants,
@@ -673,6 +780,27 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "(a quarter as many to the held-out benign set); also renders memes on gradients",
     )
     parser.add_argument(
+        "--varied-images",
+        type=int,
+        default=900,
+        help="benign art, document screenshots and modern memes added to training (a quarter as "
+        "many to the held-out benign set)",
+    )
+    parser.add_argument("--obfuscated-texts", type=int, default=3000, help="texts with a disguised word")
+    parser.add_argument(
+        "--counter-speech-texts", type=int, default=1500, help="harmful texts quoted in a rejecting frame"
+    )
+    parser.add_argument(
+        "--identity-swap-texts", type=int, default=1500, help="benign texts with a group name swapped"
+    )
+    parser.add_argument(
+        "--val-harm-share",
+        type=float,
+        default=0.1,
+        help="share of harm the review thresholds are tuned for (validation negatives are "
+        "reweighted to it; 0 = validation as it is)",
+    )
+    parser.add_argument(
         "--caption-less-swap",
         type=float,
         default=0.3,
@@ -694,6 +822,11 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
     ns = parser.parse_args(argv)
     if not 0.0 <= ns.benign_fpr < 1.0:
         parser.error(f"--benign-fpr must be in [0, 1), got {ns.benign_fpr}")
+    if not 0.0 <= ns.val_harm_share < 1.0:
+        parser.error(f"--val-harm-share must be in [0, 1), got {ns.val_harm_share}")
+    for name in ("varied_images", "obfuscated_texts", "counter_speech_texts", "identity_swap_texts"):
+        if getattr(ns, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(ns, name)}")
     if ns.synthetic_images < 0:
         parser.error(f"--synthetic-images must be >= 0, got {ns.synthetic_images}")
     if not 0.0 <= ns.caption_less_swap <= 1.0:
@@ -721,6 +854,11 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         val_photos=ns.val_photos,
         caption_less_swap=ns.caption_less_swap,
         synthetic_images=ns.synthetic_images,
+        varied_images=ns.varied_images,
+        obfuscated_texts=ns.obfuscated_texts,
+        counter_speech_texts=ns.counter_speech_texts,
+        identity_swap_texts=ns.identity_swap_texts,
+        val_harm_share=ns.val_harm_share or None,
     )
 
 

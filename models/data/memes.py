@@ -1,10 +1,19 @@
 """The meme generator: renders post texts into images, the way harmful content hides from text filters.
 
 No image dataset with moderation labels is available, so images are made: a text drawn onto a
-COCO photo or a plain/colour background, in one of several fonts, sizes, positions and styles
-(classic outlined meme text, a caption bar, a centred card), with optional noise and JPEG
-re-compression. Every image is a pure function of its :class:`MemeSpec`, so datasets are
-reproducible and caches keyed by the spec stay valid.
+COCO photo or a plain/colour background, in one of several fonts, sizes, positions and styles,
+with optional noise and JPEG re-compression. Every image is a pure function of its
+:class:`MemeSpec`, so datasets are reproducible and caches keyed by the spec stay valid.
+
+Three catalogues of fonts and layouts (``random_spec(..., layouts=...)``):
+
+- ``classic``: the first generator's 5 DejaVu faces and 4 styles (outlined top/bottom, outlined
+  centre, caption bar, card). The benchmark's post mix is drawn from it, so it never changes.
+- ``train``: what real memes look like, for training: classic plus heavy condensed sans faces
+  (Fjalla One, Source Sans Pro Black, Lato Bold: OFL, from PyPI font packages), two-panel memes,
+  screenshots of posts, small type, stickers and watermarks.
+- ``held_out``: faces (Lato Black and Black Italic, Fredoka One) and layouts (stacked panels,
+  chat bubbles) that training never renders, for measuring how image text generalises.
 """
 
 from __future__ import annotations
@@ -12,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import io
 import textwrap
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, replace
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +41,29 @@ FONT_NAMES = (
     "DejaVuSansMono-Bold.ttf",
 )
 STYLES = ("outlined_top_bottom", "outlined_center", "caption_bar", "card")
+#: Layouts real memes have that the classic styles lack; training renders them.
+EXTRA_TRAIN_STYLES = ("panels", "post_screenshot")
+#: Layouts only evaluation renders.
+HELD_OUT_STYLES = ("stacked_panels", "chat_bubble")
+TRAIN_STYLES = STYLES + EXTRA_TRAIN_STYLES
+#: (package, file) of the fonts beyond DejaVu; MemeSpec.font indexes DejaVu first (0-4), then these.
+PACKAGED_FONTS = (
+    ("font_fjallaone", "FjallaOne-Regular.ttf"),
+    ("font_source_sans_pro", "SourceSansPro-Black.ttf"),
+    ("font_lato", "Lato-Bold.ttf"),
+    ("font_lato", "Lato-Black.ttf"),
+    ("font_lato", "Lato-BlackItalic.ttf"),
+    ("font_fredoka_one", "FredokaOne-Regular.ttf"),
+)
+#: Font indexes each catalogue draws from.
+FONT_CHOICES: dict[str, tuple[int, ...]] = {
+    "classic": (0, 1, 2, 3, 4),
+    "train": (0, 1, 2, 3, 4, 5, 6, 7),
+    "held_out": (8, 9, 10),
+}
+LAYOUTS = ("classic", "train", "held_out")
+STICKER_COLOURS = ((255, 205, 40), (255, 120, 160), (120, 220, 255), (150, 240, 140))
+WATERMARKS = ("made with memeapp", "@funnypage", "memes daily", "imgflip-ish", "@the_daily_laugh")
 PALETTE = (
     (255, 255, 255),
     (20, 20, 20),
@@ -48,7 +80,9 @@ class MemeSpec:
     """Everything that determines one rendered image."""
 
     text: str
-    background: str  # a photo path, "color:R,G,B", or "gradient:R,G,B:R,G,B" (top to bottom)
+    #: a photo path, "color:R,G,B", "gradient:R,G,B:R,G,B" (top to bottom) or "art:FAMILY:SEED"
+    #: (models/data/art.py)
+    background: str
     style: str
     font: int  # index into the available fonts
     font_size: int
@@ -61,6 +95,10 @@ class MemeSpec:
     #: give the image tower many more distinct views (its features move a lot under cropping).
     crop: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
     flip: bool = False
+    #: A small, faint watermark in a corner (index into WATERMARKS; -1 = none).
+    watermark: int = -1
+    #: A round sticker (an emoji-like face) pasted over a corner (index into STICKER_COLOURS; -1 = none).
+    sticker: int = -1
 
     def key(self) -> str:
         return hashlib.sha256(repr(self).encode()).hexdigest()[:24]
@@ -78,15 +116,36 @@ def available_fonts() -> tuple[str, ...]:
     return tuple(found) or ("",)
 
 
+@cache
+def packaged_font(index: int) -> str | None:
+    """The file of ``PACKAGED_FONTS[index]`` when its package is installed, else ``None``."""
+    import importlib.util
+
+    package, name = PACKAGED_FONTS[index]
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    path = Path(next(iter(found.submodule_search_locations))) / "files" / name
+    return str(path) if path.is_file() else None
+
+
 def _font(index: int, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     fonts = available_fonts()
     path = fonts[index % len(fonts)]
+    if index >= len(FONT_NAMES) and index - len(FONT_NAMES) < len(PACKAGED_FONTS):
+        # a missing font package falls back to the first DejaVu face rather than failing a render
+        path = packaged_font(index - len(FONT_NAMES)) or fonts[0]
     return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
 
 
 @lru_cache(maxsize=64)
 def _open_photo(path: str) -> Image.Image:
     with Image.open(path) as image:
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            # icons and clip-art: transparent parts on white, as an app shows them
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, rgba).convert("RGB")
         return image.convert("RGB")
 
 
@@ -121,12 +180,16 @@ def _background(spec: MemeSpec) -> Image.Image:
         ramp = np.linspace(0.0, 1.0, spec.height)[:, None, None]
         rows = (top * (1 - ramp) + bottom * ramp).round().astype(np.uint8)  # (height, 1, 3)
         return Image.fromarray(np.repeat(rows, spec.width, axis=1), "RGB")
+    if spec.background.startswith("art:"):
+        from .art import render_art
+
+        return render_art(spec.background, spec.width, spec.height)
     return _photo(spec.background, spec.width, spec.height, spec.crop, spec.flip)
 
 
 def is_plain_background(background: str) -> bool:
-    """A flat colour or a gradient (no photo)."""
-    return background.startswith(("color:", "gradient:"))
+    """A flat colour, a gradient or procedural art (no photo to crop)."""
+    return background.startswith(("color:", "gradient:", "art:"))
 
 
 def random_color(rng: np.random.Generator) -> str:
@@ -177,6 +240,9 @@ def render_meme(spec: MemeSpec) -> Image.Image:
     image = _background(spec)
     if not spec.text.strip():  # a plain photo: no text block at all
         return _degrade(image, spec)
+    if spec.style in _LAYOUT_RENDERERS:
+        image = _LAYOUT_RENDERERS[spec.style](spec, image)
+        return _degrade(_decorate(image, spec), spec)
     draw = ImageDraw.Draw(image)
     size = spec.font_size
     font = _font(spec.font, size)
@@ -220,7 +286,201 @@ def render_meme(spec: MemeSpec) -> Image.Image:
         width = font.getlength(line)
         x = int((image.width - width) / 2) if spec.style != "caption_bar" else x
         draw.text((x, y), line, font=font, fill=fill, stroke_width=stroke, stroke_fill=stroke_fill)
-    return _degrade(image, spec)
+    return _degrade(_decorate(image, spec), spec)
+
+
+def _fitted_lines(
+    text: str, spec: MemeSpec, max_width: int, max_height: int
+) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, list[str], int]:
+    """The font, wrapped lines and line height that fit ``text`` into a box (shrinking the type)."""
+    size = spec.font_size
+    font = _font(spec.font, size)
+    lines = _wrap(text, font, max_width)
+    while size > 12 and len(lines) * int(size * 1.2) > max_height:
+        size -= 2
+        font = _font(spec.font, size)
+        lines = _wrap(text, font, max_width)
+    return font, lines, int(size * 1.2)
+
+
+def _outlined(
+    draw: ImageDraw.ImageDraw,
+    lines: list[str],
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    *,
+    centre_x: int,
+    top: int,
+    line_height: int,
+) -> None:
+    stroke = max(2, line_height // 14)
+    for i, line in enumerate(lines):
+        x = int(centre_x - font.getlength(line) / 2)
+        draw.text(
+            (x, top + i * line_height),
+            line,
+            font=font,
+            fill=(255, 255, 255),
+            stroke_width=stroke,
+            stroke_fill=(0, 0, 0),
+        )
+
+
+def _halves(text: str) -> tuple[str, str]:
+    words = text.split()
+    cut = max(1, (len(words) + 1) // 2)
+    return " ".join(words[:cut]), " ".join(words[cut:])
+
+
+def _render_panels(spec: MemeSpec, background: Image.Image) -> Image.Image:
+    """Two panels side by side (the same picture, the right one mirrored), half the text on each."""
+    half = spec.width // 2
+    left = background.resize((half, spec.height))
+    image = Image.new("RGB", (spec.width, spec.height), (0, 0, 0))
+    image.paste(left, (0, 0))
+    image.paste(left.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (half, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line((half, 0, half, spec.height), fill=(0, 0, 0), width=4)
+    for index, part in enumerate(_halves(spec.text)):
+        if part:
+            font, lines, line_height = _fitted_lines(part, spec, half - 16, int(spec.height * 0.8))
+            _outlined(draw, lines, font, centre_x=index * half + half // 2, top=8, line_height=line_height)
+    return image
+
+
+def _render_post_screenshot(spec: MemeSpec, background: Image.Image) -> Image.Image:
+    """A screenshot of a social-media post: avatar, name, handle, the text in dark type on white,
+    and the picture (if any) below as an attachment."""
+    margin = spec.width // 16
+    font, lines, line_height = _fitted_lines(spec.text, spec, spec.width - 2 * margin, int(spec.height * 0.5))
+    header = 56
+    text_block = len(lines) * line_height + margin
+    picture_height = spec.height // 2 if not is_plain_background(spec.background) else 0
+    height = margin + header + text_block + picture_height + 40
+    image = Image.new("RGB", (spec.width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    avatar = PALETTE[spec.font_size % len(PALETTE)]
+    draw.ellipse((margin, margin, margin + 40, margin + 40), fill=avatar)
+    small = _font(1, 15)
+    draw.text((margin + 52, margin + 2), "Sam R.", font=_font(0, 16), fill=(20, 20, 20))
+    draw.text((margin + 52, margin + 22), "@sam_r · 3h", font=small, fill=(110, 110, 110))
+    top = margin + header
+    for i, line in enumerate(lines):
+        draw.text((margin, top + i * line_height), line, font=font, fill=(15, 20, 25))
+    if picture_height:
+        attachment = background.resize((spec.width - 2 * margin, picture_height))
+        image.paste(attachment, (margin, top + text_block))
+    footer = height - 28
+    for i in range(4):
+        x = margin + i * (spec.width - 2 * margin) // 4
+        draw.rectangle((x, footer, x + 14, footer + 12), outline=(150, 150, 150), width=2)
+    return image
+
+
+def _render_document(spec: MemeSpec, background: Image.Image) -> Image.Image:
+    """A screenshot of a text document: a title bar, then the text left-aligned in dark type on a
+    light page (the picture, if any, is not shown)."""
+    margin = spec.width // 14
+    page = (250, 250, 246) if spec.font_size % 2 else (255, 255, 255)
+    image = Image.new("RGB", (spec.width, spec.height), page)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, spec.width, 28), fill=(225, 228, 235))
+    for i in range(3):
+        draw.ellipse(
+            (10 + i * 18, 9, 20 + i * 18, 19), fill=((235, 90, 80), (240, 190, 60), (90, 190, 90))[i]
+        )
+    font, lines, line_height = _fitted_lines(
+        spec.text, replace(spec, font_size=min(spec.font_size, 24)), spec.width - 2 * margin, spec.height - 80
+    )
+    for i, line in enumerate(lines):
+        draw.text((margin, 44 + i * line_height), line, font=font, fill=(30, 30, 35))
+    return image
+
+
+def _render_stacked_panels(spec: MemeSpec, background: Image.Image) -> Image.Image:
+    """Held out: two or three panels stacked vertically, a part of the text over each."""
+    words = spec.text.split()
+    count = 3 if len(words) >= 9 else 2
+    parts = [" ".join(words[i * len(words) // count : (i + 1) * len(words) // count]) for i in range(count)]
+    panel_height = spec.height // count
+    image = Image.new("RGB", (spec.width, spec.height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for index, part in enumerate(parts):
+        panel = background.resize((spec.width, panel_height))
+        if index % 2:
+            panel = panel.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        image.paste(panel, (0, index * panel_height))
+        draw.line((0, index * panel_height, spec.width, index * panel_height), fill=(255, 255, 255), width=5)
+        if part:
+            font, lines, line_height = _fitted_lines(part, spec, spec.width - 24, int(panel_height * 0.8))
+            top = index * panel_height + (panel_height - len(lines) * line_height) // 2
+            _outlined(draw, lines, font, centre_x=spec.width // 2, top=top, line_height=line_height)
+    return image
+
+
+def _render_chat_bubble(spec: MemeSpec, background: Image.Image) -> Image.Image:
+    """Held out: a dark-mode chat screenshot, the text in one or two speech bubbles."""
+    image = Image.new("RGB", (spec.width, spec.height), (18, 18, 24))
+    draw = ImageDraw.Draw(image)
+    margin = spec.width // 12
+    parts = [p for p in _halves(spec.text) if p] if len(spec.text.split()) >= 8 else [spec.text]
+    top = margin
+    for index, part in enumerate(parts):
+        width = int(spec.width * 0.75)
+        font, lines, line_height = _fitted_lines(part, spec, width - 24, int(spec.height * 0.38))
+        height = len(lines) * line_height + 20
+        left = margin if index % 2 == 0 else spec.width - margin - width
+        colour = (48, 48, 58) if index % 2 == 0 else (40, 110, 230)
+        draw.rounded_rectangle((left, top, left + width, top + height), radius=16, fill=colour)
+        for i, line in enumerate(lines):
+            draw.text((left + 12, top + 10 + i * line_height), line, font=font, fill=(240, 240, 240))
+        top += height + margin // 2
+    return image
+
+
+_LAYOUT_RENDERERS = {
+    "panels": _render_panels,
+    "post_screenshot": _render_post_screenshot,
+    "document": _render_document,
+    "stacked_panels": _render_stacked_panels,
+    "chat_bubble": _render_chat_bubble,
+}
+
+
+def _decorate(image: Image.Image, spec: MemeSpec) -> Image.Image:
+    """Stickers and watermarks: what reposting apps and people add to memes."""
+    if spec.sticker < 0 and spec.watermark < 0:
+        return image
+    image = image.copy()
+    draw = ImageDraw.Draw(image)
+    if spec.sticker >= 0:
+        size = max(32, min(image.size) // 6)
+        x, y = image.width - size - 8, image.height - size - 8
+        colour = STICKER_COLOURS[spec.sticker % len(STICKER_COLOURS)]
+        draw.ellipse((x, y, x + size, y + size), fill=colour, outline=(40, 40, 40), width=2)
+        eye = size // 8
+        draw.ellipse(
+            (x + size // 3 - eye, y + size // 3, x + size // 3 + eye, y + size // 3 + 2 * eye),
+            fill=(30, 30, 30),
+        )
+        draw.ellipse(
+            (x + 2 * size // 3 - eye, y + size // 3, x + 2 * size // 3 + eye, y + size // 3 + 2 * eye),
+            fill=(30, 30, 30),
+        )
+        draw.arc(
+            (x + size // 4, y + size // 3, x + 3 * size // 4, y + 3 * size // 4),
+            20,
+            160,
+            fill=(30, 30, 30),
+            width=3,
+        )
+    if spec.watermark >= 0:
+        overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
+        mark = WATERMARKS[spec.watermark % len(WATERMARKS)]
+        ImageDraw.Draw(overlay).text(
+            (6, image.height - 18), mark, font=_font(1, 12), fill=(255, 255, 255, 110)
+        )
+        image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
+    return image
 
 
 def _degrade(image: Image.Image, spec: MemeSpec) -> Image.Image:
@@ -245,10 +505,17 @@ def random_spec(
     *,
     augment: bool = False,
     gradients: bool = False,
+    layouts: str = "classic",
 ) -> MemeSpec:
     """A random but reproducible rendering of ``text`` (half on photos, half on plain colours);
     ``augment`` also crops and flips the photo at random; ``gradients`` makes half of the plain
-    backgrounds random two-colour gradients (synthetic images then look like more than 7 colours)."""
+    backgrounds random two-colour gradients (synthetic images then look like more than 7 colours).
+    ``layouts`` picks the catalogue of fonts and styles (module docstring); ``classic`` draws
+    exactly what the first generator drew, so existing sets stay the same."""
+    if layouts not in LAYOUTS:
+        raise ValueError(f"layouts must be one of {LAYOUTS}, got {layouts!r}")
+    if layouts != "classic":
+        return _random_modern_spec(text, rng, photos, augment=augment, gradients=gradients, layouts=layouts)
     if photos and rng.random() < 0.5:
         background = str(photos[int(rng.integers(len(photos)))])
     elif gradients and rng.random() < 0.5:
@@ -273,4 +540,38 @@ def random_spec(
         height=int(rng.choice([448, 512])),
         crop=crop,
         flip=flip,
+    )
+
+
+def _random_modern_spec(
+    text: str, rng: np.random.Generator, photos: list[Path], *, augment: bool, gradients: bool, layouts: str
+) -> MemeSpec:
+    """A rendering from the ``train`` or ``held_out`` catalogue (more photos: real memes are
+    mostly text over busy pictures; small type; stickers and watermarks now and then)."""
+    if photos and rng.random() < 0.65:
+        background = str(photos[int(rng.integers(len(photos)))])
+    elif gradients and rng.random() < 0.5:
+        background = random_gradient(rng)
+    else:
+        background = random_color(rng)
+    styles = TRAIN_STYLES if layouts == "train" else HELD_OUT_STYLES + ("outlined_top_bottom", "card")
+    style = styles[int(rng.integers(len(styles)))]
+    crop, flip = (0.0, 0.0, 1.0, 1.0), False
+    if augment and not is_plain_background(background):
+        crop, flip = random_view(rng)
+    fonts = FONT_CHOICES[layouts]
+    return MemeSpec(
+        text=text,
+        background=background,
+        style=style,
+        font=fonts[int(rng.integers(len(fonts)))],
+        font_size=int(rng.choice([16, 18, 22, 26, 30, 34, 40, 48])),
+        noise=float(rng.choice([0.0, 0.0, 4.0, 8.0])),
+        jpeg_quality=int(rng.choice([0, 95, 75, 55])),
+        width=int(rng.choice([448, 512, 576])),
+        height=int(rng.choice([448, 512])),
+        crop=crop,
+        flip=flip,
+        watermark=int(rng.integers(len(WATERMARKS))) if rng.random() < 0.25 else -1,
+        sticker=int(rng.integers(len(STICKER_COLOURS))) if rng.random() < 0.2 else -1,
     )

@@ -101,11 +101,16 @@ def compose(
     twins: bool = False,
     augment: bool = False,
     gradients: bool = False,
+    layouts: str = "classic",
+    bland_captions: Sequence[str] = (),
 ) -> list[MultimodalExample]:
     """Draw ``count`` multimodal posts of the given kinds from one split's texts.
 
     ``augment`` crops and flips photos at random (training: more distinct views of few photos);
-    ``gradients`` renders half of the plain-background memes on random gradients."""
+    ``gradients`` renders half of the plain-background memes on random gradients; ``layouts`` is
+    the meme generator's catalogue (models/data/memes.py); ``bland_captions`` (short reactions
+    like "haha") are a quarter of the benign captions when given: a one-word caption next to an
+    image must not look like the first half of a split harmful message."""
     rng = np.random.default_rng(seed)
     harmful = [t for t in texts if is_harmful(t) and len(t.text.split()) >= 3]
     benign = [t for t in texts if not is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
@@ -130,7 +135,12 @@ def compose(
         low, high = max(0, centre - 20), min(len(benign_by_length), centre + 20)
         return benign_by_length[int(rng.integers(low, max(high, low + 1)))]
 
+    def spec_of(text: str) -> MemeSpec:
+        return random_spec(text, rng, photo_list, augment=augment, gradients=gradients, layouts=layouts)
+
     def benign_caption() -> tuple[str | None, TextExample | None]:
+        if bland_captions and rng.random() < 0.25:
+            return bland_captions[int(rng.integers(len(bland_captions)))], None
         roll = rng.random()
         if roll < 0.3:
             return None, None
@@ -143,7 +153,7 @@ def compose(
         if photo_list and rng.random() < 0.5:
             return _photo_spec(photo_list[int(rng.integers(len(photo_list)))], rng, augment=augment), None
         example = pick(benign)
-        return random_spec(example.text, rng, photo_list, augment=augment, gradients=gradients), example
+        return spec_of(example.text), example
 
     examples = []
     for _ in range(count):
@@ -158,7 +168,7 @@ def compose(
         elif kind == "image_harm":
             source = pick(harmful)
             caption, caption_part = benign_caption()
-            image = random_spec(source.text, rng, photo_list, augment=augment, gradients=gradients)
+            image = spec_of(source.text)
             targets, mask = _combine(source, caption_part)
         elif kind == "split_harm":
             source = pick(splittable)
@@ -166,7 +176,7 @@ def compose(
             cut = len(words) // 2
             caption, image = (
                 " ".join(words[:cut]),
-                random_spec(" ".join(words[cut:]), rng, photo_list, augment=augment, gradients=gradients),
+                spec_of(" ".join(words[cut:])),
             )
             targets, mask = _combine(source)
         elif kind == "confounder":
@@ -176,7 +186,7 @@ def compose(
             else:
                 (caption, image_part), image = (
                     benign_caption(),
-                    random_spec(source.text, rng, photo_list, augment=augment, gradients=gradients),
+                    spec_of(source.text),
                 )
             targets, mask = _combine(source, image_part)
         else:  # benign
@@ -195,9 +205,10 @@ def compose(
 
 
 def image_only_memes(
-    texts: Sequence[TextExample], photos: Sequence[Path], *, count: int, seed: int
+    texts: Sequence[TextExample], photos: Sequence[Path], *, count: int, seed: int, layouts: str = "classic"
 ) -> list[MultimodalExample]:
-    """Posts whose only content is a meme of the text (harm, if any, only inside the image); half harmful."""
+    """Posts whose only content is a meme of the text (harm, if any, only inside the image); half
+    harmful. ``layouts="held_out"`` renders with fonts and layouts training never uses."""
     rng = np.random.default_rng(seed)
     harmful = [t for t in texts if is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
     benign = [t for t in texts if not is_harmful(t) and t.mask == FULL_MASK and len(t.text.split()) >= 3]
@@ -205,7 +216,12 @@ def image_only_memes(
     chosen += [benign[i] for i in rng.permutation(len(benign))[: count - len(chosen)]]
     return [
         MultimodalExample(
-            None, random_spec(t.text, rng, list(photos)), t.targets, t.mask, "image_only", t.split
+            None,
+            random_spec(t.text, rng, list(photos), layouts=layouts),
+            t.targets,
+            t.mask,
+            "image_only",
+            t.split,
         )
         for t in chosen
     ]
@@ -287,3 +303,52 @@ def coco_benign_pairs(images: Sequence[CocoImage]) -> list[MultimodalExample]:
         for caption in image.captions:
             pairs.append(MultimodalExample(caption, spec, BENIGN, FULL_MASK, "coco_benign", "test"))
     return pairs
+
+
+def benign_varied_images(
+    count: int,
+    *,
+    split: str,
+    seed: int,
+    families: Sequence[str],
+    benign_texts: Sequence[str],
+    captions: Sequence[str],
+    photos: Sequence[Path] = (),
+    layouts: str = "train",
+) -> list[MultimodalExample]:
+    """Benign posts whose image is unlike a photo: procedural art of ``families`` (a third), a
+    screenshot of a document holding a benign text (a third), or a benign meme in ``layouts`` (a
+    third); three in four carry a caption from ``captions`` (short reactions and ordinary
+    captions). Whatever an image looks like, a benign image with a benign caption is benign."""
+    from .art import art_background
+
+    rng = np.random.default_rng(seed)
+    posts = []
+    for index in range(count):
+        roll = index % 3
+        if roll == 0 or not benign_texts:
+            family = families[int(rng.integers(len(families)))]
+            spec = MemeSpec(
+                text="",
+                background=art_background(family, int(rng.integers(2**31))),
+                style="card",
+                font=0,
+                font_size=30,
+                noise=float(rng.choice([0.0, 0.0, 4.0])),
+                jpeg_quality=int(rng.choice([0, 95, 75])),
+                width=int(rng.choice([320, 448, 512])),
+                height=int(rng.choice([256, 448, 512])),
+            )
+        elif roll == 1:
+            text = " ".join(
+                benign_texts[int(rng.integers(len(benign_texts)))] for _ in range(int(rng.integers(1, 4)))
+            )
+            base = random_spec(text, rng, list(photos), layouts=layouts)
+            spec = replace(base, style="document", background="color:255,255,255", watermark=-1, sticker=-1)
+        else:
+            spec = random_spec(
+                benign_texts[int(rng.integers(len(benign_texts)))], rng, list(photos), layouts=layouts
+            )
+        caption = captions[int(rng.integers(len(captions)))] if captions and rng.random() < 0.75 else None
+        posts.append(MultimodalExample(caption, spec, BENIGN, FULL_MASK, "benign_varied_image", split))
+    return posts

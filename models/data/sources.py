@@ -14,6 +14,17 @@ Label mapping (categories ``hate``, ``offensive``, ``toxic``; ``toxic`` = any ha
 | HarMeme    | somewhat / very harmful            | ?    | ?         | 1     |
 | HarMeme    | not harmful                        | 0    | 0         | 0     |
 | COCO       | any caption                        | 0    | 0         | 0     |
+| ToxiGen    | toxicity_human >= 4 (of 5)         | 1    | 0         | 1     |
+| ToxiGen    | toxicity_human <= 2                | 0    | 0         | 0     |
+| ToxiGen    | in between                         | (dropped)                |
+| ConvAbuse  | abusive majority, no identity type | 0    | 1         | 1     |
+| ConvAbuse  | abusive majority, identity type    | ?    | 1         | 1     |
+| ConvAbuse  | not-abusive majority               | 0    | 0         | 0     |
+| ConvAbuse  | neither (ambiguous)                | (dropped)                |
+
+ToxiGen's annotated set has one split ("train"): its statements are split by target group
+(``latino`` is the test group, never trained on), the rest 90/10 train/val by a hash of the
+text. ConvAbuse keeps its own train/val/test.
 
 ``?`` = not annotated: the label mask is 0 there, so the loss ignores it. No text appears in two
 splits: :func:`deduplicate_splits` keeps a text in test over val over train.
@@ -22,6 +33,7 @@ splits: :func:`deduplicate_splits` keeps a text in test over val over train.
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import re
@@ -169,6 +181,76 @@ def load_coco(data_dir: Path) -> list[CocoImage]:
     return images
 
 
+#: ToxiGen statements about this group are kept for testing (a group the heads never saw).
+TOXIGEN_TEST_GROUP = "latino"
+#: ``toxicity_human`` is the mean of three annotators on 1-5: at least 4 is hate, at most 2 benign.
+TOXIGEN_HATE_AT, TOXIGEN_BENIGN_AT = 4.0, 2.0
+
+
+def stable_fraction(text: str) -> float:
+    """A number in [0, 1) fixed by the text alone (for splits that must not depend on row order)."""
+    digest = hashlib.sha256(text_key(text).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def load_toxigen(data_dir: Path) -> list[TextExample]:
+    """ToxiGen's human-annotated statements about 13 groups, labelled by ``toxicity_human`` (the
+    prompt label ``label`` says what the generator was asked for, not what people judged)."""
+    examples = []
+    with _require(data_dir / "toxigen_annotated_train" / "data.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            score = float(row["labels"]["toxicity_human"])
+            text = " ".join(row["text"].split())
+            if not text or TOXIGEN_BENIGN_AT < score < TOXIGEN_HATE_AT:
+                continue
+            hateful = score >= TOXIGEN_HATE_AT
+            if row["labels"]["target_group"] == TOXIGEN_TEST_GROUP:
+                split = "test"
+            else:
+                split = "val" if stable_fraction(text) < 0.1 else "train"
+            examples.append(
+                TextExample(
+                    text,
+                    HATE if hateful else BENIGN,
+                    FULL_MASK,
+                    "toxigen",
+                    split,
+                    "hatespeech" if hateful else "normal",
+                )
+            )
+    return examples
+
+
+#: ConvAbuse abuse types that make an abusive utterance possibly hate (then ``hate`` is unknown).
+_IDENTITY_ABUSE = ("ableist", "homophobic", "racist", "sexist", "transphobic")
+
+
+def _convabuse_votes(labels: dict[str, object], field: str) -> int:
+    """How many annotators ticked ``field`` (a cell counts when it starts with "1", as in SOURCE.md)."""
+    return sum(1 for key, value in labels.items() if key.endswith(f"_{field}") and str(value).startswith("1"))
+
+
+def load_convabuse(data_dir: Path) -> list[TextExample]:
+    """ConvAbuse utterances to chat bots: abuse aimed at a person (the bot), mostly not hate."""
+    examples = []
+    with _require(data_dir / "convabuse" / "data.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            labels = row["labels"]
+            text = " ".join(row["text"].split())
+            annotators = int(labels["derived_n_annotators"])
+            if not text or annotators == 0 or row["split"] not in SPLITS:
+                continue
+            if int(labels["derived_abusive_majority"]):
+                identity = any(2 * _convabuse_votes(labels, t) > annotators for t in _IDENTITY_ABUSE)
+                mask = (0.0, 1.0, 1.0) if identity else FULL_MASK
+                examples.append(TextExample(text, OFFENSIVE, mask, "convabuse", row["split"], "offensive"))
+            elif 2 * _convabuse_votes(labels, "is_abuse.1") > annotators:
+                examples.append(TextExample(text, BENIGN, FULL_MASK, "convabuse", row["split"], "normal"))
+    return examples
+
+
 def deduplicate_splits(examples: Iterable[TextExample]) -> list[TextExample]:
     """Drop repeated texts so that none appears in two splits (test wins over val, val over train)."""
     rank = {"test": 0, "val": 1, "train": 2}
@@ -188,10 +270,21 @@ def deduplicate_splits(examples: Iterable[TextExample]) -> list[TextExample]:
     return kept
 
 
-def load_text_corpus(
-    data_dir: Path, sources: Sequence[str] = ("hatexplain", "davidson", "harmeme")
-) -> list[TextExample]:
-    loaders = {"hatexplain": load_hatexplain, "davidson": load_davidson, "harmeme": load_harmeme}
+#: Every text source :func:`load_text_corpus` knows.
+TEXT_SOURCES: tuple[str, ...] = ("hatexplain", "davidson", "harmeme", "toxigen", "convabuse")
+
+
+def load_text_corpus(data_dir: Path, sources: Sequence[str] = TEXT_SOURCES) -> list[TextExample]:
+    loaders = {
+        "hatexplain": load_hatexplain,
+        "davidson": load_davidson,
+        "harmeme": load_harmeme,
+        "toxigen": load_toxigen,
+        "convabuse": load_convabuse,
+    }
+    unknown = sorted(set(sources) - set(loaders))
+    if unknown:
+        raise ValueError(f"unknown text sources {unknown}; known: {sorted(loaders)}")
     examples: list[TextExample] = []
     for source in sources:
         examples.extend(loaders[source](data_dir))

@@ -176,7 +176,58 @@ def data_dir(tmp_path: Path) -> Path:
             },
         ],
     )
+    _write_jsonl(root / "toxigen_annotated_train" / "data.jsonl", TOXIGEN_ROWS)
+    _write_jsonl(root / "convabuse" / "data.jsonl", CONVABUSE_ROWS)
     return root
+
+
+def _toxigen(text: str, toxicity_human: float, group: str) -> dict[str, object]:
+    return {
+        "text": text,
+        "labels": {"target_group": group, "toxicity_human": toxicity_human, "label": "hate"},
+        "split": "train",
+        "meta": {},
+    }
+
+
+TOXIGEN_ROWS = [
+    _toxigen("they are all secretly plotting against the rest of us", 4.7, "jewish"),
+    _toxigen("my grandmother taught me to cook her village's dishes", 1.0, "chinese"),
+    _toxigen("not sure what to make of the new neighbours yet", 3.0, "mexican"),  # in between: dropped
+    _toxigen("people from that region are lazy and only want handouts", 4.3, "latino"),  # test group
+]
+
+
+def _convabuse(text: str, split: str, votes: dict[str, list[str]]) -> dict[str, object]:
+    labels: dict[str, object] = {}
+    annotators = len(next(iter(votes.values())))
+    for field, cells in votes.items():
+        for index, cell in enumerate(cells):
+            labels[f"Annotator{index + 1}_{field}"] = cell
+    abusive = sum(
+        1
+        for i in range(annotators)
+        if any(labels.get(f"Annotator{i + 1}_is_abuse.{k}") == "1" for k in ("-1", "-2", "-3"))
+    )
+    labels["derived_n_annotators"] = annotators
+    labels["derived_abusive_majority"] = int(2 * abusive > annotators)
+    return {"text": text, "labels": labels, "split": split, "meta": {}}
+
+
+CONVABUSE_ROWS = [
+    _convabuse(
+        "you are a useless pile of junk",
+        "train",
+        {"is_abuse.-2": ["1", "1", "0"], "is_abuse.1": ["0", "0", "1"]},
+    ),
+    _convabuse(
+        "shut up woman, get back in the kitchen",
+        "val",
+        {"is_abuse.-3": ["1", "1", "1"], "sexist": ["1", "1", "0"], "is_abuse.1": ["0", "0", "0"]},
+    ),
+    _convabuse("what is the weather like today", "test", {"is_abuse.1": ["1", "1", "1"]}),
+    _convabuse("maybe", "train", {"is_abuse.0": ["1", "1", "0"], "is_abuse.1": ["0", "0", "1"]}),  # ambiguous
+]
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from models.metrics import (
     best_three_class_threshold,
     false_positive_rate_at,
     macro_f1_at,
+    precision_at,
+    prevalence_weights,
     recall_at,
     three_class,
     threshold_for_fpr,
@@ -81,3 +83,32 @@ def test_three_class_threshold_separates_normal_from_harmful() -> None:
     cut = best_three_class_threshold(truth, hate, offensive, toxic)
     assert 0.3 < cut <= 0.7
     assert (three_class(hate, offensive, toxic, cut) == truth).all()
+
+
+def test_prevalence_weights_make_positives_the_given_share() -> None:
+    labels = np.array([1, 1, 0, 0, 0, 0])
+    weights = prevalence_weights(labels, 0.1)
+    assert weights is not None
+    assert math.isclose(weights[labels == 1].sum() / weights.sum(), 0.1)
+    assert prevalence_weights(labels, None) is None
+    assert prevalence_weights(np.array([1, 1]), 0.1) is None
+    with pytest.raises(ValueError, match="positive_share"):
+        prevalence_weights(labels, 1.0)
+
+
+def test_precision_at_a_realistic_share_is_lower_than_on_balanced_data() -> None:
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    scores = np.array([0.9, 0.8, 0.7, 0.2, 0.75, 0.1, 0.1, 0.1])
+    assert precision_at(labels, scores, 0.5) == 0.75
+    # 3 true positives (weight 1 each) against one false positive weighted 4 * 0.9 / (0.1 * 4) = 9
+    assert math.isclose(precision_at(labels, scores, 0.5, positive_share=0.1), 3 / 12)
+    assert math.isnan(precision_at(labels, scores, 0.99))
+
+
+def test_f1_threshold_rises_when_tuned_for_mostly_benign_traffic() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.array([1] * 500 + [0] * 500)
+    scores = np.clip(np.where(labels == 1, rng.normal(0.65, 0.15, 1000), rng.normal(0.35, 0.15, 1000)), 0, 1)
+    balanced = best_f1_threshold(labels, scores)
+    realistic = best_f1_threshold(labels, scores, positive_share=0.1)
+    assert realistic > balanced + 0.05

@@ -13,14 +13,18 @@ from models.data.sources import (
     HATE,
     OFFENSIVE,
     TOXIC_ONLY_MASK,
+    TOXIGEN_TEST_GROUP,
     TextExample,
     clean_tweet,
     deduplicate_splits,
     load_coco,
+    load_convabuse,
     load_davidson,
     load_harmeme,
     load_hatexplain,
     load_text_corpus,
+    load_toxigen,
+    stable_fraction,
     text_key,
 )
 
@@ -144,5 +148,42 @@ def test_corpus_has_no_text_in_two_splits(data_dir: Path) -> None:
     assert all(len(splits) == 1 for splits in splits_of.values())
     shared = [e for e in corpus if text_key(e.text) == "the shared sentence that appears in two splits"]
     assert [e.split for e in shared] == ["test"]
-    assert {e.source for e in corpus} == {"hatexplain", "davidson", "harmeme"}
-    assert len(corpus) == 5 - 1 + 3 + 5
+    assert {e.source for e in corpus} == {"hatexplain", "davidson", "harmeme", "toxigen", "convabuse"}
+    assert len(corpus) == 5 - 1 + 3 + 5 + 3 + 3
+    with pytest.raises(ValueError, match="unknown text sources"):
+        load_text_corpus(data_dir, sources=("hatexplain", "reddit"))
+
+
+def test_toxigen_is_labelled_by_the_annotators_and_split_by_group(data_dir: Path) -> None:
+    examples = {e.text: e for e in load_toxigen(data_dir)}
+    assert len(examples) == 3  # toxicity_human 3.0 is neither hate nor benign
+    plot = examples["they are all secretly plotting against the rest of us"]
+    assert (plot.targets, plot.mask, plot.source, plot.source_label) == (
+        HATE,
+        FULL_MASK,
+        "toxigen",
+        "hatespeech",
+    )
+    assert plot.split == ("val" if stable_fraction(plot.text) < 0.1 else "train")
+    assert examples["my grandmother taught me to cook her village's dishes"].targets == BENIGN
+    assert TOXIGEN_TEST_GROUP == "latino"
+    assert examples["people from that region are lazy and only want handouts"].split == "test"
+
+
+def test_stable_fraction_depends_on_the_text_only() -> None:
+    assert stable_fraction("Some Text!") == stable_fraction("some text")
+    assert 0.0 <= stable_fraction("a") < 1.0 and stable_fraction("a") != stable_fraction("b")
+
+
+def test_convabuse_abuse_at_a_person_is_offensive_not_hate(data_dir: Path) -> None:
+    examples = {e.text: e for e in load_convabuse(data_dir)}
+    assert set(examples) == {
+        "you are a useless pile of junk",
+        "shut up woman, get back in the kitchen",
+        "what is the weather like today",
+    }  # the ambiguous one is dropped
+    junk = examples["you are a useless pile of junk"]
+    assert (junk.targets, junk.mask, junk.split) == (OFFENSIVE, FULL_MASK, "train")
+    sexist = examples["shut up woman, get back in the kitchen"]
+    assert (sexist.targets, sexist.mask, sexist.split) == (OFFENSIVE, (0.0, 1.0, 1.0), "val")  # hate unknown
+    assert examples["what is the weather like today"].targets == BENIGN

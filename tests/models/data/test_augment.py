@@ -1,0 +1,70 @@
+"""Training-text augmentation (models/data/augment.py): labels, determinism, suite hygiene."""
+
+from __future__ import annotations
+
+from models.data import augment
+from models.data.sources import BENIGN, FULL_MASK, HATE, OFFENSIVE, TextExample
+
+
+def example(text: str, targets: tuple[float, ...], split: str = "train") -> TextExample:
+    return TextExample(text, targets, FULL_MASK, "hatexplain", split, "x")
+
+
+CORPUS = [
+    example("those vermin should all be thrown out of here", HATE),
+    example("go back home you filthy vermin nobody wants you", HATE),
+    example("what a stupid idiot this referee is honestly", OFFENSIVE),
+    example("muslims in my town opened a lovely bakery today", BENIGN),
+    example("women at the market sold fresh bread and cheese", BENIGN),
+    example("the weather is nice and the park is full of dogs", BENIGN),
+] * 10
+
+
+def test_harm_scores_rank_words_of_toxic_texts_higher() -> None:
+    scores = augment.word_harm_scores(CORPUS, min_count=5)
+    assert scores["vermin"] > 0 > scores["bread"]
+
+
+def test_obfuscated_texts_keep_their_labels_and_change_the_telling_word() -> None:
+    scores = augment.word_harm_scores(CORPUS, min_count=5)
+    out = augment.obfuscated(CORPUS, count=60, seed=1, harm_scores=scores)
+    assert len(out) >= 50
+    originals = {e.text: e for e in CORPUS}
+    assert all(e.text not in originals for e in out)
+    harmful = [e for e in out if e.targets[-1] == 1.0]
+    benign = [e for e in out if e.targets == BENIGN]
+    assert harmful and benign  # disguise alone must not be a harm signal
+    assert out == augment.obfuscated(CORPUS, count=60, seed=1, harm_scores=scores)
+    assert out != augment.obfuscated(CORPUS, count=60, seed=2, harm_scores=scores)
+
+
+def test_counter_speech_quotes_harm_and_is_benign() -> None:
+    out = augment.counter_speech(CORPUS, count=20, seed=3)
+    assert len(out) == 20
+    assert all(e.targets == BENIGN and e.mask == FULL_MASK for e in out)
+    harmful = [e.text for e in CORPUS if e.targets[-1] == 1.0]
+    assert all(any(h in e.text for h in harmful) for e in out)
+
+
+def test_identity_swaps_replace_the_group_and_stay_benign() -> None:
+    out = augment.identity_swaps(CORPUS, count=30, seed=4)
+    assert out and all(e.targets == BENIGN for e in out)
+    assert all("muslims in my town" not in e.text.lower() or "women" in e.text.lower() for e in out)
+    assert {e.text.split()[0].lower() for e in out} - {"muslims", "women"}
+
+
+def test_reactions_are_benign_text_posts() -> None:
+    out = augment.bland_reactions("train")
+    assert len(out) >= 2 * len(augment.REACTIONS) - 20
+    assert all(e.targets == BENIGN for e in out)
+
+
+def test_suite_texts_are_dropped_even_when_only_emoji_or_case_differs() -> None:
+    corpus = [
+        example("LOL", BENIGN),
+        example("😂", BENIGN),
+        example("fine day", BENIGN),
+        example("lol!", BENIGN),
+    ]
+    kept = augment.drop_suite_texts(corpus, ["lol", "😂"])
+    assert [e.text for e in kept] == ["fine day"]

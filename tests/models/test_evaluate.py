@@ -1,0 +1,101 @@
+"""Scoring rules and reports of models/evaluate.py on hand-made scores (no model, no OCR)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from models.data.sources import BENIGN, FULL_MASK
+from models.evaluate import (
+    SuiteImagePost,
+    _threshold_sweep,
+    case_passes,
+    functional_report,
+    suite_image_posts,
+)
+from models.features import FeatureSet
+from models.suite import BLAND_CAPTIONS, FunctionalCase, build_suite
+from models.suite.benign_images import ood_benign_images, ood_benign_posts
+
+LABELS = ("hate", "offensive", "toxic")
+THRESHOLDS = {"hate": 0.5, "offensive": 0.5, "toxic": 0.5}
+
+
+def case(label: str, functionality: str = "f") -> FunctionalCase:
+    return FunctionalCase(
+        text="t",
+        functionality=functionality,
+        label=label,
+        template=f"{functionality}_1",
+        target=None,
+        case_id="c",
+    )
+
+
+def test_pass_rules_per_label() -> None:
+    hate, offensive, nothing = np.array([0.9, 0.1, 0.9]), np.array([0.1, 0.9, 0.9]), np.array([0.1, 0.1, 0.1])
+    assert case_passes(case("hateful"), hate, LABELS, THRESHOLDS)
+    assert not case_passes(case("hateful"), offensive, LABELS, THRESHOLDS)
+    assert case_passes(case("non_hateful_offensive"), offensive, LABELS, THRESHOLDS)
+    assert not case_passes(case("non_hateful_offensive"), hate, LABELS, THRESHOLDS)
+    assert case_passes(case("benign"), nothing, LABELS, THRESHOLDS)
+    assert not case_passes(case("benign"), offensive, LABELS, THRESHOLDS)  # any flag fails a benign case
+
+
+def test_functional_report_counts_per_functionality_and_label() -> None:
+    cases = [case("hateful", "derog_emotion")] * 4 + [case("benign", "negated_hate")] * 2
+    scores = np.array([[0.9, 0, 0.9]] * 3 + [[0.1, 0, 0.1]] + [[0.1, 0.1, 0.1], [0.9, 0.1, 0.9]])
+    report = functional_report(cases, scores, LABELS, THRESHOLDS)
+    assert report["accuracy"] == 4 / 6
+    assert report["hateful_caught"] == 0.75 and report["non_hateful_left_alone"] == 0.5
+    assert report["by_functionality"]["derog_emotion"] == {"accuracy": 0.75, "n": 4, "label": "hateful"}
+    assert report["worst_functionality"] == "negated_hate" and report["worst_functionality_accuracy"] == 0.5
+
+
+def test_threshold_sweep_reports_precision_recall_and_fpr() -> None:
+    n = 4
+    features = FeatureSet(
+        caption=torch.zeros(n, 2),
+        image_pixels=torch.zeros(n, 2),
+        image_text=torch.zeros(n, 2),
+        present=torch.ones(n, 3, dtype=torch.bool),
+        targets=torch.tensor([[1.0, 0, 1], [1.0, 0, 1], [0, 0, 0], [0, 0, 0]]),
+        mask=torch.ones(n, 3),
+        kinds=["x"] * n,
+    )
+    scores = np.array([[0.95, 0, 0.95], [0.45, 0, 0.45], [0.55, 0, 0.55], [0.05, 0, 0.05]])
+    sweep = _threshold_sweep(scores, features, LABELS)
+    at_half = next(row for row in sweep["hate"] if row["threshold"] == 0.5)
+    assert at_half["recall"] == 0.5 and at_half["false_positive_rate"] == 0.5 and at_half["precision"] == 0.5
+    assert at_half["precision_at_10pct"] < at_half["precision"]
+
+
+def test_every_suite_case_becomes_an_image_post_with_a_bland_caption() -> None:
+    cases = build_suite()[::50]
+    ood = ood_benign_posts(BLAND_CAPTIONS)
+    posts = suite_image_posts(cases, [], ood, seed=1)
+    assert len(posts) == len(cases) and all(isinstance(p, SuiteImagePost) for p in posts)
+    for post, source in zip(posts, cases, strict=True):
+        assert post.case == source and post.caption is not None and post.image is not None
+        if source.functionality == "bland_caption":
+            assert post.caption == source.text  # the caption itself, on an out-of-distribution image
+            assert post.image.text == "" or post.image.style == "document"
+        else:
+            assert post.image.text == source.text and post.caption in BLAND_CAPTIONS
+            assert post.image.font in (8, 9, 10)  # held-out faces only
+
+
+def test_ood_benign_set_has_every_source_and_is_benign() -> None:
+    images = ood_benign_images()
+    sources = {i.source.split(":")[0] for i in images}
+    assert {"skimage", "matplotlib", "art", "document"} <= sources
+    assert all(
+        i.spec.background.split(":")[1] in ("rings", "mosaic", "flow", "julia")
+        for i in images
+        if i.source.startswith("art")
+    )
+    posts = ood_benign_posts(BLAND_CAPTIONS)
+    assert len(posts) == 3 * len(images)
+    assert all(p.targets == BENIGN and p.mask == FULL_MASK for p in posts)
+    assert sum(p.caption is None for p in posts) == len(images)
+    assert ood_benign_posts(BLAND_CAPTIONS) == posts
