@@ -12,6 +12,7 @@ from PIL import Image
 
 from models.checkpoint import verify_checkpoint
 from models.config import FUSION_MODES
+from models.data import augment
 from models.data.memes import MemeSpec, render_meme
 from models.inference import DEFAULT_CHECKPOINT, Moderator
 from models.train import BASELINES, TrainArgs, parse_args, run
@@ -150,16 +151,23 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
         quick=True,
         threads=None,
         version="smoke-test",
+        # the text augmentations scale with the corpus; only the fixed reactions are kept here
+        obfuscated_texts=0,
+        counter_speech_texts=0,
+        identity_swap_texts=0,
     )
     facts = run(args)
 
     assert output != DEFAULT_CHECKPOINT
     report = json.loads((work / "training_report.json").read_text())
     assert report["train_jsonl"] == str(user_jsonl) and report["data_dir"] is None
-    assert report["train_texts"] == 30 and report["val_texts"] == 10
+    reactions = len(augment.bland_reactions("train"))
+    assert report["train_texts"] == 30 + reactions and report["val_texts"] == 10
+    assert "aug_reaction" in report["text_sources"] and "user" in report["text_sources"]
     # composed posts (24 / 16), plus a benign twin for each with harm in the image, plus the user's
-    # image rows (2 / 2), plus the benign synthetic images (400 by default, 40 in a quick run)
-    assert 24 + 2 + 40 < report["train_multimodal_posts"] <= 2 * 24 + 2 + 40
+    # image rows (2 / 2), plus the benign synthetic images (400 by default, 40 in a quick run) and
+    # the varied benign images (900 by default, 90 in a quick run)
+    assert 24 + 2 + 40 + 90 < report["train_multimodal_posts"] <= 2 * 24 + 2 + 40 + 90
     assert 16 + 2 < report["val_multimodal_posts"] <= 2 * 16 + 2
     assert set(report["variants"]) == {*FUSION_MODES, *BASELINES}
     assert report["default_variant"] in FUSION_MODES
