@@ -15,6 +15,7 @@ from models.config import FUSION_MODES
 from models.data import augment
 from models.data.memes import MemeSpec, render_meme
 from models.inference import DEFAULT_CHECKPOINT, Moderator
+from models.suite import BLAND_CAPTIONS, build_suite
 from models.train import BASELINES, TrainArgs, parse_args, run
 from models.types import PostContent
 
@@ -161,7 +162,10 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     assert output != DEFAULT_CHECKPOINT
     report = json.loads((work / "training_report.json").read_text())
     assert report["train_jsonl"] == str(user_jsonl) and report["data_dir"] is None
-    reactions = len(augment.bland_reactions("train"))
+    # the reactions less those equal to a functional-suite case (never trained on)
+    suite = [case.text for case in build_suite()] + list(BLAND_CAPTIONS)
+    reactions = len(augment.drop_suite_texts(augment.bland_reactions("train"), suite))
+    assert reactions < len(augment.bland_reactions("train"))
     assert report["train_texts"] == 30 + reactions and report["val_texts"] == 10
     assert "aug_reaction" in report["text_sources"] and "user" in report["text_sources"]
     # composed posts (24 / 16), plus a benign twin for each with harm in the image, plus the user's
