@@ -234,10 +234,17 @@ def evaluate_variant(
         if dataset == "ood_benign":
             captioned = view.present[:, 0].numpy()
             kinds = np.array(view.kinds)
-            row[dataset]["bland_caption_flag_rate"] = float(flagged[captioned].mean())
-            row[dataset]["no_caption_flag_rate"] = float(flagged[~captioned].mean())
+            # a variant that sees no captions (image_only) has no captioned posts: NaN, not a warning
+            row[dataset]["bland_caption_flag_rate"] = (
+                float(flagged[captioned].mean()) if captioned.any() else math.nan
+            )
+            row[dataset]["no_caption_flag_rate"] = (
+                float(flagged[~captioned].mean()) if (~captioned).any() else math.nan
+            )
             row[dataset]["bland_caption_flag_rate_by_source"] = {
-                kind: float(flagged[captioned & (kinds == kind)].mean()) for kind in sorted(set(view.kinds))
+                kind: float(flagged[captioned & (kinds == kind)].mean())
+                for kind in sorted(set(view.kinds))
+                if (captioned & (kinds == kind)).any()
             }
         if dataset in ("hatexplain", "mixed"):
             row[dataset]["threshold_sweep"] = _threshold_sweep(scores, view, labels)
