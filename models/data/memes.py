@@ -516,12 +516,7 @@ def random_spec(
         raise ValueError(f"layouts must be one of {LAYOUTS}, got {layouts!r}")
     if layouts != "classic":
         return _random_modern_spec(text, rng, photos, augment=augment, gradients=gradients, layouts=layouts)
-    if photos and rng.random() < 0.5:
-        background = str(photos[int(rng.integers(len(photos)))])
-    elif gradients and rng.random() < 0.5:
-        background = random_gradient(rng)
-    else:
-        background = random_color(rng)
+    background = _random_background(rng, photos, gradients=gradients, photo_share=0.5)
     style = STYLES[int(rng.integers(len(STYLES)))]
     if is_plain_background(background) and style.startswith("outlined") and rng.random() < 0.5:
         style = "card"
@@ -543,17 +538,24 @@ def random_spec(
     )
 
 
+def _random_background(
+    rng: np.random.Generator, photos: list[Path], *, gradients: bool, photo_share: float
+) -> str:
+    """A photo (``photo_share`` of the time, when there are photos), else a gradient (half the
+    rest, with ``gradients``) or a flat colour."""
+    if photos and rng.random() < photo_share:
+        return str(photos[int(rng.integers(len(photos)))])
+    if gradients and rng.random() < 0.5:
+        return random_gradient(rng)
+    return random_color(rng)
+
+
 def _random_modern_spec(
     text: str, rng: np.random.Generator, photos: list[Path], *, augment: bool, gradients: bool, layouts: str
 ) -> MemeSpec:
     """A rendering from the ``train`` or ``held_out`` catalogue (more photos: real memes are
     mostly text over busy pictures; small type; stickers and watermarks now and then)."""
-    if photos and rng.random() < 0.65:
-        background = str(photos[int(rng.integers(len(photos)))])
-    elif gradients and rng.random() < 0.5:
-        background = random_gradient(rng)
-    else:
-        background = random_color(rng)
+    background = _random_background(rng, photos, gradients=gradients, photo_share=0.65)
     styles = TRAIN_STYLES if layouts == "train" else HELD_OUT_STYLES + ("outlined_top_bottom", "card")
     style = styles[int(rng.integers(len(styles)))]
     crop, flip = (0.0, 0.0, 1.0, 1.0), False
