@@ -17,6 +17,11 @@ Recipe (about 15-25 minutes on 2 CPU cores):
    best validation AUROC on multimodal posts becomes the default checkpoint (``--output``).
 
 Everything is seeded; two runs with the same arguments on the same machine give the same weights.
+
+**Device.** ``--device auto`` (the default) trains on the first CUDA GPU when torch sees one and
+on the CPU otherwise; ``--device cpu`` / ``cuda`` / ``cuda:N`` choose. The GPU runs the text
+tower (caching the frozen layers, fine-tuning) and the fusion heads; rendering, OCR and the image
+tower's feature pass stay on the CPU, where their inputs are made.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import copy
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import sys
@@ -54,6 +60,7 @@ from .data.multimodal import (
     compose,
 )
 from .data.sources import SPLITS, CocoImage, TextExample, default_data_dir, load_coco, load_text_corpus
+from .data.statements import statement_examples
 from .encoders import text_encoder_path
 from .features import (
     FeatureSet,
@@ -78,6 +85,9 @@ from .suite import BLAND_CAPTIONS, build_suite
 from .userdata import load_user_posts
 
 log = logging.getLogger("models.train")
+
+#: Where every stage runs without ``--device`` (and where every result is handed back).
+CPU = torch.device("cpu")
 
 #: How often each kind of composed post is drawn for training (more image-only harm and benign
 #: posts than the uniform mix the test set uses: they are the hard cases).
@@ -122,6 +132,30 @@ class TrainArgs:
     counter_speech_texts: int = 1500
     identity_swap_texts: int = 1500
     val_harm_share: float | None = 0.1
+    statement_groups: int = 12
+    device: str = "auto"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` = the first CUDA GPU when torch sees one, else the CPU; otherwise the named device,
+    refused with a clear message when it does not exist here."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"--device {name!r} is not a device name (auto, cpu, cuda, cuda:N)") from error
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"--device {name}: torch sees no CUDA GPU here (torch {torch.__version__}, "
+                f"CUDA build: {torch.version.cuda or 'no'}); use --device cpu or auto"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif device.type != "cpu":
+        raise ValueError(f"--device {name}: only cpu and cuda devices are supported")
+    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -175,7 +209,9 @@ def cache_frozen_layers(
     *,
     batch_size: int,
     desc: str,
+    device: torch.device = CPU,
 ) -> list[CachedBatch]:
+    """Hidden states of the frozen layers, computed on ``device`` and kept on the CPU."""
     start = model.first_trainable_layer
     lengths = [len(e.text) for e in examples]
     batches = []
@@ -183,10 +219,12 @@ def cache_frozen_layers(
     with torch.no_grad():
         for rows in tqdm(length_batches(lengths, batch_size), desc=desc, unit="batch"):
             inputs = processor.tokenize([examples[i].text for i in rows])
-            hidden = model.text_hidden(inputs["input_ids"], inputs["attention_mask"], stop=start)
+            hidden = model.text_hidden(
+                inputs["input_ids"].to(device), inputs["attention_mask"].to(device), stop=start
+            )
             batches.append(
                 CachedBatch(
-                    hidden.half(),
+                    hidden.half().cpu(),
                     inputs["attention_mask"],
                     torch.tensor([examples[i].targets for i in rows]),
                     torch.tensor([examples[i].mask for i in rows]),
@@ -195,24 +233,38 @@ def cache_frozen_layers(
     return batches
 
 
-def top_layers_embed(model: ModerationModel, batches: Sequence[CachedBatch]) -> torch.Tensor:
+def top_layers_embed(
+    model: ModerationModel, batches: Sequence[CachedBatch], device: torch.device = CPU
+) -> torch.Tensor:
+    """Sentence embeddings (n, dim) on the CPU, the top layers run on ``device``."""
     with torch.inference_mode():
         return torch.cat(
             [
-                model.text_from_hidden(b.hidden.float(), b.attention_mask, start=model.first_trainable_layer)
+                model.text_from_hidden(
+                    b.hidden.to(device).float(),
+                    b.attention_mask.to(device),
+                    start=model.first_trainable_layer,
+                ).cpu()
                 for b in batches
             ]
         )
 
 
 def finetune_text_tower(
-    model: ModerationModel, train: list[CachedBatch], val: list[CachedBatch], *, epochs: int, seed: int
+    model: ModerationModel,
+    train: list[CachedBatch],
+    val: list[CachedBatch],
+    *,
+    epochs: int,
+    seed: int,
+    device: torch.device = CPU,
 ) -> dict[str, object]:
-    """Fine-tune the top text layers with a temporary linear head; keep the epoch with the best val AUROC."""
+    """Fine-tune the top text layers with a temporary linear head; keep the epoch with the best val
+    AUROC. The text tower must already be on ``device``; cached batches move there one at a time."""
     start = model.first_trainable_layer
     layers = model.text_layers[start:]
     dim = model.text_dim
-    head = nn.Linear(dim, model.config.num_labels)
+    head = nn.Linear(dim, model.config.num_labels).to(device)
     optimizer = torch.optim.AdamW(
         [
             {"params": [p for p in layers.parameters()], "lr": 8e-5},
@@ -238,8 +290,10 @@ def finetune_text_tower(
         bar = tqdm(order, desc=f"text tower epoch {epoch}/{epochs}", unit="batch")
         for index in bar:
             batch = train[index]
-            pooled = model.text_from_hidden(batch.hidden.float(), batch.attention_mask, start=start)
-            loss = ModerationModel.loss(head(pooled), batch.targets, batch.mask)
+            pooled = model.text_from_hidden(
+                batch.hidden.to(device).float(), batch.attention_mask.to(device), start=start
+            )
+            loss = ModerationModel.loss(head(pooled), batch.targets.to(device), batch.mask.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(list(layers.parameters()) + list(head.parameters()), 1.0)
@@ -250,7 +304,7 @@ def finetune_text_tower(
             bar.set_postfix(loss=f"{running / seen:.4f}")
         model.text_encoder.eval()
         with torch.inference_mode():
-            scores = torch.sigmoid(head(top_layers_embed(model, val)))[:, -1].numpy()
+            scores = torch.sigmoid(head(top_layers_embed(model, val, device).to(device)))[:, -1].cpu().numpy()
         val_auc = auroc(val_targets[val_known], scores[val_known])
         history.append({"epoch": epoch, "train_loss": running / max(seen, 1), "val_toxic_auroc": val_auc})
         log.info(
@@ -303,10 +357,13 @@ def train_head(
     seed: int,
     batch_size: int = 256,
     lr: float = 2e-3,
+    device: torch.device = CPU,
 ) -> ModerationModel:
-    """A model sharing ``base``'s towers with fresh projections, fusion and head trained on ``train``."""
+    """A model sharing ``base``'s towers with fresh projections, fusion and head trained on
+    ``train`` (on ``device``; the model comes back on the CPU, towers included)."""
     torch.manual_seed(seed)
     model = ModerationModel(config, text_encoder=base.text_encoder, image_encoder=base.image_encoder)
+    model.to(device)
     params = [p for n, p in model.named_parameters() if not n.startswith(("text_encoder.", "image_encoder."))]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(train) / batch_size)
@@ -320,19 +377,19 @@ def train_head(
         for start in range(0, len(train), batch_size):
             idx = order[start : start + batch_size]
             out = model.fuse_features(
-                caption=train.caption[idx],
-                image_pixels=train.image_pixels[idx],
-                image_text=train.image_text[idx],
-                present=train.present[idx],
-                labels=train.targets[idx],
-                label_mask=train.mask[idx],
+                caption=train.caption[idx].to(device),
+                image_pixels=train.image_pixels[idx].to(device),
+                image_text=train.image_text[idx].to(device),
+                present=train.present[idx].to(device),
+                labels=train.targets[idx].to(device),
+                label_mask=train.mask[idx].to(device),
             )
             optimizer.zero_grad(set_to_none=True)
             assert out.loss is not None
             out.loss.backward()
             optimizer.step()
             scheduler.step()
-    return model.eval()
+    return model.to("cpu").eval()
 
 
 def tune_thresholds(
@@ -444,7 +501,12 @@ def multimodal_auroc(model: ModerationModel, features: FeatureSet) -> float:
 
 def run(args: TrainArgs) -> dict[str, object]:
     started = time.time()
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        # deterministic cuBLAS (torch.use_deterministic_algorithms asks for it); set before CUDA starts
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     seed_everything(args.seed)
+    log.info("training device: %s", torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
     args.work_dir.mkdir(parents=True, exist_ok=True)
@@ -470,6 +532,10 @@ def run(args: TrainArgs) -> dict[str, object]:
         for split, images in coco_by_split.items():
             photos[split] = [c.path for c in images]
             coco_captions[split] = [cap for c in images for cap in c.captions]
+        if args.statement_groups > 0:
+            statements = statement_examples(seed=args.seed, groups_per_template=args.statement_groups)
+            corpus += statements
+            log.info("template statements: %d texts (models/data/statements.py)", len(statements))
     user_posts: list[MultimodalExample] = []
     if args.train_jsonl is not None:
         user_texts, user_posts = load_user_posts(args.train_jsonl)
@@ -500,25 +566,27 @@ def run(args: TrainArgs) -> dict[str, object]:
     segmenter = WordSegmenter.from_texts(e.text for e in corpus if e.split == "train")
     processor = ModerationProcessor(config, tokenizer, segmenter=segmenter)
 
-    # --- stage 1
+    # --- stage 1 (on the training device; the tower returns to the CPU for the feature pass)
+    base.text_encoder.to(device)
     train_cache = cache_frozen_layers(
-        base, processor, train_texts, batch_size=32, desc="cache frozen text layers (train)"
+        base, processor, train_texts, batch_size=32, desc="cache frozen text layers (train)", device=device
     )
     val_cache = cache_frozen_layers(
-        base, processor, val_texts, batch_size=64, desc="cache frozen text layers (val)"
+        base, processor, val_texts, batch_size=64, desc="cache frozen text layers (val)", device=device
     )
     if args.text_tower_from is not None:
         text_report = reuse_text_tower(base, args.text_tower_from)
     else:
         text_report = finetune_text_tower(
-            base, train_cache, val_cache, epochs=args.text_epochs, seed=args.seed
+            base, train_cache, val_cache, epochs=args.text_epochs, seed=args.seed, device=device
         )
 
     # --- stage 2: features
-    train_embeddings = top_layers_embed(base, train_cache)
+    train_embeddings = top_layers_embed(base, train_cache, device)
     order = [i for rows in length_batches([len(e.text) for e in train_texts], 32) for i in rows]
     ordered_train = [train_texts[i] for i in order]
-    val_embeddings = top_layers_embed(base, val_cache)
+    val_embeddings = top_layers_embed(base, val_cache, device)
+    base.text_encoder.to("cpu")
     val_order = [i for rows in length_batches([len(e.text) for e in val_texts], 64) for i in rows]
     ordered_val = [val_texts[i] for i in val_order]
     image_dim = base.image_dim
@@ -667,7 +735,9 @@ def run(args: TrainArgs) -> dict[str, object]:
             val_set.restrict(allowed),
             val_mm.restrict(allowed),
         )
-        model = train_head(base, variant_config, train_view, epochs=args.head_epochs, seed=args.seed)
+        model = train_head(
+            base, variant_config, train_view, epochs=args.head_epochs, seed=args.seed, device=device
+        )
         benign_view = benign_val_set.restrict(allowed) if benign_val_set is not None else None
         model.config.review_thresholds = tune_thresholds(
             model, val_view, benign_view, benign_fpr=args.benign_fpr, positive_share=args.val_harm_share
@@ -715,6 +785,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         "quick": args.quick,
         "seconds": round(time.time() - started, 1),
         "torch_threads": torch.get_num_threads(),
+        "device": str(device),
     }
     for name, model in models.items():
         model.config.training = {
@@ -764,6 +835,12 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
     parser.add_argument("--davidson-cap", type=int, default=4000)
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument(
+        "--device",
+        default="auto",
+        help="where the text tower and heads train: auto (a CUDA GPU when torch sees one, else the "
+        "CPU), cpu, cuda or cuda:N (default auto)",
+    )
+    parser.add_argument(
         "--benign-fpr",
         type=float,
         default=0.005,
@@ -801,6 +878,13 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "reweighted to it; 0 = validation as it is)",
     )
     parser.add_argument(
+        "--statement-groups",
+        type=int,
+        default=12,
+        help="groups each hateful template statement is written about (models/data/statements.py; "
+        "benign contrasts get twice as many; 0 = no template statements)",
+    )
+    parser.add_argument(
         "--caption-less-swap",
         type=float,
         default=0.3,
@@ -824,13 +908,23 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         parser.error(f"--benign-fpr must be in [0, 1), got {ns.benign_fpr}")
     if not 0.0 <= ns.val_harm_share < 1.0:
         parser.error(f"--val-harm-share must be in [0, 1), got {ns.val_harm_share}")
-    for name in ("varied_images", "obfuscated_texts", "counter_speech_texts", "identity_swap_texts"):
+    for name in (
+        "statement_groups",
+        "varied_images",
+        "obfuscated_texts",
+        "counter_speech_texts",
+        "identity_swap_texts",
+    ):
         if getattr(ns, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(ns, name)}")
     if ns.synthetic_images < 0:
         parser.error(f"--synthetic-images must be >= 0, got {ns.synthetic_images}")
     if not 0.0 <= ns.caption_less_swap <= 1.0:
         parser.error(f"--caption-less-swap must be in [0, 1], got {ns.caption_less_swap}")
+    try:
+        resolve_device(ns.device)
+    except ValueError as error:
+        parser.error(str(error))
     data_dir = None if ns.no_shared_data else ns.data_dir
     if data_dir is not None and not data_dir.is_dir():
         parser.error(f"--data-dir {data_dir} does not exist")
@@ -859,6 +953,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         counter_speech_texts=ns.counter_speech_texts,
         identity_swap_texts=ns.identity_swap_texts,
         val_harm_share=ns.val_harm_share or None,
+        statement_groups=ns.statement_groups,
+        device=ns.device,
     )
 
 

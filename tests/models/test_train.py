@@ -14,9 +14,11 @@ from models.checkpoint import verify_checkpoint
 from models.config import FUSION_MODES
 from models.data import augment
 from models.data.memes import MemeSpec, render_meme
+from models.features import FeatureSet
 from models.inference import DEFAULT_CHECKPOINT, Moderator
 from models.suite import BLAND_CAPTIONS, build_suite
-from models.train import BASELINES, TrainArgs, parse_args, run
+from models.testing import build_tiny_model
+from models.train import BASELINES, TrainArgs, parse_args, resolve_device, run, train_head
 from models.types import PostContent
 
 HARMFUL = [
@@ -124,6 +126,46 @@ def test_parse_args_refuses_a_caption_less_swap_outside_0_1(
     with pytest.raises(SystemExit):
         parse_args(["--no-shared-data", "--caption-less-swap", share])
     assert "--caption-less-swap must be in [0, 1]" in capsys.readouterr().err
+
+
+def test_device_auto_is_the_gpu_when_torch_sees_one_else_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("cuda", "torch sees no CUDA GPU here"), ("gpu0", "not a device name"), ("meta", "only cpu and cuda")],
+)
+def test_parse_args_refuses_a_device_this_machine_lacks(
+    name: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit):
+        parse_args(["--no-shared-data", "--device", name])
+    assert message in capsys.readouterr().err
+
+
+def test_heads_trained_on_a_device_come_back_on_the_cpu() -> None:
+    """train_head moves the heads (and the shared towers) to the device and back: later stages
+    (thresholds, saving) run on the CPU whatever device trained."""
+    tiny_model, _ = build_tiny_model()
+    n = 8
+    features = FeatureSet(
+        caption=torch.randn(n, tiny_model.text_dim),
+        image_pixels=torch.randn(n, tiny_model.image_dim),
+        image_text=torch.randn(n, tiny_model.text_dim),
+        present=torch.ones(n, 3, dtype=torch.bool),
+        targets=torch.randint(0, 2, (n, 3)).float(),
+        mask=torch.ones(n, 3),
+        kinds=["text"] * n,
+    )
+    model = train_head(tiny_model, tiny_model.config, features, epochs=1, seed=0, device=torch.device("cpu"))
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+    assert not model.training
 
 
 def test_run_refuses_to_train_on_nothing(tmp_path: Path) -> None:
