@@ -1,9 +1,11 @@
 """Train the fused moderation classifier: ``python -m models.train [--data-dir ../shared/data]``.
 
-Recipe (about 15-25 minutes on 2 CPU cores):
+Recipe (about 35 minutes on 2 CPU cores; docs/model_card.md has the measured time):
 
 1. **Text tower.** all-MiniLM-L6-v2's top ``--trainable-layers`` layers are fine-tuned on the
-   labelled texts (HateXplain, Davidson, HarMeme train splits, plus ``--train-jsonl``). The frozen
+   labelled texts (HateXplain, Davidson, HarMeme, ToxiGen and ConvAbuse train splits, the
+   template statements of ``models/data/statements.py``, the augmentation of
+   ``models/data/augment.py``, plus ``--train-jsonl``). The frozen
    bottom layers run once and their hidden states are cached, so each epoch only pays for the
    top layers.
 2. **Features.** Captions, rendered memes (EfficientNet-Lite0) and image texts are encoded once.
