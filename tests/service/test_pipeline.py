@@ -85,7 +85,7 @@ class FakeScorer:
         seed = (post.text or "") + ("|image" if post.image is not None else "")
         scores = {label: hashlib.sha256(f"{label}:{seed}".encode()).digest()[0] / 255 for label in LABELS}
         if post.text and "hateful" in post.text:
-            scores["hate"] = 0.97
+            scores["hate"] = 0.995  # above the default policy's hate block threshold (0.98)
         present = tuple(
             name for name, ok in (("caption", post.text), ("image_pixels", post.image is not None)) if ok
         )
