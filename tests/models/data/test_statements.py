@@ -47,13 +47,29 @@ def test_the_same_wording_aimed_at_a_non_protected_target_is_offensive_not_hate(
     assert any(e.targets == OFFENSIVE for e in aimed)
 
 
+def _keyword_disguises(out: list) -> int:
+    """Hateful (clean, disguised) neighbours: the disguised copy follows its source and lacks one
+    or two of its words, among them the template's keyword, without adding any keyword."""
+    keywords = {
+        m.lower() for ts in statements.HATEFUL.values() for t in ts for m in re.findall(r"\*([^*]+)\*", t)
+    }
+
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[^\W\d_]+", text.lower()))
+
+    count = 0
+    for clean, disguised in zip(out, out[1:], strict=False):
+        if clean.targets == disguised.targets == HATE and clean.split == disguised.split:
+            gone, new = words(clean.text) - words(disguised.text), words(disguised.text) - words(clean.text)
+            count += bool(1 <= len(gone) <= 2 and gone & keywords and not new & keywords)
+    return count
+
+
 def test_hateful_statements_are_obfuscated_on_their_keyword() -> None:
-    out = statements.statement_examples(seed=13, obfuscated_share=1.0)
-    clean = {e.text for e in out}
-    hateful = [e for e in out if e.targets == HATE]
-    # An obfuscated copy's letters-only form differs from every clean text of the same draw.
-    disguised = [e for e in hateful if not e.text.isascii() or " " in e.text and e.text not in clean]
-    assert len(disguised) > 100
+    disguised = _keyword_disguises(statements.statement_examples(seed=13, obfuscated_share=1.0))
+    # Without obfuscation the same measure finds only chance neighbours (~150 of ~1,700).
+    chance = _keyword_disguises(statements.statement_examples(seed=13, obfuscated_share=0.0))
+    assert chance < 300 < 1000 < disguised
 
 
 def test_the_draw_is_deterministic_and_seeded() -> None:
