@@ -40,7 +40,13 @@ from . import migrate
 from .database import create_engine_from_url, session_factory, wait_for_database
 from .errors import InfrastructureError
 from .images import ImageLimits, ImageLoader
-from .kafka_setup import GRACEFUL_TIMEOUT_S, BrokerPublisher, build_broker, ensure_topics
+from .kafka_setup import (
+    GRACEFUL_TIMEOUT_S,
+    BrokerPublisher,
+    build_broker,
+    check_idempotent_producer,
+    ensure_topics,
+)
 from .memory import limit_arenas
 from .metrics import HealthServer, ServiceMetrics, build_metrics
 from .monitor import KafkaLag, Monitor, review_counter
@@ -247,6 +253,7 @@ class PostguardApp:
 
         topics = [settings.input_topic, settings.output_topic, settings.dlq_topic, settings.verdicts_topic]
         await ensure_topics(settings, topics)
+        await check_idempotent_producer(settings)
 
         self._engine = create_engine_from_url(url)
         # The audit log records every model or policy version change (service/review/audit.py).

@@ -12,8 +12,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -75,6 +76,47 @@ def client_security_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+def producer_delivery_kwargs(settings: Settings) -> dict[str, Any]:
+    """How every producer of the service waits for the broker: ``acks="all"`` (a write counts only
+    once every in-sync replica has it, so a leader failover cannot lose a decision whose offset
+    was committed) and, where the broker supports it, idempotence (producer retries never write
+    a message twice)."""
+    return {"acks": "all", "enable_idempotence": settings.kafka_enable_idempotence}
+
+
+async def check_idempotent_producer(settings: Settings, *, timeout_s: float = 15.0) -> None:
+    """With ``POSTGUARD_KAFKA_ENABLE_IDEMPOTENCE`` on, make sure the broker grants a producer id
+    before the service starts: a broker without idempotence support otherwise fails every publish
+    later, with an error that names neither the setting nor the cause."""
+    if not settings.kafka_enable_idempotence:
+        return
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{CLIENT_ID}-idempotence-check",
+        request_timeout_ms=int(timeout_s * 1000),
+        **producer_delivery_kwargs(settings),
+        **client_security_kwargs(settings),
+    )
+    try:
+        # start() asks the broker for a producer id (InitProducerId) when idempotence is on.
+        await asyncio.wait_for(producer.start(), timeout_s)
+    except KafkaConnectionError:
+        raise  # an unreachable broker is not a verdict on idempotence
+    except KafkaError as exc:
+        raise idempotence_refused(settings, exc) from exc
+    finally:
+        await producer.stop()
+
+
+def idempotence_refused(settings: Settings, exc: BaseException) -> ConfigError:
+    """The error for a broker that will not give an idempotent producer its id."""
+    return ConfigError(
+        "POSTGUARD_KAFKA_ENABLE_IDEMPOTENCE=true, but the broker at "
+        f"{settings.kafka_bootstrap} did not grant an idempotent producer id ({exc!r}); "
+        "turn the setting off for brokers without idempotence support (Tansu is one)"
+    )
+
+
 def broker_security(settings: Settings) -> BaseSecurity | None:
     """The same security settings in the form FastStream's broker takes."""
     protocol = settings.kafka_security_protocol
@@ -90,12 +132,14 @@ def broker_security(settings: Settings) -> BaseSecurity | None:
 
 
 def build_broker(settings: Settings) -> KafkaBroker:
-    """A FastStream broker for the service: producer limits raised for inline images."""
+    """A FastStream broker for the service: producer limits raised for inline images, every publish
+    acknowledged by all in-sync replicas."""
     return KafkaBroker(
         settings.kafka_bootstrap,
         security=broker_security(settings),
         client_id=CLIENT_ID,
         max_request_size=settings.max_message_bytes,
+        **producer_delivery_kwargs(settings),
         graceful_timeout=GRACEFUL_TIMEOUT_S,
         logger=logging.getLogger("postguard.kafka"),
         # FastStream logs every message (here: every batch) at this level; keep that out of INFO.

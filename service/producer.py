@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from .kafka_setup import CLIENT_ID, client_security_kwargs
+from .kafka_setup import CLIENT_ID, client_security_kwargs, idempotence_refused, producer_delivery_kwargs
 from .settings import Settings
 
 #: Sends in flight before waiting for acknowledgements: bounds memory for large files.
@@ -41,10 +42,16 @@ async def publish(
         client_id=f"{CLIENT_ID}-producer",
         max_request_size=settings.max_message_bytes,
         linger_ms=5,
-        acks="all",
+        **producer_delivery_kwargs(settings),
         **client_security_kwargs(settings),
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except KafkaError as exc:
+        await producer.stop()
+        if settings.kafka_enable_idempotence and not isinstance(exc, KafkaConnectionError):
+            raise idempotence_refused(settings, exc) from exc
+        raise
     sent = 0
     try:
         pending: list[asyncio.Future[object]] = []

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    kafka_enable_idempotence: bool = Field(
+        False,
+        description="Idempotent producers (no duplicates from producer retries; needs a broker that "
+        "supports it: Apache Kafka >= 0.11 does, Tansu does not). Everything is sent with acks=all",
+    )
 
     # --- batching ---
     batch_max_size: int = Field(32, ge=1, le=1024, description="Most posts scored in one batch")

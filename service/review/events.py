@@ -218,7 +218,8 @@ class OutboxRelay:
 
 
 class KafkaEventPublisher:
-    """A plain aiokafka producer (acks=all) for processes without a FastStream broker."""
+    """A plain aiokafka producer (acks=all, idempotent where configured) for processes without a
+    FastStream broker."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -227,18 +228,29 @@ class KafkaEventPublisher:
     async def _started(self) -> Any:
         if self._producer is None:
             from aiokafka import AIOKafkaProducer
+            from aiokafka.errors import KafkaConnectionError, KafkaError
 
-            from ..kafka_setup import CLIENT_ID, client_security_kwargs
+            from ..kafka_setup import (
+                CLIENT_ID,
+                client_security_kwargs,
+                idempotence_refused,
+                producer_delivery_kwargs,
+            )
 
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._settings.kafka_bootstrap,
                 client_id=f"{CLIENT_ID}-review",
-                acks="all",
                 request_timeout_ms=15_000,
+                **producer_delivery_kwargs(self._settings),
                 **client_security_kwargs(self._settings),
             )
             try:
                 await producer.start()
+            except KafkaError as exc:
+                await producer.stop()
+                if self._settings.kafka_enable_idempotence and not isinstance(exc, KafkaConnectionError):
+                    raise idempotence_refused(self._settings, exc) from exc
+                raise
             except BaseException:
                 await producer.stop()
                 raise
