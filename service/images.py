@@ -6,7 +6,10 @@ forgery: the host is resolved here, *every* address it resolves to is checked, a
 connection goes to that checked address (the original name travels in ``Host`` and TLS SNI), so
 a second DNS answer cannot swap in an internal address. Redirects are followed by hand and
 checked the same way; one deadline covers the whole fetch and the body is read under a byte cap.
-Pixel work (decode, downscale, thumbnail) runs in a worker thread to keep the event loop free.
+Pixel work (decode, downscale, thumbnail) runs in a worker thread to keep the event loop free,
+under a memory budget shared by every decode in flight (``service/decode_budget.py``): each image's
+header is read first, an image whose decode would need more than ``max_decode_bytes`` is refused,
+and the others wait until their decode fits in ``decode_budget_bytes``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,17 @@ import httpx
 from PIL import Image
 
 from models.errors import ImageError
-from models.image_decoding import DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, decode_image
+from models.image_decoding import (
+    DEFAULT_MAX_DECODE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SIDE,
+    OpenedImage,
+    finish_decode,
+    open_image,
+)
 
 from .contract import ImageRef
+from .decode_budget import DecodeBudget
 from .errors import PostRejected
 
 if TYPE_CHECKING:
@@ -59,6 +70,10 @@ class ImageLimits:
 
     max_bytes: int = 8 * 1024 * 1024
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: Memory one image's decode may need (estimated from its header) before it is refused.
+    max_decode_bytes: int = DEFAULT_MAX_DECODE_BYTES
+    #: Memory all decodes in flight may hold together.
+    decode_budget_bytes: int = 2 * DEFAULT_MAX_DECODE_BYTES
     max_side: int = DEFAULT_MAX_SIDE
     thumbnail_side: int = THUMBNAIL_SIDE
     fetch_enabled: bool = False
@@ -74,6 +89,8 @@ class ImageLimits:
         return cls(
             max_bytes=settings.image_max_bytes,
             max_pixels=settings.image_max_pixels,
+            max_decode_bytes=settings.image_max_decode_bytes,
+            decode_budget_bytes=settings.image_decode_budget_bytes,
             fetch_enabled=settings.image_fetch_enabled,
             fetch_timeout_s=settings.image_fetch_timeout_s,
             allow_private=settings.image_fetch_allow_private,
@@ -103,6 +120,7 @@ class ImageLoader:
     ) -> None:
         """``resolver`` and ``ssl_context`` (default: system DNS, certifi CAs) exist for private CAs and tests."""
         self._limits = limits
+        self._budget = DecodeBudget(max(limits.decode_budget_bytes, limits.max_decode_bytes))
         self._resolve = resolver or _system_resolver
         self._ssl = ssl_context
 
@@ -110,7 +128,7 @@ class ImageLoader:
         """Decode inline data, or fetch the URL when fetching is enabled; the pixels are decoded off-loop."""
         if ref.data is not None:
             self._check_base64_length(ref.data)
-            return await asyncio.to_thread(self._load_base64, ref.data)
+            return await self._decode(await asyncio.to_thread(self._base64_bytes, ref.data))
         if ref.url is None:
             raise ValueError("ImageRef has neither data nor url")
         if not self._limits.fetch_enabled:
@@ -118,8 +136,7 @@ class ImageLoader:
                 "image_fetch_disabled",
                 "image URLs are not fetched by this deployment; send the image inline as data",
             )
-        data = await self._fetch(ref.url)
-        return await asyncio.to_thread(self._decode, data)
+        return await self._decode(await self._fetch(ref.url))
 
     # --- inline images -------------------------------------------------------------------------
 
@@ -132,7 +149,7 @@ class ImageLoader:
                 f"inline image is about {len(data) * 3 // 4:,} bytes, more than the limit of {self._limits.max_bytes:,}",
             )
 
-    def _load_base64(self, data: str) -> LoadedImage:
+    def _base64_bytes(self, data: str) -> bytes:
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
@@ -145,11 +162,29 @@ class ImageLoader:
                 "image_too_many_bytes",
                 f"inline image is {len(raw):,} bytes, more than the limit of {self._limits.max_bytes:,}",
             )
-        return self._decode(raw)
+        return raw
 
-    def _decode(self, raw: bytes) -> LoadedImage:
+    async def _decode(self, raw: bytes) -> LoadedImage:
+        """Header first (off-loop), then the pixels while holding their memory in the budget."""
+        opened = await asyncio.to_thread(self._open, raw)
+        async with self._budget.hold(opened.decode_bytes):
+            return await asyncio.to_thread(self._finish, raw, opened)
+
+    def _open(self, raw: bytes) -> OpenedImage:
+        limits = self._limits
         try:
-            image = decode_image(raw, max_pixels=self._limits.max_pixels, max_side=self._limits.max_side)
+            return open_image(
+                raw,
+                max_pixels=limits.max_pixels,
+                max_side=limits.max_side,
+                max_decode_bytes=limits.max_decode_bytes,
+            )
+        except ImageError as exc:
+            raise PostRejected(exc.code, str(exc)) from None
+
+    def _finish(self, raw: bytes, opened: OpenedImage) -> LoadedImage:
+        try:
+            image = finish_decode(opened, max_side=self._limits.max_side)
         except ImageError as exc:
             raise PostRejected(exc.code, str(exc)) from None
         return LoadedImage(

@@ -164,6 +164,18 @@ class Settings(BaseSettings):
     image_max_pixels: int = Field(
         40_000_000, ge=1024, description="Largest pixel count (decompression-bomb guard)"
     )
+    image_max_decode_bytes: int = Field(
+        192 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Most memory one image's decode may need, estimated from its header (a small PNG "
+        "can claim gigabytes of pixels); larger images are dead-lettered as image_too_large",
+    )
+    image_decode_budget_bytes: int = Field(
+        384 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Most memory all image decodes in flight may hold together (raised to "
+        "image_max_decode_bytes if smaller); decodes beyond it wait their turn",
+    )
     image_fetch_enabled: bool = Field(False, description="Allow image URLs (fetched over http/https)")
     image_fetch_timeout_s: float = Field(5.0, gt=0, le=60, description="Total time to fetch one image URL")
     image_fetch_allow_private: bool = Field(

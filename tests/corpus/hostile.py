@@ -240,6 +240,17 @@ def build_corpus(port: int) -> list[Case]:
     big = _encoded(Image.new("1", (5000, 5000)), "PNG")  # 25 MP: under the limit, decoded and downscaled
     post("image_png_25_megapixels", DECIDED, image={"data": _b64(big)})
     post("image_gif_3000_frames", DECIDED, image={"data": _b64(_many_frames_gif(3000))})
+    # ~155 KB each and under 40 MP, but ~300 MiB each to decode and flatten: refused from the
+    # header (six in a row: together they once raised peak memory by ~2.9 GiB).
+    transparent = _encoded(Image.new("RGBA", (6320, 6320)), "PNG")
+    for i in range(6):
+        post(f"image_rgba_6320_transparent_{i}", "image_too_large", image={"data": _b64(transparent)})
+    # ~140 MiB each to decode: under the per-image limit, decoded within the shared decode budget.
+    half = Image.new("RGBA", (4000, 4000), (0, 0, 0, 0))
+    half.paste((200, 30, 30, 255), (0, 0, 2000, 4000))
+    half_png = _encoded(half, "PNG")
+    for i in range(3):
+        post(f"image_rgba_4000_half_transparent_{i}", DECIDED, image={"data": _b64(half_png)})
     post(
         "image_svg",
         "image_unsupported_format",

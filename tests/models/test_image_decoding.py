@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from models.errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedImageFormatError
-from models.image_decoding import decode_image, sniff_format
+from models.image_decoding import decode_image, open_image, sniff_format
 from tests.utils.images import encode
+from tests.utils.memory import MIB, peak_rss_growth
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 
@@ -181,3 +182,52 @@ def test_decompression_bomb_is_refused_by_pillow_guard() -> None:
     assert len(data) < 100_000
     with pytest.raises(ImageTooLargeError, match="decompression bomb"):
         decode_image(data, max_pixels=10**12)
+
+
+# --- decoding memory ----------------------------------------------------------------------------
+
+
+def transparent_half_red(size: int) -> Image.Image:
+    """Left half opaque red, right half fully transparent (zeros): PNG compresses it to ~KB."""
+    picture = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    picture.paste((255, 0, 0, 255), (0, 0, size // 2, size))
+    return picture
+
+
+def test_a_small_png_claiming_hundreds_of_mib_decoded_is_refused_from_its_header() -> None:
+    data = encode(Image.new("RGBA", (6320, 6320)), "PNG")  # ~155 KB of zeros, under 40 MP
+    assert len(data) < 200_000
+    with peak_rss_growth() as growth, pytest.raises(ImageTooLargeError, match="per-image limit of 192 MiB"):
+        decode_image(data)
+    assert growth.mib < 32, f"refusing it cost {growth.mib:.0f} MiB: the pixels were decoded"
+    assert open_image(data, max_decode_bytes=2**40).decode_bytes > 300 * MIB
+
+
+@pytest.mark.parametrize(
+    ("picture", "fmt"),
+    [
+        (transparent_half_red(4000), "PNG"),
+        (transparent_half_red(3000).convert("LA").convert("RGBA"), "PNG"),
+        (Image.new("RGB", (5000, 3000), RED), "PNG"),
+        (Image.new("1", (4000, 4000), 1), "PNG"),
+        (transparent_half_red(3000).convert("P"), "GIF"),
+    ],
+    ids=["rgba", "la", "rgb", "bilevel", "palette"],
+)
+def test_large_images_decode_within_their_estimate(picture: Image.Image, fmt: str) -> None:
+    data = encode(picture, fmt)
+    estimate = open_image(data).decode_bytes
+    with peak_rss_growth() as growth:
+        image = decode_image(data)
+    assert max(image.size) == 1024 and image.mode == "RGB"
+    # The estimate bounds what a shared budget holds for this decode: measured peaks stay close.
+    assert growth.bytes <= 1.25 * estimate + 16 * MIB, (growth.mib, estimate / MIB)
+
+
+def test_shrinking_in_the_pixel_mode_keeps_colours_and_flattens_transparency_onto_white() -> None:
+    image = decode_image(encode(transparent_half_red(4000), "PNG"))
+    assert image.size == (1024, 1024)
+    assert image.getpixel((100, 500)) == (255, 0, 0)
+    assert image.getpixel((900, 500)) == (255, 255, 255)
+    bilevel = decode_image(encode(Image.new("1", (3000, 2100), 1), "PNG"))
+    assert bilevel.size == (1024, 717) and bilevel.getpixel((5, 5)) == (255, 255, 255)

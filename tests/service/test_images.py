@@ -30,6 +30,7 @@ from service.contract import ImageRef
 from service.errors import PostRejected
 from service.images import ImageLimits, ImageLoader, LoadedImage
 from service.settings import load_settings
+from tests.utils.memory import peak_rss_growth
 
 # --- image fixtures ---------------------------------------------------------------------------
 
@@ -170,6 +171,31 @@ async def test_png_decompression_bomb() -> None:
     )
 
 
+async def test_six_small_pngs_claiming_gigabytes_together_are_refused_without_decoding() -> None:
+    # 6320 x 6320 transparent RGBA: ~155 KB each, under 40 MP, ~300 MiB each to decode and flatten.
+    raw = encoded(Image.new("RGBA", (6320, 6320)), "PNG")
+    loader = ImageLoader(ImageLimits(max_bytes=1024 * 1024))
+    with peak_rss_growth() as growth:
+        outcomes = await asyncio.gather(*(loader.load(b64(raw)) for _ in range(6)), return_exceptions=True)
+    assert all(isinstance(o, PostRejected) and o.code == "image_too_large" for o in outcomes), outcomes
+    assert "per-image limit" in str(outcomes[0])
+    assert growth.mib < 64, f"six refusals cost {growth.mib:.0f} MiB"
+
+
+async def test_a_batch_of_large_images_decodes_within_the_shared_budget() -> None:
+    picture = Image.new("RGBA", (4000, 4000), (0, 0, 0, 0))
+    picture.paste((255, 0, 0, 255), (0, 0, 2000, 4000))
+    raw = encoded(picture, "PNG")  # ~70 KB; ~142 MiB to decode
+    budget = 300 * 1024 * 1024  # two at a time
+    loader = ImageLoader(ImageLimits(max_bytes=1024 * 1024, decode_budget_bytes=budget))
+    with peak_rss_growth() as growth:
+        loaded = await asyncio.gather(*(loader.load(b64(raw)) for _ in range(6)))
+    assert [image.image.size for image in loaded] == [(1024, 1024)] * 6
+    assert loaded[0].image.getpixel((10, 10)) == (255, 0, 0)
+    # Six at once would need ~850 MiB; the budget lets two decode together.
+    assert growth.bytes < budget * 1.25 + 64 * 1024 * 1024, f"peak grew {growth.mib:.0f} MiB"
+
+
 def test_limits_from_settings() -> None:
     settings_ = load_settings(
         kafka_bootstrap="localhost:9092",
@@ -183,6 +209,7 @@ def test_limits_from_settings() -> None:
     assert limits.fetch_enabled is True
     assert limits.allow_private is False
     assert limits.allowlist == frozenset({"images.example", "cdn.example"})
+    assert (limits.max_decode_bytes, limits.decode_budget_bytes) == (192 * 2**20, 384 * 2**20)
 
 
 # --- fuzz: decode_image only ever raises ImageError ----------------------------------------------
