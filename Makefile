@@ -10,13 +10,13 @@ PIP_EXTRA ?=
 TORCH_SPEC := torch==2.13.0
 STAMP := $(VENV)/.postguard-installed
 
-.PHONY: setup demo test lint typecheck train evaluate bench clean
+.PHONY: setup demo test lint typecheck train evaluate bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "postguard needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet $(PIP_EXTRA) "$(TORCH_SPEC)" -e ".[dev]"
+	$(VENV)/bin/python -m pip install --quiet $(PIP_EXTRA) -c constraints.txt "$(TORCH_SPEC)" -e ".[dev]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -44,6 +44,11 @@ evaluate: setup
 # load, peak RSS, in one run against a real Tansu and PostgreSQL. BENCH_ARGS=--quick for a short run.
 bench: setup
 	$(VENV)/bin/python -m bench.run $(BENCH_ARGS)
+
+# Regenerate constraints.txt (the exact versions setup, CI and the container image install) after
+# changing dependencies in pyproject.toml.
+lock:
+	deploy/lock_constraints.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
