@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import ConfigError, PostguardError, PostRejected
+from .log_safety import configure_logging
 from .review import cli as review_cli
 from .settings import ENV_PREFIX, Settings, load_settings
 
@@ -99,14 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    # aiokafka is chatty at INFO (every coordinator step); its warnings still show.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    configure_logging(level)
 
 
 def _serve() -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -46,6 +47,9 @@ MAX_CLOCK_SKEW = timedelta(hours=24)
 Action = Literal["allow", "review", "block"]
 Modality = Literal["caption", "image_pixels", "image_text"]
 
+#: Unicode categories refused in ids: controls (CR, LF, ESC...), format characters (bidi
+#: overrides, zero-width), line and paragraph separators.
+_ID_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 # NUL cannot be stored in PostgreSQL text or jsonb; lone surrogates cannot be encoded as UTF-8 at all.
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?P<tz>[Zz]|[+-]\d{2}:\d{2})?")
@@ -73,6 +77,22 @@ def _string_only(schema: dict[str, Any]) -> None:
 
 
 CleanStr = Annotated[str, AfterValidator(_clean_string)]
+
+
+def _clean_id(value: str) -> str:
+    """Ids end up in keys, headers, URLs and log lines: no control, format (bidi overrides,
+    zero-width) or line-separator characters, which would forge or disguise those."""
+    _clean_string(value)
+    for position, ch in enumerate(value):
+        if unicodedata.category(ch) in _ID_FORBIDDEN_CATEGORIES:
+            raise ValueError(
+                f"must not contain control, format or line-separator characters "
+                f"(U+{ord(ch):04X} at position {position})"
+            )
+    return value
+
+
+IdStr = Annotated[str, AfterValidator(_clean_id)]
 Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
@@ -133,13 +153,19 @@ class Post(BaseModel):
         json_schema_extra={"anyOf": [{"required": ["text"]}, {"required": ["image"]}]},
     )
 
-    post_id: CleanStr = Field(
+    post_id: IdStr = Field(
         min_length=1,
         max_length=MAX_ID_CHARS,
-        description="Unique id of the post; the idempotency key (a redelivered post_id is decided once).",
+        description="Unique id of the post; the idempotency key (a redelivered post_id is decided once). "
+        "No control, format (bidi overrides, zero-width) or line-separator characters (Unicode Cc, Cf, Zl, Zp).",
         examples=["p-000123"],
     )
-    author_id: CleanStr = Field(min_length=1, max_length=MAX_ID_CHARS, examples=["u-42"])
+    author_id: IdStr = Field(
+        min_length=1,
+        max_length=MAX_ID_CHARS,
+        description="The author's id; the same characters are refused as in post_id.",
+        examples=["u-42"],
+    )
     text: CleanStr | None = Field(
         default=None,
         description="The caption or body of the post, at most 10,000 Unicode characters.",
@@ -301,7 +327,14 @@ def parse_post(raw: bytes, *, max_text_chars: int = MAX_TEXT_CHARS, now: datetim
             "invalid_encoding", f"message is not valid UTF-8 (bad byte at offset {exc.start})"
         ) from None
     try:
-        value = json.loads(document, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = json.loads(
+            document,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
+    except DuplicateKeyError as exc:
+        raise PostRejected("invalid_json", str(exc)) from None
     except RecursionError:
         raise PostRejected("invalid_json", "message is nested too deeply to parse") from None
     except json.JSONDecodeError as exc:
@@ -318,6 +351,24 @@ def parse_post(raw: bytes, *, max_text_chars: int = MAX_TEXT_CHARS, now: datetim
         raise _rejection(exc) from None
     except RecursionError:  # belt and braces: validation walks are iterative, but be certain
         raise PostRejected("schema_violation", "message is nested too deeply") from None
+
+
+class DuplicateKeyError(ValueError):
+    """An object names the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse duplicate keys: parsers differ on which value wins (Python keeps the last, others the
+    first), so a producer could see other content than postguard moderates."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            shown = key[:_ECHO_BUDGET] + ("..." if len(key) > _ECHO_BUDGET else "")
+            raise DuplicateKeyError(
+                f"message is not JSON that every parser reads alike: the key {shown!r} appears twice in one object"
+            )
+        document[key] = value
+    return document
 
 
 def _reject_constant(name: str) -> Any:

@@ -57,9 +57,61 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Cloud instance-metadata endpoints hand out credentials: refused even with allow_private.
 _METADATA_ADDRESSES = frozenset(
-    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+    {
+        ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, Oracle, DigitalOcean...
+        ipaddress.ip_address("169.254.170.2"),  # AWS ECS task credentials
+        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+        ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
+    }
 )
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+def _networks(
+    *specs: tuple[str, str],
+) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]:
+    return tuple((ipaddress.ip_network(net), name) for net, name in specs)
+
+
+# The special-purpose ranges (IANA's IPv4 and IPv6 special-purpose address registries), listed
+# here rather than read from the interpreter's ``ipaddress`` flags: builds before the fix of
+# CVE-2024-4032 call 192.0.0.0/24 and others global. The flags stay as a second check.
+#: Never fetched, whatever POSTGUARD_IMAGE_FETCH_ALLOW_PRIVATE says: no web server lives there.
+_ALWAYS_DENIED = _networks(
+    ("0.0.0.0/8", "unspecified ('this network')"),
+    ("169.254.0.0/16", "link-local"),
+    ("224.0.0.0/4", "multicast"),
+    ("255.255.255.255/32", "broadcast"),
+    ("::/128", "unspecified"),
+    ("fe80::/10", "link-local"),
+    ("ff00::/8", "multicast"),
+)
+#: Fetched only with POSTGUARD_IMAGE_FETCH_ALLOW_PRIVATE (or an allowlisted host name).
+_PRIVATE_OR_SPECIAL = _networks(
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "carrier-grade NAT"),
+    ("127.0.0.0/8", "loopback"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.31.196.0/24", "AS112"),
+    ("192.52.193.0/24", "AMT"),
+    ("192.88.99.0/24", "6to4 relay anycast"),
+    ("192.168.0.0/16", "private"),
+    ("192.175.48.0/24", "AS112"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("240.0.0.0/4", "reserved"),
+    ("::1/128", "loopback"),
+    ("64:ff9b:1::/48", "local-use NAT64"),
+    ("100::/64", "discard-only"),
+    ("2001::/23", "IETF protocol assignments"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("5f00::/16", "segment routing SIDs"),
+    ("fc00::/7", "unique local (private)"),
+    ("fec0::/10", "site-local"),
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
@@ -377,14 +429,16 @@ def _address_problem(address: IPAddress, *, allow_private: bool) -> str | None:
     if embedded is not None:
         problem = _address_problem(embedded, allow_private=allow_private)
         return None if problem is None else f"embeds {embedded}: {problem}"
+    for network, name in _ALWAYS_DENIED:
+        if address.version == network.version and address in network:
+            return name
     if allow_private:
         return None
+    for network, name in _PRIVATE_OR_SPECIAL:
+        if address.version == network.version and address in network:
+            return name
     checks = (
-        (address.is_unspecified, "unspecified"),
         (address.is_loopback, "loopback"),
-        (address.is_link_local, "link-local"),
-        (address.is_multicast, "multicast"),
-        (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT, "carrier-grade NAT"),
         (isinstance(address, ipaddress.IPv6Address) and address.is_site_local, "site-local"),
         (address.is_private, "private"),
         (address.is_reserved, "reserved"),

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..log_safety import configure_logging
 from ..settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the CLI starts without importing SQLAlchemy
@@ -251,7 +252,7 @@ def _serve(host: str | None, port: int | None) -> int:
     from .server import serve
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    configure_logging(settings.log_level, datefmt=None)
     asyncio.run(
         serve(
             settings, host=host or settings.review_host, port=settings.review_port if port is None else port

@@ -191,6 +191,14 @@ def build_corpus(port: int) -> list[Case]:
     post("unknown_field", "schema_violation", txt="typo")
     post("null_post_id", "schema_violation", post_id=None)
     post("post_id_too_long", "schema_violation", post_id="p" * 129)
+    post("post_id_crlf", "schema_violation", post_id="h-crlf\r\n00:00:00 INFO    postguard: forged")
+    post("post_id_escape_sequence", "schema_violation", post_id="h-esc\x1b[2J\x1b[31m")
+    post("post_id_bidi_override", "schema_violation", post_id="h-bidi\u202egnp.exe")
+    add(
+        "duplicate_key",
+        _json(_post("duplicate_key"))[:-1] + f', "text": "{TEXT_MARKER} the other text"}}'.encode(),
+        "invalid_json",
+    )
     post("nul_in_text", "schema_violation", text=f"{TEXT_MARKER} a\u0000b")
     post("lone_surrogate", "schema_violation", text=f"{TEXT_MARKER} \ud800")
     post("huge_text", "text_too_long", text=TEXT_MARKER + "y" * 1_000_000)

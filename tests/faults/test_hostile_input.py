@@ -208,3 +208,14 @@ def test_logs_and_metrics_carry_no_secrets_post_text_or_author_ids(corpus_run: C
         assert secret not in corpus_run.logs, f"{secret} in the service log"
         assert secret not in corpus_run.metrics, f"{secret} in /metrics"
     assert "postguard_decisions_total" in corpus_run.metrics
+
+
+def test_no_log_line_is_forged_or_disguised_by_the_input(corpus_run: CorpusRun) -> None:
+    # The corpus holds post ids with CR/LF and a fake log line, ESC sequences and a bidi override.
+    assert not [
+        line
+        for line in corpus_run.logs.splitlines()
+        if "postguard: forged" in line and line.startswith("00:00:00")
+    ]
+    for raw in ("\x1b", "\u202e", "\r"):
+        assert raw not in corpus_run.logs, f"{raw!r} reached the service log unescaped"

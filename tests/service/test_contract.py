@@ -365,3 +365,65 @@ def mutated_messages(draw: st.DrawFn) -> bytes:
 @given(mutated_messages())
 def test_parse_post_on_mutated_valid_messages(raw: bytes) -> None:
     _never_anything_but_rejected(raw)
+
+
+# --- ids that would forge or disguise log lines, and keys that parsers read differently ----------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "p-1\r\n12:00:00 INFO  postguard: all good",  # a forged log line
+        "p-1\x1b[2J",  # ESC: terminal control
+        "p-\u202eexe.jpg",  # right-to-left override
+        "p\u200b-1",  # zero-width space
+        "p-1\u2028",  # line separator
+        "p-1\x85",  # C1 next line
+        "p\t1",
+    ],
+    ids=["crlf", "esc", "bidi", "zero_width", "line_separator", "c1", "tab"],
+)
+@pytest.mark.parametrize("field", ["post_id", "author_id"])
+def test_ids_with_control_format_or_separator_characters_are_refused(field: str, bad: str) -> None:
+    message = json.dumps(
+        {"post_id": "p-1", "author_id": "u-1", "created_at": "2026-01-02T03:04:05Z", "text": "hi"}
+        | {field: bad}
+    ).encode()
+    with pytest.raises(PostRejected) as caught:
+        parse_post(message, now=datetime(2026, 1, 3, tzinfo=UTC))
+    assert caught.value.code == "schema_violation"
+    assert f"{field}: must not contain control, format or line-separator characters (U+" in str(caught.value)
+
+
+def test_ids_in_any_script_with_spaces_and_punctuation_are_accepted() -> None:
+    post = parse_post(
+        json.dumps(
+            {
+                "post_id": "пост 42/é-中文-😀:#",
+                "author_id": "مستخدم 7",
+                "created_at": "2026-01-02T03:04:05Z",
+                "text": "hi",
+            }
+        ).encode(),
+        now=datetime(2026, 1, 3, tzinfo=UTC),
+    )
+    assert post.post_id == "пост 42/é-中文-😀:#"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b'{"post_id": "p", "author_id": "u", "created_at": "2026-01-02T03:04:05Z", "text": "kind words", '
+        b'"text": "hateful words"}',
+        b'{"post_id": "p", "author_id": "u", "created_at": "2026-01-02T03:04:05Z", "text": "x", '
+        b'"image": {"url": "https://a.example/1.png", "url": "https://b.example/2.png"}}',
+        b'{"post_id": "p", "author_id": "u", "created_at": "2026-01-02T03:04:05Z", "text": "x", '
+        b'"metadata": {"thread": {"id": 1, "id": 2}}}',
+    ],
+    ids=["top_level", "image", "nested_metadata"],
+)
+def test_duplicate_keys_anywhere_are_refused(message: bytes) -> None:
+    with pytest.raises(PostRejected) as caught:
+        parse_post(message, now=datetime(2026, 1, 3, tzinfo=UTC))
+    assert caught.value.code == "invalid_json"
+    assert "appears twice in one object" in str(caught.value)

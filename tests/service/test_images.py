@@ -694,3 +694,96 @@ def test_ipv6_forms_of_private_ipv4_addresses_are_refused(address: object) -> No
         f"2002:{embedded >> 16:x}:{embedded & 0xFFFF:x}::1",
     ):
         assert _refused(form).code == "image_url_forbidden", form
+
+
+# --- the explicit deny list (not the interpreter's ipaddress flags) ------------------------------
+
+SPECIAL_PURPOSE = [
+    "192.0.0.1",  # IETF protocol assignments: "global" on builds without the CVE-2024-4032 fix
+    "192.0.0.170",
+    "192.0.2.10",
+    "198.18.0.1",
+    "198.51.100.7",
+    "203.0.113.9",
+    "240.0.0.1",
+    "100.64.0.1",
+    "10.1.2.3",
+    "172.16.5.4",
+    "192.168.1.1",
+    "127.0.0.1",
+    "2001:db8::1",
+    "2001::1",  # Teredo
+    "64:ff9b:1::1",
+    "100::1",
+    "fc00::1",
+    "fec0::1",
+    "::1",
+]
+
+
+@pytest.fixture
+def interpreter_calls_everything_global(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Simulate an interpreter whose ipaddress flags are wrong (CVE-2024-4032 and worse): every
+    address claims to be global, public and unreserved."""
+    for kind in (ipaddress.IPv4Address, ipaddress.IPv6Address):
+        for flag, value in (
+            ("is_global", True),
+            ("is_private", False),
+            ("is_reserved", False),
+            ("is_loopback", False),
+            ("is_link_local", False),
+            ("is_multicast", False),
+            ("is_unspecified", False),
+        ):
+            monkeypatch.setattr(kind, flag, property(_constant(value)))
+    monkeypatch.setattr(ipaddress.IPv6Address, "is_site_local", property(_constant(False)))
+
+
+def _constant(value: bool) -> Callable[[object], bool]:
+    def flag(self: object) -> bool:
+        return value
+
+    return flag
+
+
+@pytest.mark.parametrize("address", SPECIAL_PURPOSE)
+def test_special_purpose_ranges_are_refused_even_when_the_interpreter_calls_them_global(
+    address: str, interpreter_calls_everything_global: None
+) -> None:
+    assert _refused(address).code == "image_url_forbidden"
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("169.254.10.20", "link-local"),
+        ("fe80::1", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("0.1.2.3", "unspecified"),
+        ("::", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("100.100.100.200", "metadata"),
+        ("169.254.170.2", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+    ],
+)
+async def test_link_local_unspecified_multicast_and_metadata_stay_refused_with_allow_private(
+    address: str, why: str
+) -> None:
+    async def resolve(host: str, port: int) -> Sequence[str]:
+        return [address]
+
+    error = await rejected(
+        ImageRef(url="http://images.test/a.png"), fetching(allow_private=True), resolver=resolve
+    )
+    assert error.code == "image_url_forbidden"
+    assert why in error.reason
+
+
+def test_a_public_address_is_still_allowed_with_the_deny_list() -> None:
+    from service.images import _address_problem
+
+    assert _address_problem(ipaddress.ip_address("93.184.215.14"), allow_private=False) is None
+    assert _address_problem(ipaddress.ip_address("2606:4700::1111"), allow_private=False) is None
+    assert _address_problem(ipaddress.ip_address("10.0.0.1"), allow_private=True) is None
