@@ -316,14 +316,25 @@ async def get_item(*, sessions: async_sessionmaker[AsyncSession], item_id: int) 
         )
 
 
-async def thumbnail(*, sessions: async_sessionmaker[AsyncSession], item_id: int) -> bytes | None:
-    """The JPEG thumbnail of the item's post, if it has an image."""
-    async with sessions() as session:
-        return await session.scalar(
-            select(PostRow.image_thumbnail)
-            .join(ReviewItemRow, ReviewItemRow.post_id == PostRow.post_id)
-            .where(ReviewItemRow.id == item_id)
+async def thumbnail(
+    *, sessions: async_sessionmaker[AsyncSession], item_id: int, claimant: str | None
+) -> bytes | None:
+    """The JPEG thumbnail of the item's post, if it has an image and ``claimant`` holds the item's
+    live claim (``None``: any item, for admins). A moderator sees only the image they are
+    reviewing: item ids are sequential, and the queue's images are not theirs to browse."""
+    query = (
+        select(PostRow.image_thumbnail)
+        .join(ReviewItemRow, ReviewItemRow.post_id == PostRow.post_id)
+        .where(ReviewItemRow.id == item_id)
+    )
+    if claimant is not None:
+        query = query.where(
+            ReviewItemRow.status == "claimed",
+            ReviewItemRow.claimed_by == claimant,
+            ReviewItemRow.claim_expires_at > func.now(),
         )
+    async with sessions() as session:
+        return await session.scalar(query)
 
 
 def model_flags(triggered: list[dict[str, Any]]) -> set[str]:

@@ -194,7 +194,9 @@ class _Pages:
         form = await request.form()
         if not _csrf_ok(request, form.get("csrf_token")):
             return _forbidden()
-        item_id = int(request.path_params["item_id"])
+        item_id = _item_id(request)
+        if item_id is None:
+            return _bad_request(f"no review item {request.path_params['item_id']}", status_code=404)
         choice = form.get("decision")
         note = form.get("note")
         labels = {str(key)[len("label_") :]: 1 for key in form if str(key).startswith("label_")}
@@ -229,10 +231,16 @@ class _Pages:
         return RedirectResponse("/", status_code=303)
 
     async def thumbnail(self, request: Request) -> Response:
-        if await self.moderator(request) is None:
+        user = await self.moderator(request)
+        if user is None:
             return RedirectResponse("/login", status_code=303)
-        image = await thumbnail(sessions=self.sessions, item_id=int(request.path_params["item_id"]))
-        if image is None:
+        item_id = _item_id(request)
+        if item_id is None:
+            return Response(status_code=404)
+        image = await thumbnail(
+            sessions=self.sessions, item_id=item_id, claimant=None if user.is_admin else user.username
+        )
+        if image is None:  # no image, no such item, or not this moderator's claim: all look alike
             return Response(status_code=404)
         return Response(image, media_type="image/jpeg")
 
@@ -259,6 +267,17 @@ def _csrf_ok(request: Request, given: object) -> bool:
 
 def _forbidden() -> Response:
     return Response("403 Forbidden: missing or wrong CSRF token; reload the page.", status_code=403)
+
+
+#: Review item ids are PostgreSQL BIGINTs: a larger number in a URL names no item (and would fail
+#: the query with a 500).
+_MAX_ITEM_ID = 2**63 - 1
+
+
+def _item_id(request: Request) -> int | None:
+    """The ``{item_id:int}`` of the path, or ``None`` when no BIGINT can hold it."""
+    item_id = int(request.path_params["item_id"])
+    return item_id if 0 < item_id <= _MAX_ITEM_ID else None
 
 
 def _bad_request(message: str, status_code: int = 400) -> Response:

@@ -170,3 +170,39 @@ async def test_skip_and_logout(client: httpx.AsyncClient, db_sessions: Sessions)
     out = await client.post("/logout", data={"csrf_token": _csrf(page.text)})
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert (await client.get("/")).headers["location"] == "/login"
+
+
+async def test_a_thumbnail_is_shown_only_to_the_claimant_and_to_admins(
+    client: httpx.AsyncClient, db_sessions: Sessions
+) -> None:
+    await add_moderators(db_sessions, ["alice", "bob"])
+    await add_moderators(db_sessions, ["root"], role="admin")
+    await seed_items(db_sessions, 2, image_thumbnail=_jpeg())
+    await _login(client, "alice")
+    page = await client.get("/")
+    claimed = int(re.search(r'data-item="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
+    assert (await client.get(f"/items/{claimed}/thumbnail")).status_code == 200
+    other = await client.get(f"/items/{claimed + 1 if claimed % 2 else claimed - 1}/thumbnail")
+    assert other.status_code == 404, "alice browsed an image she has not claimed"
+
+    client.cookies.clear()
+    await _login(client, "bob")
+    assert (await client.get(f"/items/{claimed}/thumbnail")).status_code == 404, "bob saw alice's item"
+
+    client.cookies.clear()
+    await _login(client, "root")
+    assert (await client.get(f"/items/{claimed}/thumbnail")).status_code == 200
+
+
+@pytest.mark.parametrize("item_id", ["99999999999999999999", "9223372036854775808", "0"])
+async def test_item_ids_no_bigint_holds_are_not_found_not_a_server_error(
+    client: httpx.AsyncClient, db_sessions: Sessions, item_id: str
+) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    await _login(client)
+    page = await client.get("/")
+    assert (await client.get(f"/items/{item_id}/thumbnail")).status_code == 404
+    verdict = await client.post(
+        f"/items/{item_id}/verdict", data={"decision": "allow", "csrf_token": _csrf(page.text)}
+    )
+    assert verdict.status_code == 404
