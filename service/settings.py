@@ -204,8 +204,10 @@ class Settings(BaseSettings):
     review_claim_ttl_s: float = Field(
         900.0, gt=0, le=86_400, description="How long a claim lasts before the item returns to the queue"
     )
-    review_cookie_secure: bool = Field(
-        False, description="Send the review session cookie over HTTPS only (set behind a TLS proxy)"
+    review_cookie_secure: bool | None = Field(
+        None,
+        description="Send the review session cookie over HTTPS only; default: yes, unless the page "
+        "binds a loopback address (set false only for plain HTTP on a trusted network)",
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

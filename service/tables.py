@@ -179,6 +179,9 @@ class ModeratorRow(Base):
     # ``scrypt$N$r$p$salt$hash`` (base64), see service/review/auth.py.
     password_hash: Mapped[str] = mapped_column(Text)
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=sql_text("false"))
+    # Carried by each review-page session from its login; logout and disabling add one, which
+    # revokes every session cookie issued before (service/review/web.py).
+    session_version: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

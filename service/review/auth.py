@@ -2,8 +2,11 @@
 
 Passwords are hashed with scrypt (``hashlib.scrypt``, RFC 7914) and a random 16-byte salt per
 user; the stored form carries its parameters (``scrypt$N$r$p$salt$hash``, base64), so they can be
-raised later without invalidating existing hashes. Comparison is constant-time, and an unknown
-user name costs one full hash too, so response times do not tell which names exist.
+raised without invalidating existing hashes: a hash with weaker parameters than today's is
+replaced at the next successful login. Comparison is constant-time, and an unknown user name
+costs one full hash too. Hashing is CPU- and memory-heavy on purpose, so :class:`PasswordHashing`
+bounds how many run at once (an unauthenticated flood of logins would otherwise take the
+machine); the review page adds throttling and a response-time floor (service/review/web.py).
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,17 +33,25 @@ __all__ = [
     "add_moderator",
     "authenticate",
     "get_active_moderator",
+    "HashingBusy",
+    "PasswordHashing",
     "hash_password",
+    "needs_rehash",
+    "revoke_sessions",
     "list_moderators",
     "set_disabled",
     "verify_password",
 ]
 
-#: scrypt cost: 2**14 x 8 x 1 is ~16 MiB and ~50 ms per hash on a small core (OWASP's minimum
-#: recommendation for scrypt), enough to make offline guessing slow without slowing logins.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+#: scrypt cost: OWASP's recommendation today (N = 2**17, r = 8, p = 1): 128 MiB and ~0.3-0.6 s
+#: per hash on one core, which makes offline guessing slow. Logins pay it once.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+#: Hashes computed at once (each holds 128 MiB); more logins wait, and a long queue is refused.
+HASHING_CONCURRENCY = 2
+HASHING_QUEUE = 16
 _SALT_BYTES, _KEY_BYTES = 16, 32
 MIN_PASSWORD_CHARS = 12
+T = TypeVar("T")
 MAX_PASSWORD_CHARS = 1024
 
 
@@ -49,6 +62,8 @@ class Moderator:
     username: str
     role: str
     disabled: bool
+    #: Sessions issued with another version are revoked (logout and disabling add one).
+    session_version: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -71,6 +86,43 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(_SALT_BYTES)
     key = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+
+
+def needs_rehash(stored: str) -> bool:
+    """True when ``stored`` was hashed with weaker parameters than today's (or is malformed)."""
+    try:
+        scheme, n, r, p, _salt, _key = stored.split("$")
+        return scheme != "scrypt" or (int(n), int(r), int(p)) < (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    except ValueError:
+        return True
+
+
+class HashingBusy(Exception):
+    """Too many password hashes are waiting: the login is refused, not queued."""
+
+
+class PasswordHashing:
+    """Runs password hashes on worker threads, at most ``concurrency`` at once and at most
+    ``queue`` waiting (then :class:`HashingBusy`): an unauthenticated login flood costs bounded
+    CPU and memory. One per event loop (the review page makes its own)."""
+
+    def __init__(self, concurrency: int = HASHING_CONCURRENCY, queue: int = HASHING_QUEUE) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+        self._queue = queue
+        self._waiting = 0
+
+    async def run(self, function: Callable[..., T], *args: object) -> T:
+        if self._waiting >= self._queue:
+            raise HashingBusy(f"{self._waiting} logins are already waiting for a password check")
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await asyncio.to_thread(function, *args)
+        finally:
+            self._slots.release()
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -148,7 +200,10 @@ async def set_disabled(
         if before is None:
             raise ReviewNotFound(f"no moderator named {username!r}")
         await session.execute(
-            update(ModeratorRow).where(ModeratorRow.username == username).values(disabled=disabled)
+            update(ModeratorRow)
+            .where(ModeratorRow.username == username)
+            # Disabling revokes every session; so does enabling again (no old cookie comes back).
+            .values(disabled=disabled, session_version=ModeratorRow.session_version + 1)
         )
         add_audit(
             session,
@@ -164,7 +219,12 @@ async def set_disabled(
 async def list_moderators(*, sessions: async_sessionmaker[AsyncSession]) -> list[Moderator]:
     async with sessions() as session:
         rows = await session.scalars(select(ModeratorRow).order_by(ModeratorRow.username))
-        return [Moderator(username=r.username, role=r.role, disabled=r.disabled) for r in rows]
+        return [
+            Moderator(
+                username=r.username, role=r.role, disabled=r.disabled, session_version=r.session_version
+            )
+            for r in rows
+        ]
 
 
 async def get_active_moderator(*, session: AsyncSession, username: str) -> Moderator:
@@ -174,22 +234,42 @@ async def get_active_moderator(*, session: AsyncSession, username: str) -> Moder
         raise ReviewNotFound(f"no moderator named {username!r} (create one with `postguard moderators add`)")
     if row.disabled:
         raise ModeratorRejected(f"moderator {username!r} is disabled")
-    return Moderator(username=row.username, role=row.role, disabled=row.disabled)
+    return Moderator(
+        username=row.username, role=row.role, disabled=row.disabled, session_version=row.session_version
+    )
+
+
+async def revoke_sessions(*, sessions: async_sessionmaker[AsyncSession], username: str) -> None:
+    """Log ``username`` out everywhere: every session cookie issued so far stops working (audited)."""
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(ModeratorRow)
+            .where(ModeratorRow.username == username)
+            .values(session_version=ModeratorRow.session_version + 1)
+        )
+        add_audit(session, actor=username, action="logout", entity_type="moderator", entity_id=username)
 
 
 async def authenticate(
-    *, sessions: async_sessionmaker[AsyncSession], username: str, password: str
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    username: str,
+    password: str,
+    hashing: PasswordHashing | None = None,
 ) -> Moderator | None:
     """The moderator when the name and password match an enabled account, else None (audited).
 
-    The hash is computed in a worker thread: ~50 ms of scrypt would stall every other request.
+    The hash is computed in a worker thread (through ``hashing``, which bounds how many run at
+    once; it may raise :class:`HashingBusy`): scrypt would stall every other request. A hash
+    with weaker parameters than today's is replaced after a successful check.
     """
     if len(password) > MAX_PASSWORD_CHARS or len(username) > 64:
         return None
+    hashing = hashing or PasswordHashing()
     async with sessions() as session:
         row = await session.scalar(select(ModeratorRow).where(ModeratorRow.username == username))
     stored = row.password_hash if row is not None else _DUMMY_HASH
-    ok = await asyncio.to_thread(verify_password, password, stored)
+    ok = await hashing.run(verify_password, password, stored)
     if row is None:
         # Unknown names are attacker input: not audited (the audit log would become a spam sink).
         return None
@@ -204,8 +284,18 @@ async def authenticate(
                 after={"reason": "disabled" if ok else "wrong password"},
             )
             return None
-        await session.execute(
-            update(ModeratorRow).where(ModeratorRow.id == row.id).values(last_login_at=func.now())
+        values: dict[str, object] = {"last_login_at": func.now()}
+        if needs_rehash(row.password_hash):
+            values["password_hash"] = await hashing.run(hash_password, password)
+        await session.execute(update(ModeratorRow).where(ModeratorRow.id == row.id).values(**values))
+        add_audit(
+            session,
+            actor=username,
+            action="login",
+            entity_type="moderator",
+            entity_id=username,
+            after={"password_rehashed": True} if "password_hash" in values else None,
         )
-        add_audit(session, actor=username, action="login", entity_type="moderator", entity_id=username)
-        return Moderator(username=row.username, role=row.role, disabled=row.disabled)
+        return Moderator(
+            username=row.username, role=row.role, disabled=row.disabled, session_version=row.session_version
+        )

@@ -65,6 +65,7 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
             sessions=sessions,
             metrics=build_review_metrics(CollectorRegistry(auto_describe=True)),
             relay=OutboxRelay(sessions=sessions, publisher=publisher),
+            host=host,
         )
         config = uvicorn.Config(
             app,

@@ -2,8 +2,14 @@
 
 - No anonymous access: every page but ``/login``, ``/healthz`` and ``/metrics`` redirects to the
   login form without a session. Sessions are signed cookies (``POSTGUARD_REVIEW_SECRET``, no
-  default), ``SameSite=Strict``, ``HttpOnly``, eight hours; each request re-checks that the
-  account is still enabled.
+  default), ``SameSite=Strict``, ``HttpOnly``, ``Secure`` unless the page binds a loopback
+  address, at most eight hours from the login however active; each request re-checks that the
+  account is still enabled and that the session's version is the account's (logout and
+  disabling revoke every cookie issued before, copies included).
+- Logins: failures are throttled per user name and per client address
+  (``service/review/login_throttle.py``), password hashes run at most two at a time, and every
+  failed login answers no sooner than :data:`FAILED_LOGIN_FLOOR_S` after it arrived, so response
+  times do not tell which user names exist.
 - CSRF: every form carries the session's random token; a POST without it, or with another, is 403.
 - Everything from a post is rendered by Jinja2 with autoescaping on, and a strict
   Content-Security-Policy (scripts and styles from this server only, no inline code) backs it up.
@@ -17,8 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +44,9 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import ConfigError, ModeratorRejected, ReviewConflict, ReviewNotFound
 from ..settings import Settings
-from .auth import Moderator, authenticate, get_active_moderator
+from .auth import HashingBusy, Moderator, PasswordHashing, authenticate, get_active_moderator, revoke_sessions
 from .events import OutboxRelay
+from .login_throttle import LoginThrottle
 from .metrics import ReviewMetrics
 from .queue import (
     DEFAULT_DEFER_S,
@@ -51,13 +60,18 @@ from .queue import (
     thumbnail,
 )
 
-__all__ = ["SESSION_COOKIE", "build_review_app", "review_secret"]
+__all__ = ["SESSION_COOKIE", "build_review_app", "cookie_secure", "review_secret"]
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "postguard_review"
 SESSION_MAX_AGE_S = 8 * 3600
+#: A session ends this long after its login, however active (the cookie itself renews).
+SESSION_ABSOLUTE_S = 8 * 3600
+#: Every failed login answers no sooner than this after it arrived: longer than a password hash
+#: plus the audit insert a known user name costs, so timing does not reveal which names exist.
+FAILED_LOGIN_FLOOR_S = 1.0
 MIN_SECRET_CHARS = 32
 #: How often the page server sweeps expired claims and re-reads the queue depth.
 REFRESH_INTERVAL_S = 15.0
@@ -101,12 +115,17 @@ class _Pages:
         relay: OutboxRelay | None,
         claim_ttl_s: float,
         verdicts_topic: str,
+        throttle: LoginThrottle,
+        failed_login_floor_s: float,
     ) -> None:
         self.sessions = sessions
         self.metrics = metrics
         self.relay = relay
         self.claim_ttl_s = claim_ttl_s
         self.verdicts_topic = verdicts_topic
+        self.throttle = throttle
+        self.failed_login_floor_s = failed_login_floor_s
+        self.hashing = PasswordHashing()
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(enabled_extensions=("html",), default=True),
@@ -124,14 +143,23 @@ class _Pages:
     async def moderator(self, request: Request) -> Moderator | None:
         """The logged-in, still enabled moderator; clears the session otherwise."""
         username = request.session.get("user")
-        if not isinstance(username, str):
+        issued_at = request.session.get("iat")
+        if not isinstance(username, str) or not isinstance(issued_at, int | float):
+            request.session.clear()
+            return None
+        if time.time() - issued_at > SESSION_ABSOLUTE_S:
+            request.session.clear()
             return None
         try:
             async with self.sessions() as session:
-                return await get_active_moderator(session=session, username=username)
+                user = await get_active_moderator(session=session, username=username)
         except (ReviewNotFound, ModeratorRejected):
             request.session.clear()
             return None
+        if request.session.get("sv") != user.session_version:  # logged out or disabled since
+            request.session.clear()
+            return None
+        return user
 
     # --- routes ---
 
@@ -144,22 +172,54 @@ class _Pages:
         form = await request.form()
         if not _csrf_ok(request, form.get("csrf_token")):
             return _forbidden()
+        arrived = time.monotonic()
         username, password = form.get("username"), form.get("password")
-        user = None
-        if isinstance(username, str) and isinstance(password, str) and username and password:
-            user = await authenticate(sessions=self.sessions, username=username.strip(), password=password)
+        if not (isinstance(username, str) and isinstance(password, str) and username and password):
+            return self.render(
+                request, "login.html", status_code=400, error="Give a user name and a password."
+            )
+        username = username.strip()
+        client = request.client.host if request.client else "unknown"
+        wait = self.throttle.retry_after(username, client)
+        if wait > 0:
+            return self._login_refused(request, 429, wait, "Too many failed logins for this name or address.")
+        try:
+            user = await authenticate(
+                sessions=self.sessions, username=username, password=password, hashing=self.hashing
+            )
+        except HashingBusy:
+            return self._login_refused(request, 503, 5, "The login service is busy.")
         if user is None:
+            self.throttle.failed(username, client)
+            await asyncio.sleep(max(0.0, arrived + self.failed_login_floor_s - time.monotonic()))
             return self.render(request, "login.html", status_code=401, error="Wrong user name or password.")
+        self.throttle.succeeded(username)
         # A new session (and CSRF token) at login: nothing from before the login carries over.
         request.session.clear()
         request.session["user"] = user.username
         request.session["csrf"] = secrets.token_urlsafe(32)
+        request.session["iat"] = int(time.time())
+        request.session["sv"] = user.session_version
         return RedirectResponse("/", status_code=303)
+
+    def _login_refused(self, request: Request, status_code: int, wait_s: float, why: str) -> Response:
+        minutes = max(1, round(wait_s / 60))
+        retry = (
+            f"try again in {minutes} minute{'s' if minutes > 1 else ''}"
+            if wait_s >= 60
+            else "try again in a few seconds"
+        )
+        response = self.render(request, "login.html", status_code=status_code, error=f"{why} Please {retry}.")
+        response.headers["Retry-After"] = str(max(1, int(wait_s + 0.999)))
+        return response
 
     async def logout(self, request: Request) -> Response:
         form = await request.form()
         if not _csrf_ok(request, form.get("csrf_token")):
             return _forbidden()
+        user = await self.moderator(request)
+        if user is not None:  # every cookie of this account stops working, copies included
+            await revoke_sessions(sessions=self.sessions, username=user.username)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
@@ -280,6 +340,19 @@ def _item_id(request: Request) -> int | None:
     return item_id if 0 < item_id <= _MAX_ITEM_ID else None
 
 
+def cookie_secure(settings: Settings, host: str) -> bool:
+    """``POSTGUARD_REVIEW_COOKIE_SECURE`` when set; otherwise Secure unless ``host`` is loopback
+    (a browser on the same machine speaks plain HTTP to it; anything else should be HTTPS)."""
+    if settings.review_cookie_secure is not None:
+        return settings.review_cookie_secure
+    if host.strip("[]").lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return True
+
+
 def _bad_request(message: str, status_code: int = 400) -> Response:
     return Response(f"{status_code}: {message}", status_code=status_code, media_type="text/plain")
 
@@ -326,14 +399,21 @@ def build_review_app(
     metrics: ReviewMetrics,
     relay: OutboxRelay | None = None,
     refresh_interval_s: float | None = REFRESH_INTERVAL_S,
+    host: str | None = None,
+    throttle: LoginThrottle | None = None,
+    failed_login_floor_s: float = FAILED_LOGIN_FLOOR_S,
 ) -> Starlette:
-    """The review page's ASGI app. ``relay`` (if any) and the queue refresher run in its lifespan."""
+    """The review page's ASGI app. ``relay`` (if any) and the queue refresher run in its lifespan.
+    ``host`` is the address it is served on (default: ``POSTGUARD_REVIEW_HOST``): cookies are
+    ``Secure`` unless it is a loopback address or ``POSTGUARD_REVIEW_COOKIE_SECURE`` says otherwise."""
     pages = _Pages(
         sessions=sessions,
         metrics=metrics,
         relay=relay,
         claim_ttl_s=settings.review_claim_ttl_s,
         verdicts_topic=settings.verdicts_topic,
+        throttle=throttle or LoginThrottle(),
+        failed_login_floor_s=failed_login_floor_s,
     )
 
     @contextlib.asynccontextmanager
@@ -374,7 +454,7 @@ def build_review_app(
             session_cookie=SESSION_COOKIE,
             max_age=SESSION_MAX_AGE_S,
             same_site="strict",
-            https_only=settings.review_cookie_secure,
+            https_only=cookie_secure(settings, host or settings.review_host),
         ),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

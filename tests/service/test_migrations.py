@@ -54,7 +54,7 @@ async def test_upgrade_downgrade_upgrade(empty_db: str) -> None:
 
     # Called from inside this test's running event loop on purpose: migrate must cope.
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == migrate.head() == "0002"
+    assert migrate.current(empty_db) == migrate.head() == "0003"
     schema = await run_sync_on(empty_db, _schema)
     assert schema["tables"] == TABLES | REVIEW_TABLES
     assert schema["unique"]["decisions"] == {"uq_decisions_post_id_model_version"}
@@ -89,7 +89,18 @@ async def test_review_migration_downgrades_to_the_initial_schema(empty_db: str) 
     assert await run_sync_on(empty_db, _catalog) == initial
 
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == "0002"
+    assert migrate.current(empty_db) == "0003"
+
+
+async def test_session_version_migration_downgrades_to_the_review_schema(empty_db: str) -> None:
+    """0003 adds moderators.session_version (0 for existing accounts); down removes exactly it."""
+    migrate.upgrade(empty_db, "0002")
+    before = await run_sync_on(empty_db, _catalog)
+    migrate.upgrade(empty_db)
+    after = await run_sync_on(empty_db, _catalog)
+    assert after - before == {("column", "moderators", "session_version", "integer NO 0")}
+    migrate.downgrade(empty_db, "0002")
+    assert await run_sync_on(empty_db, _catalog) == before
 
 
 async def test_migrations_match_tables(migrated_db: str) -> None:

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
+import statistics
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service.errors import ConfigError
+from service.review.auth import set_disabled
+from service.review.login_throttle import LoginThrottle
 from service.review.metrics import build_review_metrics
-from service.review.web import build_review_app, review_secret
+from service.review.web import (
+    FAILED_LOGIN_FLOOR_S,
+    SESSION_ABSOLUTE_S,
+    SESSION_COOKIE,
+    build_review_app,
+    cookie_secure,
+    review_secret,
+)
 from service.settings import load_settings
-from service.tables import AuditLogRow, VerdictRow
+from service.tables import AuditLogRow, ModeratorRow, VerdictRow
 from tests.utils.review import PASSWORD, Sessions, add_moderators, seed_items
 
 pytestmark = pytest.mark.integration
@@ -206,3 +220,150 @@ async def test_item_ids_no_bigint_holds_are_not_found_not_a_server_error(
         f"/items/{item_id}/verdict", data={"decision": "allow", "csrf_token": _csrf(page.text)}
     )
     assert verdict.status_code == 404
+
+
+# --- logins: throttling, timing, rehashing; sessions: revocation, lifetime, Secure cookies -------
+
+
+def _app(db_sessions: Sessions, **options: Any) -> httpx.AsyncClient:
+    app = build_review_app(
+        settings=_settings(review_secret=SECRET),  # type: ignore[arg-type]
+        sessions=db_sessions,
+        metrics=build_review_metrics(),
+        refresh_interval_s=None,
+        **options,
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def test_failed_logins_are_throttled_before_any_password_is_hashed(db_sessions: Sessions) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    throttle = LoginThrottle(per_user=3, per_client=100)
+    async with _app(db_sessions, throttle=throttle, failed_login_floor_s=0.0) as client:
+        for _ in range(3):
+            assert (await _login(client, password="wrong password!")).status_code == 401
+        started = time.monotonic()
+        locked = await _login(client)  # even the right password waits out the window
+        assert time.monotonic() - started < 0.3, "a locked name still paid for a hash"
+        assert locked.status_code == 429
+        assert int(locked.headers["retry-after"]) > 800
+        assert "Too many failed logins" in locked.text and "try again in 15 minutes" in locked.text
+        # A name that does not exist is throttled alike (the answer reveals nothing).
+        for _ in range(3):
+            await _login(client, username="mallory")
+        assert (await _login(client, username="mallory")).status_code == 429
+
+
+async def test_failed_logins_take_as_long_for_unknown_and_known_names(db_sessions: Sessions) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    throttle = LoginThrottle(per_user=100, per_client=100)
+    async with _app(db_sessions, throttle=throttle) as client:
+        timings: dict[str, list[float]] = {"alice": [], "nobody-here": []}
+        for _ in range(3):
+            for name, spent in timings.items():
+                started = time.monotonic()
+                assert (await _login(client, username=name, password="wrong password!")).status_code == 401
+                spent.append(time.monotonic() - started)
+    known, unknown = (statistics.median(t) for t in timings.values())
+    assert min(min(t) for t in timings.values()) >= FAILED_LOGIN_FLOOR_S
+    assert abs(known - unknown) < 0.1, timings
+
+
+async def test_a_weaker_stored_hash_is_replaced_at_login(
+    db_sessions: Sessions, client: httpx.AsyncClient
+) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    weak = "scrypt$16384$8$1$" + "$".join(
+        base64.b64encode(part).decode()
+        for part in (
+            b"s" * 16,
+            hashlib.scrypt(PASSWORD.encode(), salt=b"s" * 16, n=16384, r=8, p=1, dklen=32),
+        )
+    )
+    async with db_sessions() as session, session.begin():
+        await session.execute(update(ModeratorRow).values(password_hash=weak))
+    assert (await _login(client)).status_code == 303
+    async with db_sessions() as session:
+        stored = await session.scalar(select(ModeratorRow.password_hash))
+        audit = (await session.scalars(select(AuditLogRow.after).where(AuditLogRow.action == "login"))).all()
+    assert stored is not None and stored.startswith("scrypt$131072$8$1$")
+    assert audit == [{"password_rehashed": True}]
+
+
+async def test_logout_revokes_every_copy_of_the_session_cookie(
+    db_sessions: Sessions, client: httpx.AsyncClient
+) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    await seed_items(db_sessions, 1)
+    await _login(client)
+    page = await client.get("/")
+    stolen = client.cookies[SESSION_COOKIE]
+    await client.post("/logout", data={"csrf_token": _csrf(page.text)})
+    async with _app(db_sessions) as thief:
+        thief.cookies.set(SESSION_COOKIE, stolen)
+        response = await thief.get("/")
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    async with db_sessions() as session:
+        actions = (await session.scalars(select(AuditLogRow.action).order_by(AuditLogRow.id))).all()
+    assert actions[-1] == "logout"
+
+
+async def test_disabling_revokes_sessions_and_enabling_does_not_bring_them_back(
+    db_sessions: Sessions, client: httpx.AsyncClient
+) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    await _login(client)
+    assert (await client.get("/")).status_code == 200
+    copied = client.cookies[SESSION_COOKIE]
+    await set_disabled(sessions=db_sessions, username="alice", disabled=True)
+    await set_disabled(sessions=db_sessions, username="alice", disabled=False)
+    async with _app(db_sessions) as other:
+        other.cookies.set(SESSION_COOKIE, copied)
+        assert (await other.get("/")).status_code == 303
+
+
+async def test_a_session_ends_eight_hours_after_its_login_however_active(
+    db_sessions: Sessions, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    await _login(client)
+    assert (await client.get("/")).status_code == 200
+    later = time.time() + SESSION_ABSOLUTE_S + 1
+    monkeypatch.setattr("service.review.web.time.time", lambda: later)
+    response = await client.get("/")
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+@pytest.mark.parametrize(
+    ("host", "setting", "secure"),
+    [
+        ("127.0.0.1", None, False),
+        ("localhost", None, False),
+        ("::1", None, False),
+        ("0.0.0.0", None, True),
+        ("10.2.3.4", None, True),
+        ("review.example", None, True),
+        ("0.0.0.0", False, False),
+        ("127.0.0.1", True, True),
+    ],
+)
+def test_cookies_are_secure_unless_served_on_loopback(host: str, setting: bool | None, secure: bool) -> None:
+    settings = _settings(review_secret=SECRET, review_cookie_secure=setting)
+    assert cookie_secure(settings, host) is secure  # type: ignore[arg-type]
+
+
+async def test_the_session_cookie_carries_secure_when_served_beyond_loopback(db_sessions: Sessions) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    app = build_review_app(
+        settings=_settings(review_secret=SECRET),  # type: ignore[arg-type]
+        sessions=db_sessions,
+        metrics=build_review_metrics(),
+        refresh_interval_s=None,
+        host="0.0.0.0",
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://review.example"
+    ) as client:
+        response = await _login(client)
+    assert response.status_code == 303
+    assert "; secure" in response.headers["set-cookie"].lower()
