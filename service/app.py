@@ -50,7 +50,7 @@ from .kafka_setup import (
 from .memory import limit_arenas
 from .metrics import HealthServer, ServiceMetrics, build_metrics
 from .monitor import KafkaLag, Monitor, review_counter
-from .offsets import CommitFunction, OffsetTracker
+from .offsets import CommitFunction, CommittedFunction, OffsetTracker
 from .pipeline import Pipeline, RawRecord
 from .policy import load_policy
 from .repository import DecisionRecord, StoredDecision, record_decisions
@@ -66,6 +66,9 @@ logger = logging.getLogger(__name__)
 DATABASE_WAIT_S = 60.0
 #: Pause before a failed batch is fetched again, so a persistent bug does not spin a core.
 REDELIVERY_PAUSE_S = 1.0
+#: Longest a rebalance waits for the posts of partitions being taken away to be decided (the
+#: group waits for this consumer meanwhile; must stay well under the rebalance timeout).
+REVOKE_DRAIN_S = 10.0
 
 
 async def _keep_raw(message: Any) -> None:
@@ -100,10 +103,22 @@ def _committer(consumer: Any) -> CommitFunction:
     return commit
 
 
+def _committed_lookup(consumer: Any) -> CommittedFunction | None:
+    """The group's committed offset of a partition, through the batch's consumer."""
+    if isinstance(consumer, FakeConsumer):
+        return None
+
+    async def committed(partition: TopicPartition) -> int | None:
+        offset = await consumer.committed(partition)
+        return int(offset) if offset is not None else None
+
+    return committed
+
+
 async def handle_batch(message: KafkaMessage, pipeline: Pipeline, offsets: OffsetTracker) -> None:
     """Process one consumed batch and commit what is decided, or rewind it when processing failed."""
     records = [_raw_record(r) for r in message.raw_message]
-    offsets.bind(_committer(message.consumer))
+    offsets.bind(_committer(message.consumer), _committed_lookup(message.consumer))
     offsets.register(records)
     try:
         outcome = await pipeline.process(records)
@@ -127,17 +142,28 @@ async def handle_batch(message: KafkaMessage, pipeline: Pipeline, offsets: Offse
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):
-    """Commits what is decided before the group takes partitions away, then forgets them."""
+    """Before the group takes partitions away: waits (at most ``drain_s``) for their posts still
+    being decided (the batch in flight, memes in the OCR lane), commits what is decided, and marks
+    them revoked. On assignment, the tracker catches up with the group's committed offsets."""
 
-    def __init__(self, offsets: OffsetTracker) -> None:
+    def __init__(self, offsets: OffsetTracker, drain_s: float = REVOKE_DRAIN_S) -> None:
         self._offsets = offsets
+        self._drain_s = drain_s
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        partitions = list(revoked)
+        if not await self._offsets.wait_settled(partitions, self._drain_s):
+            logger.warning(
+                "giving up partitions %s with posts still being decided after %.0f s: "
+                "they stay uncommitted and their new owner decides them again",
+                ", ".join(f"{p.topic}/{p.partition}" for p in sorted(partitions)),
+                self._drain_s,
+            )
         await self._offsets.commit()
-        self._offsets.forget(revoked)
+        self._offsets.revoke(partitions)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        await self._offsets.assign(list(assigned))
 
 
 def subscribe(
@@ -173,7 +199,7 @@ def subscribe(
         # ~0.1-0.25 s to every post's latency at aiokafka's default of 500 ms.
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         decoder=_keep_raw,
-        listener=_CommitBeforeRevoke(tracker),
+        listener=_CommitBeforeRevoke(tracker, min(REVOKE_DRAIN_S, settings.session_timeout_ms / 2000)),
     )
     async def moderate(message: KafkaMessage) -> None:
         current = slot["pipeline"]

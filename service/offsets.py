@@ -10,11 +10,20 @@ remembered, and committed once every post before it is decided too.
 highest offset seen. It commits through a function it is given (the consumer's ``commit``), only
 positions that moved forward, under a lock so the consumer loop and the OCR lane never interleave
 two commits.
+
+Rebalances. A partition taken away is *not* forgotten: its state (posts still in the OCR lane, the
+batch in flight) is kept and marked revoked, so nothing is committed for it while it is not ours,
+and if it comes back, a batch that was rewound (``nack`` seeks to the batch's first offset) cannot
+make a fresh state whose baseline lies past a post the lane still holds. When it is assigned
+again, the group's committed offset tells which pending posts another member finished meanwhile.
+Before a partition is given up, the rebalance listener waits (bounded) for its pending posts, so
+the new owner does not decide them a second time for nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: Commits ``{partition: next offset to read}`` for the group.
 CommitFunction = Callable[[dict[TopicPartition, int]], Awaitable[None]]
+#: The group's committed offset of a partition (None: nothing committed yet).
+CommittedFunction = Callable[[TopicPartition], Awaitable[int | None]]
 
 
 @dataclass
@@ -35,6 +46,8 @@ class _PartitionState:
     pending: set[int] = field(default_factory=set)
     highest_seen: int = -1
     committed: int | None = None
+    #: Taken away by a rebalance: kept (the lane may still settle posts of it), never committed.
+    revoked: bool = False
 
     def position(self) -> int | None:
         """The offset to commit (next to read): the first pending offset, or one past the highest
@@ -50,11 +63,14 @@ class OffsetTracker:
     def __init__(self) -> None:
         self._partitions: dict[TopicPartition, _PartitionState] = {}
         self._commit: CommitFunction | None = None
+        self._committed: CommittedFunction | None = None
         self._lock = asyncio.Lock()
+        self._settled = asyncio.Event()  # set whenever posts are settled
 
-    def bind(self, commit: CommitFunction) -> None:
-        """Set the function commits go through (the current consumer's)."""
+    def bind(self, commit: CommitFunction, committed: CommittedFunction | None = None) -> None:
+        """Set the functions commits and committed-offset lookups go through (the current consumer's)."""
         self._commit = commit
+        self._committed = committed
 
     def register(self, records: Iterable[RawRecord]) -> None:
         """Records were consumed: they hold their partitions back until settled."""
@@ -65,6 +81,7 @@ class OffsetTracker:
                 # The first record seen of a partition is where the group's committed position (or
                 # the reset policy) put us: nothing to commit until the position passes it.
                 state = self._partitions[partition] = _PartitionState(committed=record.offset)
+            state.revoked = False  # its records reach us: it is ours
             state.pending.add(record.offset)
             state.highest_seen = max(state.highest_seen, record.offset)
 
@@ -72,17 +89,38 @@ class OffsetTracker:
         """Records were decided (stored and published) or dead-lettered: they no longer hold back."""
         for record in records:
             state = self._partitions.get(TopicPartition(record.topic, record.partition))
-            if state is not None:  # None: the partition was revoked meanwhile; its new owner redoes it
+            if state is not None:
                 state.pending.discard(record.offset)
+        self._settled.set()
+
+    async def wait_settled(self, partitions: Iterable[TopicPartition], timeout_s: float) -> bool:
+        """Wait until no post of ``partitions`` is pending (True), or ``timeout_s`` passed (False)."""
+        wanted = list(partitions)
+
+        def done() -> bool:
+            return not any(self._partitions[p].pending for p in wanted if p in self._partitions)
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not done():
+            self._settled.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), remaining)
+        return True
 
     def pending(self) -> int:
-        """How many registered records are not settled yet (all partitions)."""
-        return sum(len(state.pending) for state in self._partitions.values())
+        """How many registered records of partitions that are ours are not settled yet."""
+        return sum(len(state.pending) for state in self._partitions.values() if not state.revoked)
 
     def committable(self) -> dict[TopicPartition, int]:
-        """Positions that moved past what this tracker last committed."""
+        """Positions that moved past what this tracker last committed (partitions that are ours)."""
         positions: dict[TopicPartition, int] = {}
         for partition, state in self._partitions.items():
+            if state.revoked:
+                continue
             position = state.position()
             if position is not None and (state.committed is None or position > state.committed):
                 positions[partition] = position
@@ -110,10 +148,37 @@ class OffsetTracker:
                     state.committed = position if state.committed is None else max(position, state.committed)
             return True
 
-    def forget(self, partitions: Iterable[TopicPartition]) -> None:
-        """The group took these partitions away: whatever is pending there is its new owner's now."""
+    def revoke(self, partitions: Iterable[TopicPartition]) -> None:
+        """The group took these partitions away: nothing is committed for them until they come
+        back; their pending posts are kept, so a return cannot commit past one."""
         for partition in partitions:
-            self._partitions.pop(partition, None)
+            state = self._partitions.get(partition)
+            if state is not None:
+                state.revoked = True
+
+    async def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        """The group gave these partitions (back) to us: pending posts before the group's committed
+        offset were finished by another member meanwhile, and that offset is the baseline."""
+        for partition in partitions:
+            state = self._partitions.get(partition)
+            if state is None:
+                continue
+            state.revoked = False
+            if self._committed is None:
+                continue
+            try:
+                committed = await self._committed(partition)
+            except (KafkaError, IllegalStateError, ConsumerStoppedError) as exc:
+                logger.warning(
+                    "could not read the committed offset of %s (%s)", _describe({partition: 0}), exc
+                )
+                continue
+            if committed is None:
+                continue
+            state.pending = {offset for offset in state.pending if offset >= committed}
+            state.committed = committed
+            state.highest_seen = max(state.highest_seen, committed - 1)
+        self._settled.set()
 
 
 def _describe(positions: dict[TopicPartition, int]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError
@@ -79,13 +81,13 @@ async def test_a_failed_commit_is_reported_and_tried_again_next_time(error: Exce
     assert commits.calls == [{P0: 4}]
 
 
-async def test_revoked_partitions_are_forgotten() -> None:
+async def test_revoked_partitions_are_kept_but_never_committed_while_not_ours() -> None:
     commits = _Commits()
     tracker = OffsetTracker()
     tracker.bind(commits)
     tracker.register(_records(0, 0, 1))
-    tracker.forget([P0])
-    tracker.settle(_records(0, 0, 1))  # a lane finishing after the revocation changes nothing
+    tracker.revoke([P0])
+    tracker.settle(_records(0, 0, 1))  # a lane finishing after the revocation commits nothing
     assert tracker.committable() == {} and tracker.pending() == 0
     await tracker.commit()
     assert commits.calls == []
@@ -111,7 +113,7 @@ async def test_without_a_consumer_nothing_is_committed() -> None:
     assert tracker.committable() == {P0: 1}
 
 
-async def test_a_rebalance_commits_what_is_decided_then_forgets_the_partitions() -> None:
+async def test_a_rebalance_commits_what_is_decided_then_revokes_the_partitions() -> None:
     from service.app import _CommitBeforeRevoke
 
     commits = _Commits()
@@ -119,9 +121,81 @@ async def test_a_rebalance_commits_what_is_decided_then_forgets_the_partitions()
     tracker.bind(commits)
     tracker.register(_records(0, 0, 1, 2) + _records(1, 7))
     tracker.settle(_records(0, 0, 1))  # offset 2 is still in the OCR lane
-    listener = _CommitBeforeRevoke(tracker)
+    listener = _CommitBeforeRevoke(tracker, drain_s=0.05)
     await listener.on_partitions_revoked({P0})
     assert commits.calls == [{P0: 2}]  # the decided prefix went out before the partition did
     assert tracker.pending() == 1  # partition 1 is still ours; partition 0's pending post is not
     tracker.settle(_records(0, 2))  # the lane finishing after the revocation commits nothing
     assert tracker.committable() == {}
+
+
+class _Group:
+    """The group's committed offsets, as the consumer reads them back."""
+
+    def __init__(self, commits: _Commits) -> None:
+        self.commits = commits
+
+    async def __call__(self, partition: TopicPartition) -> int | None:
+        positions = [call[partition] for call in self.commits.calls if partition in call]
+        return max(positions) if positions else None
+
+
+async def test_a_batch_rewound_after_a_rebalance_never_commits_past_a_meme_still_in_the_lane() -> None:
+    """The data-loss sequence of a rebalance: batch 1 leaves a meme (offset 3) in the OCR lane;
+    the group takes the partition away and gives it back while batch 2 (10-19) is in flight;
+    batch 2 fails, ``nack`` seeks to 10, and the redelivered batch is decided. Committing 20 then
+    would pass the meme, which only the old lane holds: a crash would lose it."""
+    from service.app import _CommitBeforeRevoke
+
+    commits = _Commits()
+    tracker = OffsetTracker()
+    tracker.bind(commits, _Group(commits))
+    listener = _CommitBeforeRevoke(tracker, drain_s=0.05)
+    tracker.register(_records(0, *range(10)))
+    tracker.settle(_records(0, 0, 1, 2, 4, 5, 6, 7, 8, 9))  # 3 went to the OCR lane
+    await tracker.commit()
+    tracker.register(_records(0, *range(10, 20)))  # batch 2 in flight
+
+    await listener.on_partitions_revoked({P0})  # the lane and batch 2 do not finish in time
+    await listener.on_partitions_assigned({P0})
+    tracker.register(_records(0, *range(10, 20)))  # batch 2 failed: rewound to 10, fetched again
+    tracker.settle(_records(0, *range(10, 20)))
+    await tracker.commit()
+    assert max(call[P0] for call in commits.calls) == 3, "committed past the meme still in the lane"
+
+    tracker.settle(_records(0, 3))  # the lane decides the meme
+    await tracker.commit()
+    assert commits.calls[-1] == {P0: 20}
+
+
+async def test_revoking_waits_for_the_lane_so_the_new_owner_does_not_decide_it_again() -> None:
+    from service.app import _CommitBeforeRevoke
+
+    commits = _Commits()
+    tracker = OffsetTracker()
+    tracker.bind(commits)
+    tracker.register(_records(0, 0, 1, 2))
+    tracker.settle(_records(0, 0, 1))
+
+    async def lane() -> None:
+        await asyncio.sleep(0.1)
+        tracker.settle(_records(0, 2))
+
+    task = asyncio.create_task(lane())
+    await _CommitBeforeRevoke(tracker, drain_s=5).on_partitions_revoked({P0})
+    await task
+    assert commits.calls == [{P0: 3}]  # the meme was decided and committed before giving it up
+
+
+async def test_on_assignment_posts_another_member_finished_stop_holding_the_partition() -> None:
+    commits = _Commits()
+    tracker = OffsetTracker()
+    tracker.bind(commits, _Group(commits))
+    tracker.register(_records(0, 5, 6))  # rewound batch whose partition went to another member
+    tracker.revoke([P0])
+    commits.calls.append({P0: 40})  # the other member decided up to 39 and committed
+    await tracker.assign([P0])
+    assert tracker.pending() == 0
+    tracker.register(_records(0, 40))
+    tracker.settle(_records(0, 40))
+    assert tracker.committable() == {P0: 41}
