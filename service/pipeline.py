@@ -250,9 +250,18 @@ class Pipeline:
         for topic in {r.topic for r in records}:
             self._metrics.posts_consumed.labels(topic=topic).inc(sum(1 for r in records if r.topic == topic))
         self._metrics.batch_size.observe(len(records))
+        outcome = await self._process_round(records)
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        return outcome
 
+    async def _process_round(self, records: Sequence[RawRecord]) -> BatchOutcome:
+        """One round of :meth:`process`. A ``post_id`` seen again in the batch (a producer retry)
+        is decided in a later round, after its first copy is stored or dead-lettered: then it gets
+        the stored decision republished, as a copy in a later batch would, or, when the first copy
+        was rejected, a decision or dead letter of its own. No copy vanishes."""
         dead: list[DeadLetter] = []
-        candidates = await self._prepare(records, dead)
+        repeats: list[RawRecord] = []
+        candidates, repeated_ids = await self._prepare(records, dead, repeats)
         # Cheapest posts first, each group stored and published before the next is scored: text
         # only (milliseconds), then images without text (the image tower), then images that need
         # OCR (up to a second each). A post does not wait for a slower post that happens to share
@@ -263,9 +272,12 @@ class Pipeline:
         ocr_lane = self._ocr_lane
         if ocr_lane is not None and not ocr_lane.closing and len(lanes) == 3 and lanes[2]:
             # Queued before the cheaper groups are scored, so the lane's thread reads these images
-            # while the inference thread scores the rest. Waits while the lane is full.
-            deferred = lanes.pop()
-            await ocr_lane.put(deferred)
+            # while the inference thread scores the rest. Waits while the lane is full. A post with
+            # a repeat in this batch is decided here instead: the repeat must come after it.
+            deferred = [c for c in lanes[2] if c.post.post_id not in repeated_ids]
+            lanes[2] = [c for c in lanes[2] if c.post.post_id in repeated_ids]
+            if deferred:
+                await ocr_lane.put(deferred)
         decisions: list[StoredDecision] = []
         all_dead: list[DeadLetter] = []
         lane_dead = dead  # the parse and image rejections go out with the first lane's publish
@@ -275,8 +287,13 @@ class Pipeline:
             lane_dead = []
         if self._trim_memory and any(c.image is not None for c in candidates):
             await self._release_memory()
-        self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        return BatchOutcome(decisions=decisions, dead_letters=all_dead, deferred=[c.record for c in deferred])
+        deferred_records = [c.record for c in deferred]
+        if repeats:
+            later = await self._process_round(repeats)
+            decisions += later.decisions
+            all_dead += later.dead_letters
+            deferred_records += later.deferred
+        return BatchOutcome(decisions=decisions, dead_letters=all_dead, deferred=deferred_records)
 
     async def _decide_read(self, group: list[tuple[_Candidate, str | None]]) -> None:
         """The OCR lane's decider: posts whose image text was read (or not: then the scorer reads it)."""
@@ -340,10 +357,15 @@ class Pipeline:
 
     # --- steps ---------------------------------------------------------------------------------
 
-    async def _prepare(self, records: Sequence[RawRecord], dead: list[DeadLetter]) -> list[_Candidate]:
-        """Parse every record and load its image; rejected ones go to ``dead``."""
+    async def _prepare(
+        self, records: Sequence[RawRecord], dead: list[DeadLetter], repeats: list[RawRecord]
+    ) -> tuple[list[_Candidate], set[str]]:
+        """Parse every record and load its image; rejected ones go to ``dead``, records whose
+        ``post_id`` came earlier in ``records`` to ``repeats`` (for a later round). Returns the
+        candidates and the post ids that have repeats."""
         posts: list[tuple[RawRecord, Post]] = []
         seen: set[str] = set()
+        repeated_ids: set[str] = set()
         for record in records:
             size = len(record.value or b"")
             if size > self._max_message_bytes:
@@ -356,9 +378,13 @@ class Pipeline:
                 dead.append(DeadLetter(record, exc.code, exc.reason))
                 continue
             if post.post_id in seen:
-                # The same post twice in one batch (a producer retry): decide it once. The first
-                # copy wins, as it does in the database.
-                logger.info("post %s appears twice in one batch; deciding it once", post.post_id)
+                # The same post twice in one batch (a producer retry): the first copy is decided
+                # first and wins, as it does in the database; this one follows in the next round.
+                logger.info(
+                    "post %s appears twice in one batch; its first copy is decided first", post.post_id
+                )
+                repeats.append(record)
+                repeated_ids.add(post.post_id)
                 continue
             seen.add(post.post_id)
             posts.append((record, post))
@@ -370,7 +396,7 @@ class Pipeline:
                 dead.append(DeadLetter(record, image.code, image.reason, post.post_id))
             else:
                 candidates.append(_Candidate(record, post, image))
-        return candidates
+        return candidates, repeated_ids
 
     async def _load_image(self, post: Post) -> LoadedImage | PostRejected | None:
         if post.image is None:

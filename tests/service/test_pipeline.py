@@ -525,12 +525,36 @@ async def test_redelivered_post_republishes_the_stored_decision(make_harness: Ca
     assert _value(h.metrics.decisions, action=first["action"]) == 1
 
 
-async def test_duplicate_post_in_one_batch_is_decided_once(make_harness: Callable[..., Harness]) -> None:
+async def test_a_repeat_in_one_batch_gets_the_first_copys_decision(
+    make_harness: Callable[..., Harness],
+) -> None:
     h = make_harness()
     async with TestKafkaBroker(h.broker) as br:
         await br.publish_batch(_post("p-1", text="a"), _post("p-1", text="b"), topic=h.settings.input_topic)
-    assert h.scorer.calls == [1]
-    assert [payload["post_id"] for _, payload in h.decisions] == ["p-1"]
+    # Each copy ends in a decision event: the stored one (first content wins), published twice.
+    first, second = (payload for _, payload in h.decisions)
+    assert first == second and first["post_id"] == "p-1"
+    assert len(h.store.rows) == 1 and h.dead == []
+
+
+async def test_a_repeat_whose_first_copy_is_rejected_is_decided_on_its_own(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """The first copy fails at image loading: the second (a producer retry with a good image)
+    used to be dropped at parse time and vanish, neither decided nor dead-lettered."""
+    h = make_harness()
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(
+            _post("p-1", image={"data": "@@@ not base64 @@@"}),
+            _post("p-1", image={"data": _image()}),
+            _post("p-1", text="third copy"),
+            topic=h.settings.input_topic,
+        )
+    assert [headers[HEADER_ERROR] for _, _, headers in h.dead] == ["image_base64_invalid"]
+    decided = [payload for _, payload in h.decisions]
+    assert [d["post_id"] for d in decided] == ["p-1", "p-1"]  # the second copy, then the third's echo
+    assert decided[0] == decided[1]
+    assert len(h.store.rows) == 1
 
 
 class _RecordingConsumer:
