@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -64,8 +64,11 @@ logger = logging.getLogger(__name__)
 
 #: How long the service waits for PostgreSQL at start before giving up.
 DATABASE_WAIT_S = 60.0
-#: Pause before a failed batch is fetched again, so a persistent bug does not spin a core.
+#: Pause before a failed batch is fetched again, doubled per consecutive failure up to the cap, so
+#: a persistent fault (a model outage, a broker refusing publishes) neither spins a core nor
+#: re-fetches every URL image of the batch every second.
 REDELIVERY_PAUSE_S = 1.0
+REDELIVERY_PAUSE_MAX_S = 60.0
 #: Longest a rebalance waits for the posts of partitions being taken away to be decided (the
 #: group waits for this consumer meanwhile; must stay well under the rebalance timeout).
 REVOKE_DRAIN_S = 10.0
@@ -115,8 +118,43 @@ def _committed_lookup(consumer: Any) -> CommittedFunction | None:
     return committed
 
 
-async def handle_batch(message: KafkaMessage, pipeline: Pipeline, offsets: OffsetTracker) -> None:
-    """Process one consumed batch and commit what is decided, or rewind it when processing failed."""
+class BatchRetry:
+    """Exponential back-off between attempts at a failed batch: ``first_s``, doubled per
+    consecutive failure, at most ``max_s``; a success resets it. Counted and exported."""
+
+    def __init__(
+        self,
+        first_s: float | None = None,
+        max_s: float | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        # Read at construction, not at import: tests shorten the module's pauses.
+        self.first_s = REDELIVERY_PAUSE_S if first_s is None else first_s
+        self.max_s = REDELIVERY_PAUSE_MAX_S if max_s is None else max_s
+        self.sleep = sleep
+        self.failures = 0
+
+    def failed(self, metrics: ServiceMetrics | None) -> float:
+        """Record a failure; the pause before the batch is fetched again."""
+        self.failures += 1
+        pause = min(self.max_s, self.first_s * 2 ** (self.failures - 1))
+        if metrics is not None:
+            metrics.batch_retries.inc()
+            metrics.batch_retry_backoff_seconds.set(pause)
+        return pause
+
+    def succeeded(self, metrics: ServiceMetrics | None) -> None:
+        if self.failures and metrics is not None:
+            metrics.batch_retry_backoff_seconds.set(0)
+        self.failures = 0
+
+
+async def handle_batch(
+    message: KafkaMessage, pipeline: Pipeline, offsets: OffsetTracker, retry: BatchRetry | None = None
+) -> None:
+    """Process one consumed batch and commit what is decided, or rewind it when processing failed
+    (and wait ``retry``'s back-off before it is fetched again)."""
+    retry = retry if retry is not None else BatchRetry()
     records = [_raw_record(r) for r in message.raw_message]
     offsets.bind(_committer(message.consumer), _committed_lookup(message.consumer))
     offsets.register(records)
@@ -124,16 +162,21 @@ async def handle_batch(message: KafkaMessage, pipeline: Pipeline, offsets: Offse
         outcome = await pipeline.process(records)
     except Exception:
         first = records[0] if records else None
+        pause = retry.failed(pipeline.metrics)
         logger.exception(
-            "batch of %d records (from %s) failed; not committing it, it will be redelivered",
+            "batch of %d records (from %s) failed (%d in a row); not committing it, it is fetched "
+            "again in %.0f s",
             len(records),
             f"{first.topic}/{first.partition}@{first.offset}" if first else "?",
+            retry.failures,
+            pause,
         )
         # The records stay registered as pending, so no later commit passes them before they are
         # redelivered (from the rewound position) and decided.
         await message.nack()
-        await asyncio.sleep(REDELIVERY_PAUSE_S)
+        await retry.sleep(pause)
         return
+    retry.succeeded(pipeline.metrics)
     deferred = {(r.topic, r.partition, r.offset) for r in outcome.deferred}
     offsets.settle(r for r in records if (r.topic, r.partition, r.offset) not in deferred)
     # A failed commit (typically a rebalance took the partitions mid-batch) is logged by the tracker:
@@ -176,6 +219,7 @@ def subscribe(
     which the service builds at start (it needs the model), after the subscriber is declared."""
     slot: dict[str, Pipeline | None] = {"pipeline": pipeline}
     tracker = offsets if offsets is not None else OffsetTracker()
+    retry = BatchRetry()
 
     @broker.subscriber(
         # declare=False: ensure_topics creates topics with DEFAULT_PARTITIONS; FastStream would
@@ -205,7 +249,7 @@ def subscribe(
         current = slot["pipeline"]
         if current is None:  # cannot happen: the broker starts after the pipeline exists
             raise RuntimeError("the pipeline is not attached")
-        await handle_batch(message, current, tracker)
+        await handle_batch(message, current, tracker, retry)
 
     def attach(new: Pipeline) -> None:
         slot["pipeline"] = new

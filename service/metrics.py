@@ -65,6 +65,9 @@ class ServiceMetrics:
     batch_size: Histogram
     db_write_errors: Counter  # postguard_db_write_errors_total
     model_unavailable: Counter  # postguard_model_unavailable_total: batches held back, the model broken
+    single_post_retries: Counter  # postguard_single_post_retries_total: a post that failed alone, tried again
+    batch_retries: Counter  # postguard_batch_retries_total: batches rewound and fetched again
+    batch_retry_backoff_seconds: Gauge  # the pause before the rewound batch is fetched again
     db_retry_backoff_seconds: Gauge
     consumer_paused: Gauge
     ocr_lane_posts: Gauge  # postguard_ocr_lane_posts: images handed to the OCR lane, not decided yet
@@ -147,6 +150,21 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         model_unavailable=Counter(
             name("model_unavailable"),
             "Batches (or OCR-lane groups) held back for another try because the model failed on a known-good post too.",
+            registry=registry,
+        ),
+        single_post_retries=Counter(
+            name("single_post_retries"),
+            "Attempts at a post that failed alone (the model working on a known-good post) made again before dead-lettering it.",
+            registry=registry,
+        ),
+        batch_retries=Counter(
+            name("batch_retries"),
+            "Batches that failed (model unavailable, publish or other errors) and were rewound to be fetched again.",
+            registry=registry,
+        ),
+        batch_retry_backoff_seconds=Gauge(
+            name("batch_retry_backoff_seconds"),
+            "Current pause before a failed batch is fetched again (doubles per consecutive failure, capped); 0 after a success.",
             registry=registry,
         ),
         db_retry_backoff_seconds=Gauge(

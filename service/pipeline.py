@@ -69,6 +69,9 @@ DATABASE_REJECTED = "database_rejected"
 MESSAGE_TOO_LARGE = "message_too_large"
 #: The caption of the probe that tells a post the model cannot score from a model that scores nothing.
 KNOWN_GOOD_TEXT = "Lovely weather today, we are going for a walk in the park."
+#: A post that fails alone (the model works on a known-good post) is tried again after these
+#: pauses before it is dead-lettered: the first failure may have been transient.
+SINGLE_POST_RETRY_S = (0.2, 1.0)
 
 # Kafka headers travel with every message; a reason longer than this is cut.
 _MAX_REASON_CHARS = 500
@@ -174,8 +177,11 @@ class Pipeline:
         read_image_text: Callable[..., str] | None = None,
         ocr_lane_borrows_idle_inference: bool = False,
         on_settled: Callable[[Sequence[RawRecord]], Awaitable[None]] | None = None,
+        single_post_retry_s: Sequence[float] = SINGLE_POST_RETRY_S,
     ) -> None:
-        """``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to
+        """``single_post_retry_s``: pauses between the attempts at a post that fails alone (with
+        the model working on a known-good post) before it is dead-lettered as ``model_error``.
+        ``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to
         an :class:`OcrLane` holding at most ``ocr_lane_max_pending`` posts, which reads them with
         ``read_image_text``, ``ocr_lane_readers`` at a time, on its own threads (None: the scorer
         reads them) and reports each group it decided to ``on_settled``.
@@ -204,6 +210,7 @@ class Pipeline:
         # Numbers the known-good probes, so that no two are alike (see _model_is_broken).
         self._probe_numbers = itertools.count(1)
         self._on_settled = on_settled
+        self._single_post_retry_s = tuple(single_post_retry_s)
         self._ocr_lane: OcrLane[_Candidate] | None = None
         if ocr_lane and cheapest_first and needs_ocr is not None:
             read_text = read_image_text
@@ -223,6 +230,11 @@ class Pipeline:
                 on_depth=metrics.ocr_lane_posts.set,
                 on_read=self._observe_ocr,
             )
+
+    @property
+    def metrics(self) -> ServiceMetrics:
+        """The metrics this pipeline records into (the consumer loop records its retries there too)."""
+        return self._metrics
 
     def _observe_ocr(self, waited_s: float, read_s: float) -> None:
         self._metrics.ocr_lane_wait_seconds.observe(waited_s)
@@ -425,7 +437,7 @@ class Pipeline:
         scored: list[tuple[_Candidate, ModerationResult]] = []
         for candidate, content in zip(candidates, contents, strict=True):
             try:
-                (result,) = await self._run_model([content])
+                result = await self._score_alone(content)
             except Exception as exc:  # noqa: BLE001 - the post or the model: the probe tells which
                 if await self._model_is_broken(exc, content):
                     # Dead-lettering here would empty the topic into the DLQ for as long as the model
@@ -437,13 +449,35 @@ class Pipeline:
                         "dead-lettered or committed, the posts are tried again after a pause"
                     ) from exc
                 code = exc.code if isinstance(exc, ModelError) else MODEL_ERROR
-                logger.warning("post %s cannot be scored (%s)", candidate.post.post_id, type(exc).__name__)
-                dead.append(
-                    DeadLetter(candidate.record, code, f"the model failed: {exc!r}", candidate.post.post_id)
+                attempts = 1 if isinstance(exc, InputError) else len(self._single_post_retry_s) + 1
+                logger.warning(
+                    "post %s cannot be scored (%s, %d attempt%s)",
+                    candidate.post.post_id,
+                    type(exc).__name__,
+                    attempts,
+                    "" if attempts == 1 else "s",
                 )
+                reason = f"the model failed {'once' if attempts == 1 else f'{attempts} times'}: {exc!r}"
+                dead.append(DeadLetter(candidate.record, code, reason, candidate.post.post_id))
                 continue
             scored.append((candidate, result))
         return scored
+
+    async def _score_alone(self, content: PostContent) -> ModerationResult:
+        """Score one post, trying again after the pauses of ``single_post_retry_s`` when it fails
+        for a reason other than its input (a transient error must not dead-letter a good post)."""
+        for pause in (*self._single_post_retry_s, None):
+            try:
+                (result,) = await self._run_model([content])
+                return result
+            except InputError:
+                raise
+            except Exception:
+                if pause is None:
+                    raise
+                self._metrics.single_post_retries.inc()
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
 
     async def _model_is_broken(self, error: Exception, failed: PostContent) -> bool:
         """Whether ``error``, raised scoring the post ``failed`` alone, is the model's fault: it also
@@ -474,6 +508,8 @@ class Pipeline:
         self._metrics.inference_seconds.observe(time.perf_counter() - started)
         if len(results) != len(contents):
             raise RuntimeError(f"the scorer returned {len(results)} results for {len(contents)} posts")
+        for result in results:
+            _check_result(result)
         return results
 
     def _decide(
@@ -603,6 +639,25 @@ def _known_good_image(number: int, *, with_text: bool) -> Image.Image:
     for x, byte in enumerate(number.to_bytes(8, "little")):
         image.putpixel((x, 0), (byte, byte, byte))
     return image
+
+
+class InvalidScores(RuntimeError):
+    """The scorer returned a score or attribution share the published contract cannot carry."""
+
+
+def _check_result(result: ModerationResult) -> None:
+    """Scores and attribution shares must be finite and within [0, 1] (the contract's ``Share``):
+    checked before anything is stored, so no row is written that cannot be published."""
+    for category, score in result.scores.items():
+        if not (isinstance(score, int | float) and 0.0 <= score <= 1.0):  # NaN fails both comparisons
+            raise InvalidScores(f"the model returned {score!r} for {category!r}; scores must lie in [0, 1]")
+    for category, shares in result.attribution.items():
+        for modality, share in shares.items():
+            if not (isinstance(share, int | float) and 0.0 <= share <= 1.0):
+                raise InvalidScores(
+                    f"the model returned an attribution share of {share!r} for {category!r}/{modality!r}; "
+                    "shares must lie in [0, 1]"
+                )
 
 
 def _content(candidate: _Candidate) -> PostContent:

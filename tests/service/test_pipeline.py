@@ -30,7 +30,7 @@ from models.errors import InputError
 from models.ocr import OcrEngine
 from models.text_gate import TextGate
 from models.types import ModerationResult, PostContent
-from service.app import handle_batch, subscribe
+from service.app import BatchRetry, handle_batch, subscribe
 from service.contract import Decision
 from service.errors import ModelUnavailable
 from service.images import ImageLimits, ImageLoader
@@ -69,6 +69,8 @@ class FakeScorer:
         self.calls: list[int] = []
         self.seen: list[PostContent] = []
         self.broken = False  # True: fails on every post, as a model out of memory would
+        self.flaky = 0  # fails this many more calls holding a "FLAKY" post, then works
+        self.nan = False  # True: every score NaN, as a model with corrupt weights would give
 
     def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
         self.calls.append(len(posts))
@@ -79,7 +81,14 @@ class FakeScorer:
             raise RuntimeError("the fake model cannot score this post")
         if any(p.text and "UNSCORABLE" in p.text for p in posts):
             raise InputError("the fake model refuses this input")
-        return [self._one(p) for p in posts]
+        if self.flaky and any(p.text and "FLAKY" in p.text for p in posts):
+            self.flaky -= 1
+            raise TimeoutError("the fake model timed out once")
+        results = [self._one(p) for p in posts]
+        for post, result in zip(posts, results, strict=True):
+            if self.nan or (post.text and "NAN" in post.text):
+                result.scores["toxic"] = float("nan")
+        return results
 
     def _one(self, post: PostContent) -> ModerationResult:
         seed = (post.text or "") + ("|image" if post.image is not None else "")
@@ -207,6 +216,7 @@ def _harness(store: FakeStore | None = None) -> Harness:
         output_topic=settings.output_topic,
         dlq_topic=settings.dlq_topic,
         store_retry=StoreRetry(metrics=metrics, _sleep=_no_sleep),
+        single_post_retry_s=(0.0, 0.0),
     )
     subscribe(broker, settings, pipeline)
     harness = Harness(broker, settings, scorer, store, metrics, pipeline)
@@ -380,14 +390,65 @@ async def test_model_error_dead_letters_only_the_culprit(make_harness: Callable[
             _post("ok-2", text="also fine"),
             topic=h.settings.input_topic,
         )
-    # the batch, then one by one; after "bad" fails, a known-good post shows the model works
-    assert h.scorer.calls == [3, 1, 1, 1, 1]
-    assert [p.text for p in h.scorer.seen[4:6]] == ["EXPLODE please", f"{KNOWN_GOOD_TEXT} (check 1)"]
+    # the batch, then one by one; "bad" fails three times (a first failure may be transient), then
+    # a known-good post shows the model works
+    assert h.scorer.calls == [3, 1, 1, 1, 1, 1, 1]
+    assert [p.text for p in h.scorer.seen[4:8]] == ["EXPLODE please"] * 3 + [f"{KNOWN_GOOD_TEXT} (check 1)"]
     assert sorted(payload["post_id"] for _, payload in h.decisions) == ["ok-1", "ok-2"]
     ((value, _, headers),) = h.dead
     assert json.loads(value)["post_id"] == "bad"
     assert headers[HEADER_ERROR] == "model_error"
     assert _value(h.metrics.model_unavailable) == 0
+
+
+async def test_a_post_that_fails_once_is_tried_again_not_dead_lettered(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    h.scorer.flaky = 2  # the batch call, then the post's first call alone
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(
+            _post("ok-1", text="fine"), _post("p", text="FLAKY once"), topic=h.settings.input_topic
+        )
+    assert sorted(payload["post_id"] for _, payload in h.decisions) == ["ok-1", "p"]
+    assert h.dead == []
+    assert _value(h.metrics.single_post_retries) == 1
+
+
+async def test_a_score_outside_0_1_is_never_stored(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness()
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(
+            _post("ok-1", text="fine"), _post("p", text="NAN please"), topic=h.settings.input_topic
+        )
+    assert [payload["post_id"] for _, payload in h.decisions] == ["ok-1"]
+    ((value, _, headers),) = h.dead
+    assert json.loads(value)["post_id"] == "p" and headers[HEADER_ERROR] == "model_error"
+    assert "scores must lie in [0, 1]" in headers[HEADER_REASON]
+    assert [key for key, _ in h.store.rows] == ["ok-1"]
+
+
+async def test_a_model_giving_nan_for_everything_holds_the_posts(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    h.scorer.nan = True
+    async with TestKafkaBroker(h.broker) as br:
+        with pytest.raises(ModelUnavailable):
+            await h.pipeline.process(
+                [
+                    RawRecord(
+                        value=_post("p", text="hello"),
+                        key=b"p",
+                        topic="posts",
+                        partition=0,
+                        offset=0,
+                        timestamp_ms=None,
+                    )
+                ]
+            )
+    assert h.store.rows == {} and h.dead == []
+    del br
 
 
 async def test_an_input_the_model_refuses_is_dead_lettered_without_a_probe(
@@ -616,6 +677,34 @@ async def test_handle_batch_commits_after_success_and_rewinds_on_failure(
         assert failed.nacked and consumer.seeks == [(TopicPartition("posts", 0), 8)]
         assert len(consumer.commits) == 1  # nothing committed past the failed post
         assert offsets.committable() == {}  # and it holds the partition back until redelivered
+
+
+async def test_a_batch_failing_again_and_again_backs_off_exponentially_up_to_the_cap(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    h.scorer.broken = True  # the model fails on every post, the probe included: batches are held
+    pauses: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    consumer, offsets = _RecordingConsumer(), OffsetTracker()
+    retry = BatchRetry(first_s=1.0, max_s=10.0, sleep=no_sleep)
+    async with TestKafkaBroker(h.broker):
+        for _ in range(6):
+            message = _FakeMessage([_Record(_post("p-1", text="hi"), offset=3)], consumer)
+            await handle_batch(message, h.pipeline, offsets, retry)  # type: ignore[arg-type]
+            assert message.nacked
+        assert pauses == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+        assert _value(h.metrics.batch_retries) == 6
+        assert _value(h.metrics.batch_retry_backoff_seconds) == 10.0
+
+        h.scorer.broken = False  # the model works again: the pause resets
+        again = _FakeMessage([_Record(_post("p-1", text="hi"), offset=3)], consumer)
+        await handle_batch(again, h.pipeline, offsets, retry)  # type: ignore[arg-type]
+        assert consumer.commits[-1] == {TopicPartition("posts", 0): 4}
+        assert retry.failures == 0 and _value(h.metrics.batch_retry_backoff_seconds) == 0
 
 
 class _RecordingPublisher:
