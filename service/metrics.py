@@ -67,6 +67,9 @@ class ServiceMetrics:
     model_unavailable: Counter  # postguard_model_unavailable_total: batches held back, the model broken
     single_post_retries: Counter  # postguard_single_post_retries_total: a post that failed alone, tried again
     batch_retries: Counter  # postguard_batch_retries_total: batches rewound and fetched again
+    ocr_lane_retries: (
+        Counter  # postguard_ocr_lane_retries_total: OCR-lane groups decided again after a failure
+    )
     batch_retry_backoff_seconds: Gauge  # the pause before the rewound batch is fetched again
     db_retry_backoff_seconds: Gauge
     consumer_paused: Gauge
@@ -160,6 +163,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         batch_retries=Counter(
             name("batch_retries"),
             "Batches that failed (model unavailable, publish or other errors) and were rewound to be fetched again.",
+            registry=registry,
+        ),
+        ocr_lane_retries=Counter(
+            name("ocr_lane_retries"),
+            "Groups of OCR-lane posts whose decision failed and was tried again (after a pause doubling up to 60 s).",
             registry=registry,
         ),
         batch_retry_backoff_seconds=Gauge(

@@ -9,10 +9,13 @@ under heavy load, at the cost of text latency, docs/performance.md), then has th
 decided (scored, stored and published) in small groups through a callback, and reports them as settled so their offsets can be committed
 (service/offsets.py keeps the commit from passing a post that is not decided yet).
 
-The lane holds at most ``max_pending`` posts: when it is full, :meth:`OcrLane.put` waits, which
-stops the consumer from fetching more (backpressure) instead of buffering images without bound.
-Deciding is idempotent (the database keeps the first decision of a post), so a group that fails is
-retried after a pause, and whatever is unsettled when the service stops is simply redelivered.
+The lane holds at most ``max_pending`` posts in all — waiting to be read, being read, waiting to
+be decided and being decided: when it is full, :meth:`OcrLane.put` waits, which stops the consumer
+from fetching more (backpressure) instead of buffering images without bound, however slow the
+decider. A post already in the lane (the same ``key``: a batch rewound after a failure fetches
+its memes again) is not queued a second time. Deciding is idempotent (the database keeps the first
+decision of a post), so a group that fails is retried after a pause that doubles up to a minute,
+and whatever is unsettled when the service stops is simply redelivered.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
@@ -30,8 +33,10 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Pause before a group whose decision failed (database or broker trouble) is tried again.
+#: Pause before a group whose decision failed (database or broker trouble, the model down) is tried
+#: again, doubled per consecutive failure up to the cap.
 RETRY_PAUSE_S = 1.0
+RETRY_PAUSE_MAX_S = 60.0
 
 
 class OcrLane(Generic[T]):
@@ -41,6 +46,7 @@ class OcrLane(Generic[T]):
         self,
         *,
         image_of: Callable[[T], Image.Image],
+        key_of: Callable[[T], Hashable] = id,
         read_text: Callable[[Image.Image], str] | None,
         decide: Callable[[list[tuple[T, str | None]]], Awaitable[None]],
         max_pending: int = 64,
@@ -48,12 +54,15 @@ class OcrLane(Generic[T]):
         readers: int = 1,
         on_depth: Callable[[int], None] | None = None,
         on_read: Callable[[float, float], None] | None = None,
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
         """``read_text`` runs in the lane's threads (None: the decider's scorer reads the images
         itself), ``readers`` images at a time, so it must be thread-safe when ``readers`` > 1;
         ``decide`` gets (post, text read) pairs and must store and publish them; ``on_depth`` is
         told the number of posts in the lane whenever it changes (a gauge); ``on_read`` is told, for
-        each image read, how long it waited in the lane and how long reading it took (seconds)."""
+        each image read, how long it waited in the lane and how long reading it took (seconds);
+        ``key_of`` names a post (its Kafka position): a post whose key is in the lane is not
+        queued again; ``on_retry`` is told each time a failed group is tried again."""
         if max_pending < 1 or max_group < 1 or readers < 1:
             raise ValueError("max_pending, max_group and readers must be at least 1")
         self._readers = readers
@@ -63,8 +72,13 @@ class OcrLane(Generic[T]):
         self._max_group = max_group
         self._on_depth = on_depth
         self._on_read = on_read
+        self._on_retry = on_retry
+        self._key_of = key_of
+        # Room for posts anywhere in the lane: taken by put, given back once a post is decided.
+        self._room = asyncio.Semaphore(max_pending)
+        self._keys: set[Hashable] = set()
         # (post, when it was queued: time.perf_counter())
-        self._to_read: asyncio.Queue[tuple[T, float]] = asyncio.Queue(maxsize=max_pending)
+        self._to_read: asyncio.Queue[tuple[T, float]] = asyncio.Queue()
         self._to_decide: asyncio.Queue[tuple[T, str | None]] = asyncio.Queue()
         self._in_lane = 0
         self._empty = asyncio.Event()
@@ -92,15 +106,24 @@ class OcrLane(Generic[T]):
                 asyncio.create_task(self._decider(), name="postguard-ocr-decider"),
             ]
 
-    async def put(self, items: Sequence[T]) -> None:
-        """Queue posts for reading; waits while the lane is full."""
+    async def put(self, items: Sequence[T]) -> int:
+        """Queue posts for reading; waits while the lane is full. Posts already in the lane are
+        skipped; returns how many were queued."""
         self.start()
+        fresh = []
+        for item in items:
+            key = self._key_of(item)
+            if key not in self._keys:
+                self._keys.add(key)
+                fresh.append(item)
         # Count the whole batch before the first wait: a drain that starts while this put waits
         # for room must wait for every post of the batch, not only those already queued.
-        if items:
-            self._changed(+len(items))
-        for item in items:
-            await self._to_read.put((item, time.perf_counter()))
+        if fresh:
+            self._changed(+len(fresh))
+        for item in fresh:
+            await self._room.acquire()
+            self._to_read.put_nowait((item, time.perf_counter()))
+        return len(fresh)
 
     async def drain(self, timeout_s: float | None = None) -> bool:
         """Stop taking new posts (the pipeline then reads images inline) and wait until every post in
@@ -155,6 +178,7 @@ class OcrLane(Generic[T]):
             group = [await self._to_decide.get()]
             while len(group) < self._max_group and not self._to_decide.empty():
                 group.append(self._to_decide.get_nowait())
+            failures = 0
             while True:
                 try:
                     await self._decide(group)
@@ -164,12 +188,20 @@ class OcrLane(Generic[T]):
                 except Exception:
                     # Decisions are idempotent: trying again cannot duplicate one. Nothing is
                     # committed past these posts meanwhile, so a crash here loses nothing either.
+                    failures += 1
+                    pause = min(RETRY_PAUSE_MAX_S, RETRY_PAUSE_S * 2 ** (failures - 1))
                     logger.exception(
-                        "deciding %d posts from the OCR lane failed; retrying in %.0f s",
+                        "deciding %d posts from the OCR lane failed (%d in a row); retrying in %.0f s",
                         len(group),
-                        RETRY_PAUSE_S,
+                        failures,
+                        pause,
                     )
-                    await asyncio.sleep(RETRY_PAUSE_S)
+                    if self._on_retry is not None:
+                        self._on_retry()
+                    await asyncio.sleep(pause)
+            for item, _ in group:
+                self._keys.discard(self._key_of(item))
+                self._room.release()
             self._changed(-len(group))
 
     def _changed(self, delta: int) -> None:

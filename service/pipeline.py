@@ -223,12 +223,15 @@ class Pipeline:
                     )
             self._ocr_lane = OcrLane(
                 image_of=_image_of,
+                # Its Kafka position: a batch rewound and fetched again does not queue a post twice.
+                key_of=_position_of,
                 read_text=read_text,
                 decide=self._decide_read,
                 max_pending=ocr_lane_max_pending,
                 readers=ocr_lane_readers,
                 on_depth=metrics.ocr_lane_posts.set,
                 on_read=self._observe_ocr,
+                on_retry=metrics.ocr_lane_retries.inc,
             )
 
     @property
@@ -658,6 +661,11 @@ def _check_result(result: ModerationResult) -> None:
                     f"the model returned an attribution share of {share!r} for {category!r}/{modality!r}; "
                     "shares must lie in [0, 1]"
                 )
+
+
+def _position_of(candidate: _Candidate) -> tuple[str, int, int]:
+    record = candidate.record
+    return (record.topic, record.partition, record.offset)
 
 
 def _content(candidate: _Candidate) -> PostContent:

@@ -124,3 +124,95 @@ async def test_two_readers_read_two_images_at_a_time() -> None:
         assert len(threads) == 2 and all(str(t).startswith("postguard-ocr") for t in threads)
     finally:
         await lane.close()
+
+
+async def test_a_stuck_decider_bounds_the_whole_lane_not_only_the_reading_queue() -> None:
+    """Reading is fast, deciding hangs (the database or the broker stuck): before, posts piled
+    up without bound between the two stages; now every put waits once the lane holds its limit."""
+    reader = BlockingReader()
+    reader.release.set()
+    stuck = asyncio.Event()
+
+    async def decide(group: list[tuple[str, str | None]]) -> None:
+        await stuck.wait()
+
+    lane = OcrLane(image_of=lambda item: _IMAGE, read_text=reader, decide=decide, max_pending=4)
+    try:
+        puts = [asyncio.create_task(lane.put([f"p-{i}"])) for i in range(20)]
+        await asyncio.sleep(0.3)
+        assert sum(task.done() for task in puts) == 4, "more posts than max_pending entered the lane"
+        assert lane._to_decide.qsize() + lane._to_read.qsize() <= 4
+        stuck.set()
+        await asyncio.wait_for(asyncio.gather(*puts), 10)
+        await until(lambda: lane.depth == 0)
+    finally:
+        stuck.set()
+        await lane.close()
+
+
+async def test_a_post_already_in_the_lane_is_not_queued_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model outage: deciding fails again and again, and every rewound batch puts the same memes
+    again. They must not pile up (or be read again) while the first copies wait to be decided."""
+    monkeypatch.setattr("service.ocr_lane.RETRY_PAUSE_S", 0.01)
+    monkeypatch.setattr("service.ocr_lane.RETRY_PAUSE_MAX_S", 0.04)
+    reader = BlockingReader()
+    reader.release.set()
+    outage = {"failures": 0}
+    retries: list[int] = []
+    decided: list[str] = []
+
+    async def decide(group: list[tuple[tuple[str, int], str | None]]) -> None:
+        if outage["failures"] < 12:
+            outage["failures"] += 1
+            raise RuntimeError("the model is unavailable")
+        decided.extend(f"{item[0]}@{item[1]}" for item, _ in group)
+
+    lane: OcrLane[tuple[str, int]] = OcrLane(
+        image_of=lambda item: _IMAGE,
+        key_of=lambda item: item,
+        read_text=reader,
+        decide=decide,
+        max_pending=8,
+        on_retry=lambda: retries.append(1),
+    )
+    try:
+        for _ in range(10):  # the batch rewound and fetched again ten times
+            queued = await lane.put([("posts", 3), ("posts", 4)])
+            assert lane.depth == 2
+            await asyncio.sleep(0.02)
+        assert queued == 0
+        await until(lambda: lane.depth == 0, timeout_s=10)
+        assert sorted(decided) == ["posts@3", "posts@4"]
+        assert len(reader.threads) == 2  # each image read once
+        assert len(retries) == 12
+        assert await lane.put([("posts", 3)]) == 1  # decided: a later redelivery is queued again
+    finally:
+        await lane.close()
+
+
+async def test_failed_groups_are_retried_with_a_pause_doubling_up_to_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def record(seconds: float) -> None:
+        if seconds >= 1:  # the lane's pauses (the test's own polling sleeps 0.01 s)
+            pauses.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr("service.ocr_lane.asyncio.sleep", record)
+    attempts = {"n": 0}
+
+    async def decide(group: list[tuple[str, str | None]]) -> None:
+        attempts["n"] += 1
+        if attempts["n"] <= 8:
+            raise RuntimeError("the database is down")
+
+    lane = OcrLane(image_of=lambda item: _IMAGE, read_text=None, decide=decide)
+    try:
+        await lane.put(["meme"])
+        await until(lambda: lane.depth == 0)
+        assert pauses == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+    finally:
+        await lane.close()

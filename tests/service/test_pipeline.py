@@ -939,11 +939,12 @@ async def test_ocr_lane_lets_the_batch_return_before_its_memes_are_read() -> Non
 async def test_a_full_ocr_lane_holds_the_consumer_back() -> None:
     reader = BlockingReader()
     settled: list[list[int]] = []
-    pipeline, _, _ = _lane_pipeline(reader, settled, ocr_lane_max_pending=1)
+    # Room for two posts in the whole lane: one being read, one waiting to be read.
+    pipeline, _, _ = _lane_pipeline(reader, settled, ocr_lane_max_pending=2)
     try:
         await pipeline.process(_records([_meme("m-1")]))  # being read (taken from the queue)
         await until(lambda: len(reader.threads) == 1)
-        await pipeline.process(_records([_meme("m-2")], first_offset=1))  # fills the queue
+        await pipeline.process(_records([_meme("m-2")], first_offset=1))  # fills the lane
         third = asyncio.create_task(pipeline.process(_records([_meme("m-3")], first_offset=2)))
         await asyncio.sleep(0.3)
         assert not third.done(), "a full lane must make the consumer wait"
