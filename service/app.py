@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -69,6 +72,9 @@ DATABASE_WAIT_S = 60.0
 #: re-fetches every URL image of the batch every second.
 REDELIVERY_PAUSE_S = 1.0
 REDELIVERY_PAUSE_MAX_S = 60.0
+#: A stop (SIGTERM) ends within this bound, whatever the threads do: Kubernetes' default grace
+#: period is 30 s. The OCR lane's drain and the batch in flight take at most GRACEFUL_TIMEOUT_S each.
+SHUTDOWN_BOUND_S = 20.0
 #: Longest a rebalance waits for the posts of partitions being taken away to be decided (the
 #: group waits for this consumer meanwhile; must stay well under the rebalance timeout).
 REVOKE_DRAIN_S = 10.0
@@ -432,7 +438,14 @@ class PostguardApp:
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
-            await self.stop()
+            try:
+                await asyncio.wait_for(self.stop(), SHUTDOWN_BOUND_S)
+            except TimeoutError:
+                logger.error(
+                    "stopping took longer than %.0f s (a stuck OCR read, inference or connection); "
+                    "exiting anyway: what is not committed is redelivered to the next member",
+                    SHUTDOWN_BOUND_S,
+                )
 
     async def __aenter__(self) -> PostguardApp:
         await self.start()
@@ -464,6 +477,28 @@ async def _check_schema(url: str) -> None:
         raise InfrastructureError(
             f"the database schema is {state}, this version needs {expected}: run `postguard migrate` first"
         )
+
+
+def run_service(app: PostguardApp) -> int:
+    """Run ``app`` until SIGTERM or SIGINT and return the exit code, within
+    :data:`SHUTDOWN_BOUND_S` of the signal whatever its threads do: the interpreter would
+    otherwise join a worker thread stuck in an OCR read or an inference call at exit, forever."""
+    asyncio.run(app.run())
+    deadline = time.monotonic() + 1.0  # idle workers released by the stop exit within moments
+    stuck = []
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            stuck.append(thread.name)
+    if stuck:
+        logger.error(
+            "threads still running after the stop: %s; exiting without waiting for them", ", ".join(stuck)
+        )
+        logging.shutdown()
+        os._exit(0)
+    return 0
 
 
 def build_app(

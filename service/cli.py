@@ -106,10 +106,9 @@ def _configure_logging(level: str = "INFO") -> None:
 def _serve() -> int:
     settings = load_settings()
     _configure_logging(settings.log_level)
-    from .app import build_app
+    from .app import build_app, run_service
 
-    asyncio.run(build_app(settings).run())
-    return EXIT_OK
+    return run_service(build_app(settings))
 
 
 def _migrate(downgrade_to: str | None) -> int:

@@ -93,6 +93,8 @@ class InferenceThread:
             if self._on_lent is not None:
                 self._on_lent(time.perf_counter() - started)
 
-    def shutdown(self) -> None:
-        """Wait for running work to finish and release the thread."""
-        self._executor.shutdown(wait=True)
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Release the thread: wait for running work to finish, or (``wait=False``) cancel queued
+        work and return at once, leaving a running call to end by itself (shutdown must not hang
+        on a stuck inference; ``service.app.run_service`` bounds the process's exit)."""
+        self._executor.shutdown(wait=wait, cancel_futures=not wait)

@@ -140,13 +140,15 @@ class OcrLane(Generic[T]):
         return True
 
     async def close(self) -> None:
-        """Cancel the lane's tasks and release its thread (after :meth:`drain`)."""
+        """Cancel the lane's tasks and release its threads (after :meth:`drain`). Does not wait for
+        a read in progress: a stuck OCR call must not hang the shutdown (it ends by itself, or with
+        the process)."""
         self._closing = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        self._thread.shutdown(wait=True)
+        self._thread.shutdown(wait=False, cancel_futures=True)
 
     # --- the two stages ---------------------------------------------------------------------
 

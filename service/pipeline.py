@@ -249,10 +249,11 @@ class Pipeline:
         return await self._ocr_lane.drain(timeout_s) if self._ocr_lane is not None else True
 
     async def aclose(self) -> None:
-        """Stop the OCR lane and release the threads."""
+        """Stop the OCR lane and release the threads, without waiting for a call still running on
+        them (the event loop must not block on a stuck OCR read or inference)."""
         if self._ocr_lane is not None:
             await self._ocr_lane.close()
-        self.close()
+        self._inference.shutdown(wait=False)
 
     def close(self) -> None:
         """Release the inference thread (waits for a running inference to finish)."""

@@ -88,6 +88,9 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    #: What to run (default: ``postguard serve``); tests/faults/hanging_service.py runs the real
+    #: service with a scorer that hangs.
+    command: tuple[str, ...] = ("-m", "service.cli", "serve")
     metrics_port: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,7 +100,7 @@ class ServiceProcess:
         with self.log_path.open("ab") as log:
             log.write(f"--- {self.name}: starting postguard serve\n".encode())
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "serve"],
+                [sys.executable, *self.command],
                 cwd=REPO_ROOT,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
