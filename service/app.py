@@ -366,7 +366,9 @@ class PostguardApp:
         self._topic_keeper.start()
         # Publishes moderators' verdict events from the transactional outbox (service/review/events.py).
         self._relay = OutboxRelay(
-            sessions=session_factory(self._engine), publisher=BrokerPublisher(self.broker)
+            sessions=session_factory(self._engine),
+            publisher=BrokerPublisher(self.broker),
+            gauges=self.metrics.outbox,
         )
         self._relay.start()
         self._monitor = Monitor(

@@ -50,6 +50,36 @@ BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 @dataclass(frozen=True)
+class OutboxGauges:
+    """The verdict-event outbox as its relay sees it (service/review/events.py)."""
+
+    pending: Gauge  # postguard_outbox_pending_events
+    parked: Gauge  # postguard_outbox_parked_events
+    oldest_pending_age_seconds: Gauge  # postguard_outbox_oldest_pending_age_seconds
+
+
+def build_outbox_gauges(registry: CollectorRegistry) -> OutboxGauges:
+    """The outbox gauges on ``registry`` (the service's, or the review page's own)."""
+    return OutboxGauges(
+        pending=Gauge(
+            "postguard_outbox_pending_events",
+            "Verdict events in the outbox waiting to be published (parked ones not included).",
+            registry=registry,
+        ),
+        parked=Gauge(
+            "postguard_outbox_parked_events",
+            "Verdict events the broker kept refusing while others went through: set aside, never published until re-queued.",
+            registry=registry,
+        ),
+        oldest_pending_age_seconds=Gauge(
+            "postguard_outbox_oldest_pending_age_seconds",
+            "How long the oldest pending verdict event has waited; 0 when none waits.",
+            registry=registry,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class ServiceMetrics:
     """Every metric the service exports, bound to :attr:`registry`."""
 
@@ -86,6 +116,7 @@ class ServiceMetrics:
     consumer_lag: Gauge  # postguard_consumer_lag_messages{topic, partition}: the group's, not this member's
     review_queue_items: Gauge  # postguard_review_queue_items{status}
     refresh_errors: Counter  # postguard_metrics_refresh_errors_total{source}: consumer_lag | review_queue
+    outbox: OutboxGauges  # postguard_outbox_*: the verdict-event outbox
 
 
 def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
@@ -232,6 +263,7 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
             ["source"],
             registry=registry,
         ),
+        outbox=build_outbox_gauges(registry),
     )
     # Export every action from the start so rate() and absent() see a series before the first decision.
     for action in ACTIONS:

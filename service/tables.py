@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     func,
 )
 from sqlalchemy import (
@@ -257,7 +258,14 @@ class OutboxRow(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, server_default=sql_text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when the broker kept refusing this row while its neighbours went through: the relay
+    # skips it from then on (an operator re-queues it: docs/operations.md).
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-# What the relay scans: only the unpublished rows, in order.
-Index("ix_outbox_pending", OutboxRow.id, postgresql_where=OutboxRow.published_at.is_(None))
+# What the relay scans: only the unpublished, unparked rows, in order.
+Index(
+    "ix_outbox_pending",
+    OutboxRow.id,
+    postgresql_where=and_(OutboxRow.published_at.is_(None), OutboxRow.parked_at.is_(None)),
+)

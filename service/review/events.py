@@ -7,6 +7,16 @@ relays never send the same row at the same time), publishes them, waits for the 
 acknowledgement and marks them published in the same transaction. A crash after the broker's
 acknowledgement and before that commit publishes the batch again: delivery is at-least-once,
 and consumers deduplicate on ``event_id``.
+
+One bad row does not block the rest: when a batch fails, its rows are published one by one; the
+ones that go through are marked, and a row refused while its neighbours went through counts an
+attempt and, after :data:`MAX_ROW_ATTEMPTS`, is *parked* (skipped from then on, counted in
+``postguard_outbox_parked_events``; docs/operations.md says how to re-queue it). When every row
+fails, the broker is down, not a row: nothing is parked and the relay backs off.
+
+Order: relays lock disjoint rows, so two of them can publish two verdicts of one post in either
+order. Every event carries ``sequence`` (its outbox row id): for one post a later verdict has a
+higher sequence, so consumers keep the event with the highest sequence per ``post_id``.
 """
 
 from __future__ import annotations
@@ -16,13 +26,15 @@ import contextlib
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ..metrics import OutboxGauges
 from ..pipeline import OutgoingMessage
 from ..settings import Settings
 from ..tables import OutboxRow
@@ -30,9 +42,12 @@ from ..tables import OutboxRow
 __all__ = [
     "EVENT_HEADER",
     "KafkaEventPublisher",
+    "MAX_ROW_ATTEMPTS",
     "OutboxRelay",
+    "OutboxState",
     "VerdictEvent",
     "enqueue",
+    "outbox_state",
     "pending_events",
     "verdict_event_json_schema",
 ]
@@ -43,6 +58,8 @@ logger = logging.getLogger(__name__)
 EVENT_HEADER = "postguard-event"
 #: Longest error text kept in ``outbox.last_error``.
 _MAX_ERROR_CHARS = 500
+#: Failed attempts at a row (while other rows went through) before it is parked.
+MAX_ROW_ATTEMPTS = 5
 
 
 class EventPublisher(Protocol):
@@ -70,6 +87,11 @@ class VerdictEvent(BaseModel):
     model_version: str
     policy_version: str
     decided_at: datetime = Field(description="When the verdict was committed, UTC.")
+    sequence: int | None = Field(
+        default=None,
+        description="Set on every published event: its outbox row id. For one post, a later verdict "
+        "has a higher sequence; relays may publish out of order, so keep the highest per post_id.",
+    )
 
     @field_validator("decided_at")
     @classmethod
@@ -98,6 +120,7 @@ def enqueue(session: AsyncSession, *, topic: str, key: str, event: BaseModel, ki
 def _message(row: OutboxRow) -> OutgoingMessage:
     payload = dict(row.payload)
     kind = str(payload.pop("_kind", "event"))
+    payload["sequence"] = row.id
     return OutgoingMessage(
         topic=row.topic,
         value=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
@@ -107,12 +130,39 @@ def _message(row: OutboxRow) -> OutgoingMessage:
 
 
 async def pending_events(*, sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Outbox rows not published yet."""
+    """Outbox rows not published yet (parked ones included)."""
     async with sessions() as session:
         count = await session.scalar(
             select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None))
         )
         return int(count or 0)
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    pending: int  # waiting to be published (not parked)
+    parked: int
+    oldest_pending_age_s: float  # 0 when nothing is pending
+
+
+async def outbox_state(*, sessions: async_sessionmaker[AsyncSession]) -> OutboxState:
+    """What the outbox holds: pending and parked rows, and how long the oldest pending one waits."""
+    async with sessions() as session:
+        row = (
+            await session.execute(
+                select(
+                    func.count().filter(OutboxRow.parked_at.is_(None)),
+                    func.count().filter(OutboxRow.parked_at.is_not(None)),
+                    func.extract(
+                        "epoch",
+                        func.now() - func.min(OutboxRow.created_at).filter(OutboxRow.parked_at.is_(None)),
+                    ),
+                ).where(OutboxRow.published_at.is_(None))
+            )
+        ).one()
+    return OutboxState(
+        pending=int(row[0] or 0), parked=int(row[1] or 0), oldest_pending_age_s=float(row[2] or 0.0)
+    )
 
 
 class OutboxRelay:
@@ -126,8 +176,11 @@ class OutboxRelay:
         batch_size: int = 100,
         interval_s: float = 2.0,
         max_backoff_s: float = 30.0,
+        gauges: OutboxGauges | None = None,
     ) -> None:
+        """``gauges``: refreshed after every drain (pending, parked, oldest pending age)."""
         self._sessions = sessions
+        self._gauges = gauges
         self._publisher = publisher
         self._batch_size = batch_size
         self._interval_s = interval_s
@@ -145,13 +198,15 @@ class OutboxRelay:
                 return total
 
     async def _publish_batch(self) -> int:
-        failure: Exception
+        """Publish one batch of pending rows; return how many were published. Raises when none
+        could be (the broker is down), after counting the attempt on each row."""
+        failures: dict[int, Exception] = {}
         async with self._sessions() as session:
             async with session.begin():
                 rows = list(
                     await session.scalars(
                         select(OutboxRow)
-                        .where(OutboxRow.published_at.is_(None))
+                        .where(OutboxRow.published_at.is_(None), OutboxRow.parked_at.is_(None))
                         .order_by(OutboxRow.id)
                         .limit(self._batch_size)
                         .with_for_update(skip_locked=True)
@@ -159,24 +214,63 @@ class OutboxRelay:
                 )
                 if not rows:
                     return 0
-                ids = [row.id for row in rows]
                 try:
                     await self._publisher.publish_all([_message(row) for row in rows])
-                except Exception as exc:
-                    failure = exc
-                else:
+                    published = [row.id for row in rows]
+                except Exception as exc:  # noqa: BLE001 - one row or the broker: one by one tells
+                    published = []
+                    for row in rows if len(rows) > 1 else ():
+                        try:
+                            await self._publisher.publish_all([_message(row)])
+                            published.append(row.id)
+                        except Exception as row_exc:  # noqa: BLE001 - recorded on the row
+                            failures[row.id] = row_exc
+                    if not published:
+                        failures = {row.id: exc for row in rows}
+                if published:
                     await session.execute(
-                        update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=func.now())
+                        update(OutboxRow).where(OutboxRow.id.in_(published)).values(published_at=func.now())
                     )
-                    return len(rows)
-            # The failed batch's transaction ended (nothing marked); count the attempt apart.
+                    # Rows refused while their neighbours went through: the row is at fault.
+                    for row_id, error in failures.items():
+                        await session.execute(
+                            update(OutboxRow)
+                            .where(OutboxRow.id == row_id)
+                            .values(
+                                attempts=OutboxRow.attempts + 1,
+                                last_error=repr(error)[:_MAX_ERROR_CHARS],
+                                parked_at=case(
+                                    (OutboxRow.attempts + 1 >= MAX_ROW_ATTEMPTS, func.now()), else_=None
+                                ),
+                            )
+                        )
+                        logger.warning("outbox row %d was refused (%r)", row_id, error)
+                    return len(published)
+            # Nothing went through (the transaction ended, nothing marked): the broker, not a row.
+            # Count the attempt, never park for it.
             async with session.begin():
-                await session.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.id.in_(ids))
-                    .values(attempts=OutboxRow.attempts + 1, last_error=repr(failure)[:_MAX_ERROR_CHARS])
-                )
-            raise failure
+                for row_id, error in failures.items():
+                    await session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.id == row_id)
+                        .values(attempts=OutboxRow.attempts + 1, last_error=repr(error)[:_MAX_ERROR_CHARS])
+                    )
+            raise next(iter(failures.values()))
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh_gauges()
+        except Exception as exc:  # noqa: BLE001 - the database may be down too; the gauges wait
+            logger.debug("could not refresh the outbox gauges (%s)", exc)
+
+    async def refresh_gauges(self) -> None:
+        """Set the outbox gauges from the database (no-op without gauges)."""
+        if self._gauges is None:
+            return
+        state = await outbox_state(sessions=self._sessions)
+        self._gauges.pending.set(state.pending)
+        self._gauges.parked.set(state.parked)
+        self._gauges.oldest_pending_age_seconds.set(state.oldest_pending_age_s)
 
     def nudge(self) -> None:
         """Publish now rather than at the next interval (called after a verdict commits)."""
@@ -205,8 +299,10 @@ class OutboxRelay:
             except Exception as exc:  # noqa: BLE001 - retried with backoff; the events stay in the outbox
                 backoff = min(max(backoff * 2, 1.0), self._max_backoff_s)
                 logger.warning("publishing verdict events failed (%s); retrying in %.0f s", exc, backoff)
+                await self._refresh_quietly()
                 await asyncio.sleep(backoff)
                 continue
+            await self._refresh_quietly()
             if sent:
                 logger.info("published %d events from the outbox", sent)
             if backoff:

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from .. import migrate
 from ..database import create_engine_from_url, describe_url, session_factory, wait_for_database
 from ..errors import InfrastructureError
+from ..metrics import build_outbox_gauges
 from ..settings import Settings
 from .events import KafkaEventPublisher, OutboxRelay
 from .metrics import build_review_metrics
@@ -60,11 +61,12 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
     publisher = KafkaEventPublisher(settings)
     try:
         sessions = session_factory(engine)
+        registry = CollectorRegistry(auto_describe=True)
         app = build_review_app(
             settings=settings,
             sessions=sessions,
-            metrics=build_review_metrics(CollectorRegistry(auto_describe=True)),
-            relay=OutboxRelay(sessions=sessions, publisher=publisher),
+            metrics=build_review_metrics(registry),
+            relay=OutboxRelay(sessions=sessions, publisher=publisher, gauges=build_outbox_gauges(registry)),
             host=host,
         )
         config = uvicorn.Config(

@@ -54,7 +54,7 @@ async def test_upgrade_downgrade_upgrade(empty_db: str) -> None:
 
     # Called from inside this test's running event loop on purpose: migrate must cope.
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == migrate.head() == "0003"
+    assert migrate.current(empty_db) == migrate.head() == "0004"
     schema = await run_sync_on(empty_db, _schema)
     assert schema["tables"] == TABLES | REVIEW_TABLES
     assert schema["unique"]["decisions"] == {"uq_decisions_post_id_model_version"}
@@ -89,17 +89,30 @@ async def test_review_migration_downgrades_to_the_initial_schema(empty_db: str) 
     assert await run_sync_on(empty_db, _catalog) == initial
 
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == "0003"
+    assert migrate.current(empty_db) == "0004"
 
 
 async def test_session_version_migration_downgrades_to_the_review_schema(empty_db: str) -> None:
     """0003 adds moderators.session_version (0 for existing accounts); down removes exactly it."""
     migrate.upgrade(empty_db, "0002")
     before = await run_sync_on(empty_db, _catalog)
-    migrate.upgrade(empty_db)
+    migrate.upgrade(empty_db, "0003")
     after = await run_sync_on(empty_db, _catalog)
     assert after - before == {("column", "moderators", "session_version", "integer NO 0")}
     migrate.downgrade(empty_db, "0002")
+    assert await run_sync_on(empty_db, _catalog) == before
+
+
+async def test_outbox_parking_migration_downgrades_to_the_session_schema(empty_db: str) -> None:
+    """0004 adds outbox.parked_at and narrows the pending index to unparked rows; down restores both."""
+    migrate.upgrade(empty_db, "0003")
+    before = await run_sync_on(empty_db, _catalog)
+    migrate.upgrade(empty_db, "0004")
+    after = await run_sync_on(empty_db, _catalog)
+    added = after - before
+    assert ("column", "outbox", "parked_at", "timestamp with time zone YES") in added
+    assert any(kind == "index" and "parked_at IS NULL" in definition for kind, _, _, definition in added)
+    migrate.downgrade(empty_db, "0003")
     assert await run_sync_on(empty_db, _catalog) == before
 
 
