@@ -125,6 +125,19 @@ def _migrate(downgrade_to: str | None) -> int:
     else:
         migrate.upgrade(url)
         logger.info("database %s is at revision %s", describe_url(url), migrate.head())
+        role = settings.database_runtime_role
+        if role:
+            try:
+                migrate.grant_runtime_role(url, role)
+            except ValueError as exc:
+                print(f"postguard migrate: {exc}", file=sys.stderr)
+                return EXIT_CONFIG
+            logger.info("granted the runtime role %s its privileges (audit_log: SELECT, INSERT only)", role)
+        else:
+            logger.warning(
+                "POSTGUARD_DATABASE_RUNTIME_ROLE is not set: the service connects as the tables' owner, "
+                "which can disable the audit log's append-only trigger (docs/operations.md)"
+            )
     return EXIT_OK
 
 

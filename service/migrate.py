@@ -12,6 +12,7 @@ caller's loop while they run; prefer ``await asyncio.to_thread(upgrade, url)`` t
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -29,7 +30,15 @@ import migrations
 
 from .settings import with_driver
 
-__all__ = ["alembic_config", "current", "downgrade", "head", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "current",
+    "downgrade",
+    "grant_runtime_role",
+    "head",
+    "runtime_grants",
+    "upgrade",
+]
 
 T = TypeVar("T")
 
@@ -101,3 +110,61 @@ def current(database_url: str) -> str | None:
 
 def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+#: Role names ``grant_runtime_role`` accepts (it quotes them too): plain lower-case identifiers.
+_ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+#: The one table the runtime role may only read and append to.
+APPEND_ONLY_TABLE = "audit_log"
+
+
+def runtime_grants(role: str) -> list[str]:
+    """The statements that give ``role`` exactly what the service and the review page need: read,
+    insert and update the tables they work on, but only SELECT and INSERT on ``audit_log``; no
+    table is the role's own, so it cannot alter, disable the trigger of, truncate or drop any."""
+    if not _ROLE_NAME.match(role):
+        raise ValueError(f"runtime role {role!r} must be a lower-case identifier (letters, digits, _)")
+    from .tables import Base
+
+    quoted = f'"{role}"'
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name != APPEND_ONLY_TABLE]
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {quoted}",
+        *(f'REVOKE ALL ON TABLE "{name}" FROM {quoted}' for name in [*tables, APPEND_ONLY_TABLE]),
+        *(f'GRANT SELECT, INSERT, UPDATE ON TABLE "{name}" TO {quoted}' for name in tables),
+        f'GRANT SELECT, INSERT ON TABLE "{APPEND_ONLY_TABLE}" TO {quoted}',
+        f"GRANT SELECT ON TABLE alembic_version TO {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+    ]
+
+
+def grant_runtime_role(database_url: str, role: str) -> None:
+    """Grant ``role`` (the role the service connects as) its privileges on the migrated schema
+    (:func:`runtime_grants`), as the role running the migrations, which owns the tables. Raises
+    ``ValueError`` with what to do when the role is missing or is the owner itself."""
+    statements = runtime_grants(role)
+
+    async def grant() -> None:
+        engine = create_async_engine(with_driver(database_url, "asyncpg"), poolclass=NullPool)
+        try:
+            async with engine.begin() as connection:
+                exists = await connection.scalar(
+                    text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+                )
+                if not exists:
+                    raise ValueError(
+                        f"the runtime role {role!r} does not exist: create it first "
+                        f"(CREATE ROLE {role} LOGIN PASSWORD '...'), then run the migration again"
+                    )
+                owner = await connection.scalar(text("SELECT current_user"))
+                if owner == role:
+                    raise ValueError(
+                        f"the migration runs as {role!r}, the runtime role itself: the tables' owner can "
+                        "disable the audit log's trigger. Migrate as another role (the owner)"
+                    )
+                for statement in statements:
+                    await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    _in_thread(lambda: asyncio.run(grant()))

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     database_url: SecretStr = Field(
         description="PostgreSQL URL, e.g. postgresql://user:password@host:5432/db (driver chosen by postguard)"
     )
+    database_runtime_role: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="For `postguard migrate`: the role the service and review page connect as; the "
+        "migration (run as the tables' owner) grants it SELECT/INSERT/UPDATE, and only SELECT/INSERT "
+        "on audit_log, so it cannot disable the audit trail",
+    )
 
     # --- topics and consumer group ---
     input_topic: str = Field("posts", description="Topic the posts are read from")

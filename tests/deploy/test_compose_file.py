@@ -102,8 +102,15 @@ def test_migrate_and_postguard_share_the_image_and_the_database() -> None:
     assert migrate["build"] == postguard["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     assert (COMPOSE.parent / ".." / "deploy" / "Dockerfile").is_file()
     url = postguard["environment"]["POSTGUARD_DATABASE_URL"]
-    assert migrate["environment"]["POSTGUARD_DATABASE_URL"] == url
-    assert url.startswith("postgresql://") and "@postgres:5432/" in url
+    owner_url = migrate["environment"]["POSTGUARD_DATABASE_URL"]
+    for each in (url, owner_url):
+        assert each.startswith("postgresql://") and "@postgres:5432/${POSTGRES_DB}" in each
+    # The service connects as the runtime role the migration grants, never as the tables' owner.
+    assert url.startswith("postgresql://${POSTGRES_APP_USER}:${POSTGRES_APP_PASSWORD}@")
+    assert owner_url.startswith("postgresql://${POSTGRES_USER}:${POSTGRES_PASSWORD}@")
+    assert migrate["environment"]["POSTGUARD_DATABASE_RUNTIME_ROLE"] == "${POSTGRES_APP_USER}"
+    init = services["postgres"]["volumes"]
+    assert "./postgres/10-runtime-role.sh:/docker-entrypoint-initdb.d/10-runtime-role.sh:ro" in init
 
 
 def test_postguard_environment_names_real_settings() -> None:

@@ -93,6 +93,10 @@ def test_no_secret_values_are_committed(manifests: dict[str, dict[str, Any]]) ->
     database = {v["name"]: v for v in _container(manifests, "Deployment")["env"]}["POSTGUARD_DATABASE_URL"]
     assert database["valueFrom"]["secretKeyRef"]["key"] == "database-url"
     assert "optional" not in database["valueFrom"]["secretKeyRef"]
+    # The migration runs as the tables' owner and grants the runtime role (the service's user).
+    job = {v["name"]: v for v in _container(manifests, "Job")["env"]}
+    assert job["POSTGUARD_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-owner-url"
+    assert job["POSTGUARD_DATABASE_RUNTIME_ROLE"]["value"] == "postguard_app"
 
 
 def test_configmap_sets_only_real_settings_and_no_secrets(manifests: dict[str, dict[str, Any]]) -> None:
