@@ -96,6 +96,7 @@ class ServiceMetrics:
     db_write_errors: Counter  # postguard_db_write_errors_total
     model_unavailable: Counter  # postguard_model_unavailable_total: batches held back, the model broken
     single_post_retries: Counter  # postguard_single_post_retries_total: a post that failed alone, tried again
+    decisions_republished: Counter  # postguard_decisions_republished_total: duplicate decision events
     batch_retries: Counter  # postguard_batch_retries_total: batches rewound and fetched again
     ocr_lane_retries: (
         Counter  # postguard_ocr_lane_retries_total: OCR-lane groups decided again after a failure
@@ -184,6 +185,11 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
         model_unavailable=Counter(
             name("model_unavailable"),
             "Batches (or OCR-lane groups) held back for another try because the model failed on a known-good post too.",
+            registry=registry,
+        ),
+        decisions_republished=Counter(
+            name("decisions_republished"),
+            "Decision events published for a decision read back from the database (stored by an earlier delivery of the post): duplicates, unless that delivery's publish failed.",
             registry=registry,
         ),
         single_post_retries=Counter(

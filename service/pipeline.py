@@ -604,6 +604,10 @@ class Pipeline:
                 for rule in decision.triggered:
                     if rule.get("kind") == "category":
                         metrics.category_triggers.labels(category=str(rule.get("name"))).inc()
+            else:
+                # Read back from the database: an earlier delivery stored it, and (unless that
+                # delivery's publish failed) published it too: this event is a duplicate.
+                metrics.decisions_republished.inc()
             if candidate.record.timestamp_ms is not None:
                 metrics.end_to_end_seconds.observe(max(0.0, now - candidate.record.timestamp_ms / 1000))
         for item in dead:

@@ -8,6 +8,9 @@ waits with a deadline; a wait that runs out fails the test with the service's lo
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
+import io
 import json
 import os
 import re
@@ -27,6 +30,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from PIL import Image, ImageDraw, ImageFont
 
 from service.embedded import free_port
 
@@ -286,10 +290,36 @@ def post_message(post_id: str, *, text: str | None = None, author_id: str = "u-1
     return json.dumps(document).encode()
 
 
-def valid_posts(prefix: str, count: int) -> list[tuple[bytes, bytes]]:
-    """``count`` text posts keyed by post_id: ``{prefix}-00000`` ..."""
-    ids = [f"{prefix}-{i:05d}" for i in range(count)]
-    return [(pid.encode(), post_message(pid, text=f"post number {i}")) for i, pid in enumerate(ids)]
+#: Every this many posts of a fault test's stream is a meme (text written in an image), so every
+#: fault also hits posts in the OCR lane, decided out of order behind their batch.
+MEMES_EVERY = 50
+
+
+def valid_posts(prefix: str, count: int, *, memes_every: int = MEMES_EVERY) -> list[tuple[bytes, bytes]]:
+    """``count`` posts keyed by post_id: ``{prefix}-00000`` ...; every ``memes_every``-th is a
+    meme whose text needs OCR (the service's text gate sends it to the OCR lane), the rest text."""
+    posts = []
+    for i in range(count):
+        pid = f"{prefix}-{i:05d}"
+        if memes_every and i % memes_every == memes_every - 1:
+            message = post_message(pid, image={"data": meme_image(f"MEME {i}")})
+        else:
+            message = post_message(pid, text=f"post number {i}")
+        posts.append((pid.encode(), message))
+    return posts
+
+
+@functools.cache
+def meme_image(caption: str) -> str:
+    """A small PNG (base64) with lines of large text on white."""
+    image = Image.new("RGB", (360, 240), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=36)
+    for row, line in enumerate((caption, "WHEN IT WORKS", "ON FRIDAY")):
+        draw.text((16, 20 + row * 70), line, fill=(0, 0, 0), font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 async def read_topic(

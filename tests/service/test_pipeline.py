@@ -596,6 +596,7 @@ async def test_a_repeat_in_one_batch_gets_the_first_copys_decision(
     first, second = (payload for _, payload in h.decisions)
     assert first == second and first["post_id"] == "p-1"
     assert len(h.store.rows) == 1 and h.dead == []
+    assert _value(h.metrics.decisions_republished) == 1  # the second event is counted as such
 
 
 async def test_a_repeat_whose_first_copy_is_rejected_is_decided_on_its_own(
