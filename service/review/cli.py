@@ -79,6 +79,14 @@ def add_commands(commands: Any) -> None:
     )
 
     actions.add_parser("publish", help="publish pending verdict events from the outbox now, then exit")
+    outbox = actions.add_parser(
+        "outbox",
+        help="show the outbox (pending and parked verdict events); --requeue parked ones",
+        description="Count pending verdict events and list parked ones (refused by the broker again "
+        "and again while others went through). --requeue puts the parked ones back for the relay, "
+        "once the cause is fixed.",
+    )
+    outbox.add_argument("--requeue", action="store_true", help="re-queue every parked event (attempts reset)")
 
     serve = actions.add_parser(
         "serve",
@@ -164,6 +172,8 @@ def _review(args: argparse.Namespace) -> int:
     if action == "publish":
         return _publish()
     settings = _database_settings()
+    if action == "outbox":
+        return _outbox(settings, requeue=args.requeue)
     if action == "list":
         items = _with_sessions(
             settings, lambda s: queue.list_items(sessions=s, status=args.status, limit=args.limit)
@@ -246,6 +256,29 @@ def _publish() -> int:
     sent = _with_sessions(settings, work)
     print(f"published {sent} events")
     return EXIT_OK
+
+
+def _outbox(settings: Settings, *, requeue: bool) -> int:
+    from .events import outbox_state, parked_events, requeue_parked
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> int:
+        parked = await parked_events(sessions=sessions)
+        state = await outbox_state(sessions=sessions)
+        print(
+            f"{state.pending} events pending (oldest waiting {state.oldest_pending_age_s:.0f} s), "
+            f"{state.parked} parked"
+        )
+        for event in parked:
+            print(
+                f"parked {event.id}: topic {event.topic}, key {event.key}, {event.attempts} attempts, "
+                f"since {event.parked_at:%Y-%m-%d %H:%M:%S %Z}: {event.last_error}"
+            )
+        if requeue and parked:
+            count = await requeue_parked(sessions=sessions)
+            print(f"re-queued {count} parked events; the relay publishes them at its next pass")
+        return EXIT_OK
+
+    return _with_sessions(settings, work)
 
 
 def _serve(host: str | None, port: int | None) -> int:

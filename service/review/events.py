@@ -46,9 +46,12 @@ __all__ = [
     "OutboxRelay",
     "OutboxState",
     "VerdictEvent",
+    "ParkedEvent",
     "enqueue",
     "outbox_state",
+    "parked_events",
     "pending_events",
+    "requeue_parked",
     "verdict_event_json_schema",
 ]
 
@@ -136,6 +139,43 @@ async def pending_events(*, sessions: async_sessionmaker[AsyncSession]) -> int:
             select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None))
         )
         return int(count or 0)
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    """An outbox row the relay set aside (see the module docstring)."""
+
+    id: int
+    topic: str
+    key: str | None
+    attempts: int
+    last_error: str | None
+    parked_at: datetime
+
+
+async def parked_events(*, sessions: async_sessionmaker[AsyncSession]) -> list[ParkedEvent]:
+    """The parked rows, oldest first."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.published_at.is_(None), OutboxRow.parked_at.is_not(None))
+            .order_by(OutboxRow.id)
+        )
+        return [
+            ParkedEvent(r.id, r.topic, r.key, r.attempts, r.last_error, r.parked_at)  # type: ignore[arg-type]
+            for r in rows
+        ]
+
+
+async def requeue_parked(*, sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Put every parked row back in the relay's queue (attempts reset); returns how many."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.published_at.is_(None), OutboxRow.parked_at.is_not(None))
+            .values(parked_at=None, attempts=0)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

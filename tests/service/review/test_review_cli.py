@@ -152,3 +152,48 @@ def test_serve_without_a_secret_is_a_configuration_error(
     monkeypatch.delenv("POSTGUARD_REVIEW_SECRET", raising=False)
     assert main(["review", "serve", "--port", "0"]) == 2
     assert "POSTGUARD_REVIEW_SECRET is required" in capsys.readouterr().err
+
+
+def test_outbox_lists_parked_events_and_requeues_them(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import func, select
+
+    from service.tables import OutboxRow
+
+    async def seed() -> None:
+        engine = create_engine_from_url(env)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                session.add(OutboxRow(topic="verdicts", key="p-1", payload={"_kind": "verdict"}))
+                session.add(
+                    OutboxRow(
+                        topic="verdicts",
+                        key="p-big",
+                        payload={"_kind": "verdict"},
+                        attempts=5,
+                        last_error="MessageSizeTooLargeError()",
+                        parked_at=func.now(),
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    async def parked() -> int:
+        engine = create_engine_from_url(env)
+        try:
+            async with session_factory(engine)() as session:
+                count = await session.scalar(
+                    select(func.count()).select_from(OutboxRow).where(OutboxRow.parked_at.is_not(None))
+                )
+                return int(count or 0)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(seed())
+    assert main(["review", "outbox"]) == 0
+    out = capsys.readouterr().out
+    assert "1 events pending" in out and "1 parked" in out
+    assert "key p-big, 5 attempts" in out and "MessageSizeTooLargeError" in out
+    assert asyncio.run(parked()) == 1  # listing changes nothing
+    assert main(["review", "outbox", "--requeue"]) == 0
+    assert "re-queued 1 parked events" in capsys.readouterr().out
+    assert asyncio.run(parked()) == 0
