@@ -183,8 +183,8 @@ async def handle_batch(
         await retry.sleep(pause)
         return
     retry.succeeded(pipeline.metrics)
-    deferred = {(r.topic, r.partition, r.offset) for r in outcome.deferred}
-    offsets.settle(r for r in records if (r.topic, r.partition, r.offset) not in deferred)
+    deferred = {r.position for r in outcome.deferred}
+    offsets.settle(r for r in records if r.position not in deferred)
     # A failed commit (typically a rebalance took the partitions mid-batch) is logged by the tracker:
     # the new owner redelivers and finds the decisions already stored, so nothing is lost or doubled.
     await offsets.commit()

@@ -94,6 +94,10 @@ def _clean_id(value: str) -> str:
 
 IdStr = Annotated[str, AfterValidator(_clean_id)]
 Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+#: A decision's scores (category -> probability) and attribution (category -> modality -> share):
+#: the pipeline checks the model's output against them before anything is stored.
+Scores = dict[str, Share]
+Attribution = dict[str, dict[Modality, Share]]
 
 
 class ImageRef(BaseModel):
@@ -296,9 +300,9 @@ class Decision(BaseModel):
 
     post_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     action: Action
-    scores: dict[str, Share] = Field(description="Probability per category, in [0, 1].")
+    scores: Scores = Field(description="Probability per category, in [0, 1].")
     triggered: list[TriggeredRule] = Field(default_factory=list, description="Every rule that fired.")
-    attribution: dict[str, dict[Modality, Share]] = Field(
+    attribution: Attribution = Field(
         default_factory=dict,
         description="Per category, the share of the score due to the caption, the image pixels and the image's text.",
     )

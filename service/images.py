@@ -429,14 +429,12 @@ def _address_problem(address: IPAddress, *, allow_private: bool) -> str | None:
     if embedded is not None:
         problem = _address_problem(embedded, allow_private=allow_private)
         return None if problem is None else f"embeds {embedded}: {problem}"
-    for network, name in _ALWAYS_DENIED:
-        if address.version == network.version and address in network:
-            return name
-    if allow_private:
-        return None
-    for network, name in _PRIVATE_OR_SPECIAL:
-        if address.version == network.version and address in network:
-            return name
+    always = _listed(address, _ALWAYS_DENIED)
+    if always is not None or allow_private:
+        return always
+    special = _listed(address, _PRIVATE_OR_SPECIAL)
+    if special is not None:
+        return special
     checks = (
         (address.is_loopback, "loopback"),
         (isinstance(address, ipaddress.IPv6Address) and address.is_site_local, "site-local"),
@@ -445,6 +443,16 @@ def _address_problem(address: IPAddress, *, allow_private: bool) -> str | None:
         (not address.is_global, "not globally routable"),
     )
     return next((name for failed, name in checks if failed), None)
+
+
+def _listed(
+    address: IPAddress, networks: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]
+) -> str | None:
+    """The name of the first of ``networks`` that holds ``address``."""
+    return next(
+        (name for network, name in networks if address.version == network.version and address in network),
+        None,
+    )
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:

@@ -98,23 +98,30 @@ async def check_idempotent_producer(settings: Settings, *, timeout_s: float = 15
         **client_security_kwargs(settings),
     )
     try:
-        # start() asks the broker for a producer id (InitProducerId) when idempotence is on.
-        await asyncio.wait_for(producer.start(), timeout_s)
-    except KafkaConnectionError:
-        raise  # an unreachable broker is not a verdict on idempotence
-    except KafkaError as exc:
-        raise idempotence_refused(settings, exc) from exc
+        await asyncio.wait_for(start_producer(producer, settings), timeout_s)
     finally:
         await producer.stop()
 
 
-def idempotence_refused(settings: Settings, exc: BaseException) -> ConfigError:
-    """The error for a broker that will not give an idempotent producer its id."""
-    return ConfigError(
-        "POSTGUARD_KAFKA_ENABLE_IDEMPOTENCE=true, but the broker at "
-        f"{settings.kafka_bootstrap} did not grant an idempotent producer id ({exc!r}); "
-        "turn the setting off for brokers without idempotence support (Tansu is one)"
-    )
+async def start_producer(producer: AIOKafkaProducer, settings: Settings) -> None:
+    """Start ``producer`` (stopped again if that fails). With idempotence on, start() asks the
+    broker for a producer id (InitProducerId): a refusal becomes a :class:`ConfigError` naming
+    the setting; an unreachable broker is not a verdict on idempotence and is raised as it is."""
+    try:
+        await producer.start()
+    except BaseException as exc:
+        await producer.stop()
+        if (
+            isinstance(exc, KafkaError)
+            and settings.kafka_enable_idempotence
+            and not isinstance(exc, KafkaConnectionError)
+        ):
+            raise ConfigError(
+                "POSTGUARD_KAFKA_ENABLE_IDEMPOTENCE=true, but the broker at "
+                f"{settings.kafka_bootstrap} did not grant an idempotent producer id ({exc!r}); "
+                "turn the setting off for brokers without idempotence support (Tansu is one)"
+            ) from exc
+        raise
 
 
 def broker_security(settings: Settings) -> BaseSecurity | None:

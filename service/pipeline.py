@@ -33,11 +33,12 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import TypeAdapter, ValidationError
 
 from models.errors import InputError, ModelError
 from models.types import ModerationResult, PostContent
 
-from .contract import Decision, Post, parse_post
+from .contract import Attribution, Decision, Post, Scores, parse_post
 from .errors import ModelUnavailable, PostRejected
 from .images import ImageLoader, LoadedImage
 from .inference_thread import InferenceThread
@@ -90,6 +91,11 @@ class RawRecord:
     partition: int
     offset: int
     timestamp_ms: int | None
+
+    @property
+    def position(self) -> tuple[str, int, int]:
+        """Where it is in Kafka: (topic, partition, offset)."""
+        return (self.topic, self.partition, self.offset)
 
     @property
     def source(self) -> SourceRef:
@@ -654,23 +660,33 @@ class InvalidScores(RuntimeError):
 
 
 def _check_result(result: ModerationResult) -> None:
-    """Scores and attribution shares must be finite and within [0, 1] (the contract's ``Share``):
-    checked before anything is stored, so no row is written that cannot be published."""
-    for category, score in result.scores.items():
-        if not (isinstance(score, int | float) and 0.0 <= score <= 1.0):  # NaN fails both comparisons
-            raise InvalidScores(f"the model returned {score!r} for {category!r}; scores must lie in [0, 1]")
-    for category, shares in result.attribution.items():
-        for modality, share in shares.items():
-            if not (isinstance(share, int | float) and 0.0 <= share <= 1.0):
-                raise InvalidScores(
-                    f"the model returned an attribution share of {share!r} for {category!r}/{modality!r}; "
-                    "shares must lie in [0, 1]"
-                )
+    """Scores and attribution must fit the published contract (``contract.Scores`` and
+    ``Attribution``: finite shares in [0, 1]): checked before anything is stored, so no row is
+    written that cannot be published."""
+    for adapter, what, value in (
+        (_SCORES, "scores must lie in [0, 1]", result.scores),
+        (
+            _ATTRIBUTION,
+            "attribution shares must lie in [0, 1], per modality of the contract",
+            result.attribution,
+        ),
+    ):
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = "/".join(repr(part) for part in error["loc"])
+            raise InvalidScores(
+                f"the model returned {error['input']!r} for {where} ({error['msg']}); {what}"
+            ) from None
+
+
+_SCORES: TypeAdapter[Scores] = TypeAdapter(Scores)
+_ATTRIBUTION: TypeAdapter[Attribution] = TypeAdapter(Attribution)
 
 
 def _position_of(candidate: _Candidate) -> tuple[str, int, int]:
-    record = candidate.record
-    return (record.topic, record.partition, record.offset)
+    return candidate.record.position
 
 
 def _content(candidate: _Candidate) -> PostContent:

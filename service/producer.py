@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from .kafka_setup import CLIENT_ID, client_security_kwargs, idempotence_refused, producer_delivery_kwargs
+from .kafka_setup import CLIENT_ID, client_security_kwargs, producer_delivery_kwargs, start_producer
 from .settings import Settings
 
 #: Sends in flight before waiting for acknowledgements: bounds memory for large files.
@@ -45,13 +44,7 @@ async def publish(
         **producer_delivery_kwargs(settings),
         **client_security_kwargs(settings),
     )
-    try:
-        await producer.start()
-    except KafkaError as exc:
-        await producer.stop()
-        if settings.kafka_enable_idempotence and not isinstance(exc, KafkaConnectionError):
-            raise idempotence_refused(settings, exc) from exc
-        raise
+    await start_producer(producer, settings)
     sent = 0
     try:
         pending: list[asyncio.Future[object]] = []

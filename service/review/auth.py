@@ -69,6 +69,12 @@ class Moderator:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @classmethod
+    def from_row(cls, row: ModeratorRow) -> Moderator:
+        return cls(
+            username=row.username, role=row.role, disabled=row.disabled, session_version=row.session_version
+        )
+
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
@@ -219,12 +225,7 @@ async def set_disabled(
 async def list_moderators(*, sessions: async_sessionmaker[AsyncSession]) -> list[Moderator]:
     async with sessions() as session:
         rows = await session.scalars(select(ModeratorRow).order_by(ModeratorRow.username))
-        return [
-            Moderator(
-                username=r.username, role=r.role, disabled=r.disabled, session_version=r.session_version
-            )
-            for r in rows
-        ]
+        return [Moderator.from_row(r) for r in rows]
 
 
 async def get_active_moderator(*, session: AsyncSession, username: str) -> Moderator:
@@ -234,9 +235,7 @@ async def get_active_moderator(*, session: AsyncSession, username: str) -> Moder
         raise ReviewNotFound(f"no moderator named {username!r} (create one with `postguard moderators add`)")
     if row.disabled:
         raise ModeratorRejected(f"moderator {username!r} is disabled")
-    return Moderator(
-        username=row.username, role=row.role, disabled=row.disabled, session_version=row.session_version
-    )
+    return Moderator.from_row(row)
 
 
 async def revoke_sessions(*, sessions: async_sessionmaker[AsyncSession], username: str) -> None:
@@ -296,6 +295,4 @@ async def authenticate(
             entity_id=username,
             after={"password_rehashed": True} if "password_hash" in values else None,
         )
-        return Moderator(
-            username=row.username, role=row.role, disabled=row.disabled, session_version=row.session_version
-        )
+        return Moderator.from_row(row)

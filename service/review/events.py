@@ -272,29 +272,12 @@ class OutboxRelay:
                         update(OutboxRow).where(OutboxRow.id.in_(published)).values(published_at=func.now())
                     )
                     # Rows refused while their neighbours went through: the row is at fault.
-                    for row_id, error in failures.items():
-                        await session.execute(
-                            update(OutboxRow)
-                            .where(OutboxRow.id == row_id)
-                            .values(
-                                attempts=OutboxRow.attempts + 1,
-                                last_error=repr(error)[:_MAX_ERROR_CHARS],
-                                parked_at=case(
-                                    (OutboxRow.attempts + 1 >= MAX_ROW_ATTEMPTS, func.now()), else_=None
-                                ),
-                            )
-                        )
-                        logger.warning("outbox row %d was refused (%r)", row_id, error)
+                    await _count_failures(session, failures, may_park=True)
                     return len(published)
             # Nothing went through (the transaction ended, nothing marked): the broker, not a row.
             # Count the attempt, never park for it.
             async with session.begin():
-                for row_id, error in failures.items():
-                    await session.execute(
-                        update(OutboxRow)
-                        .where(OutboxRow.id == row_id)
-                        .values(attempts=OutboxRow.attempts + 1, last_error=repr(error)[:_MAX_ERROR_CHARS])
-                    )
+                await _count_failures(session, failures, may_park=False)
             raise next(iter(failures.values()))
 
     async def _refresh_quietly(self) -> None:
@@ -353,6 +336,20 @@ class OutboxRelay:
             self._wake.clear()
 
 
+async def _count_failures(session: AsyncSession, failures: dict[int, Exception], *, may_park: bool) -> None:
+    """One more attempt and the error on each failed row; with ``may_park``, a row reaching
+    :data:`MAX_ROW_ATTEMPTS` is parked."""
+    for row_id, error in failures.items():
+        values: dict[str, object] = {
+            "attempts": OutboxRow.attempts + 1,
+            "last_error": repr(error)[:_MAX_ERROR_CHARS],
+        }
+        if may_park:
+            values["parked_at"] = case((OutboxRow.attempts + 1 >= MAX_ROW_ATTEMPTS, func.now()), else_=None)
+            logger.warning("outbox row %d was refused (%r)", row_id, error)
+        await session.execute(update(OutboxRow).where(OutboxRow.id == row_id).values(**values))
+
+
 class KafkaEventPublisher:
     """A plain aiokafka producer (acks=all, idempotent where configured) for processes without a
     FastStream broker."""
@@ -364,13 +361,12 @@ class KafkaEventPublisher:
     async def _started(self) -> Any:
         if self._producer is None:
             from aiokafka import AIOKafkaProducer
-            from aiokafka.errors import KafkaConnectionError, KafkaError
 
             from ..kafka_setup import (
                 CLIENT_ID,
                 client_security_kwargs,
-                idempotence_refused,
                 producer_delivery_kwargs,
+                start_producer,
             )
 
             producer = AIOKafkaProducer(
@@ -380,16 +376,7 @@ class KafkaEventPublisher:
                 **producer_delivery_kwargs(self._settings),
                 **client_security_kwargs(self._settings),
             )
-            try:
-                await producer.start()
-            except KafkaError as exc:
-                await producer.stop()
-                if self._settings.kafka_enable_idempotence and not isinstance(exc, KafkaConnectionError):
-                    raise idempotence_refused(self._settings, exc) from exc
-                raise
-            except BaseException:
-                await producer.stop()
-                raise
+            await start_producer(producer, self._settings)
             self._producer = producer
         return self._producer
 

@@ -24,8 +24,7 @@ from service.database import create_engine_from_url, session_factory
 from service.embedded import PostgresServer
 from service.review.audit import record_service_versions
 from service.review.auth import add_moderator
-from service.review.queue import claim_next, resolve
-from tests.utils.review import seed_items
+from tests.utils.review import claim_and_resolve, seed_items
 
 pytestmark = pytest.mark.integration
 
@@ -148,16 +147,7 @@ async def test_the_runtime_role_runs_the_whole_workflow(
         await record_service_versions(sessions=sessions, model_version="m-1", policy_version="p-1")
         await add_moderator(sessions=sessions, username="alice", password="a long enough password")
         await seed_items(sessions, 2)
-        item = await claim_next(sessions=sessions, moderator="alice", claim_ttl_s=60)
-        assert item is not None
-        await resolve(
-            sessions=sessions,
-            item_id=item.item_id,
-            moderator="alice",
-            action="block",
-            labels={},
-            verdicts_topic="v",
-        )
+        await claim_and_resolve(sessions, "alice", action="block", labels={}, verdicts_topic="v")
     finally:
         await engine.dispose()
     actions = {r["action"] for r in await runtime_connection.fetch("SELECT action FROM audit_log")}

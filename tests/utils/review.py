@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.repository import record_decisions
 from service.review.auth import hash_password
+from service.review.queue import claim_next, resolve
 from service.tables import ModeratorRow, ReviewItemRow
 from tests.utils.records import make_record
 
 Sessions = async_sessionmaker[AsyncSession]
 
 PASSWORD = "correct horse battery staple"
-# One scrypt hash for every seeded moderator: hashing costs ~50 ms, tests seed dozens.
+# One scrypt hash for every seeded moderator: hashing costs ~0.6 s (N = 2**17), tests seed dozens.
 _HASH = hash_password(PASSWORD)
 
 
@@ -76,3 +77,20 @@ async def expire_claims(sessions: Sessions) -> None:
             .where(ReviewItemRow.status == "claimed")
             .values(claim_expires_at=ReviewItemRow.claim_expires_at - timedelta(days=1))
         )
+
+
+async def claim_and_resolve(
+    sessions: Sessions, moderator: str, *, action: str, labels: dict[str, int], verdicts_topic: str
+) -> int:
+    """Claim the next item as ``moderator`` and give it a verdict; returns the item's id."""
+    item = await claim_next(sessions=sessions, moderator=moderator, claim_ttl_s=60)
+    assert item is not None, "nothing to claim"
+    await resolve(
+        sessions=sessions,
+        item_id=item.item_id,
+        moderator=moderator,
+        action=action,
+        labels=labels,
+        verdicts_topic=verdicts_topic,
+    )
+    return item.item_id

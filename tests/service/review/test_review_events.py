@@ -20,9 +20,8 @@ from service.review.events import (
     pending_events,
     verdict_event_json_schema,
 )
-from service.review.queue import claim_next, resolve
 from service.tables import OutboxRow
-from tests.utils.review import Sessions, add_moderators, seed_items
+from tests.utils.review import Sessions, add_moderators, claim_and_resolve, seed_items
 
 pytestmark = pytest.mark.integration
 
@@ -48,16 +47,7 @@ async def _verdicts(sessions: Sessions, count: int) -> None:
     await add_moderators(sessions, ["alice"])
     await seed_items(sessions, count)
     for _ in range(count):
-        item = await claim_next(sessions=sessions, moderator="alice", claim_ttl_s=60)
-        assert item is not None
-        await resolve(
-            sessions=sessions,
-            item_id=item.item_id,
-            moderator="alice",
-            action="block",
-            labels={"toxic": 1},
-            verdicts_topic=TOPIC,
-        )
+        await claim_and_resolve(sessions, "alice", action="block", labels={"toxic": 1}, verdicts_topic=TOPIC)
 
 
 async def test_drain_publishes_valid_events_once_and_marks_them(db_sessions: Sessions) -> None:

@@ -16,9 +16,8 @@ from service.app import build_app
 from service.embedded import TansuBroker
 from service.review.audit import audit_entries
 from service.review.events import pending_events
-from service.review.queue import claim_next, resolve
 from service.settings import load_settings
-from tests.utils.review import Sessions, add_moderators, seed_items
+from tests.utils.review import Sessions, add_moderators, claim_and_resolve, seed_items
 
 pytestmark = pytest.mark.integration
 
@@ -54,15 +53,8 @@ async def test_the_service_audits_versions_and_publishes_verdicts(
     )
     await add_moderators(db_sessions, ["alice"])
     await seed_items(db_sessions, 1)
-    item = await claim_next(sessions=db_sessions, moderator="alice", claim_ttl_s=60)
-    assert item is not None
-    await resolve(
-        sessions=db_sessions,
-        item_id=item.item_id,
-        moderator="alice",
-        action="allow",
-        labels={},
-        verdicts_topic=settings.verdicts_topic,
+    await claim_and_resolve(
+        db_sessions, "alice", action="allow", labels={}, verdicts_topic=settings.verdicts_topic
     )
 
     for version in ("model-a", "model-b"):  # the policy stays the same: audited once
