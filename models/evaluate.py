@@ -399,7 +399,12 @@ def check_targets(rows: dict[str, dict[str, Any]], default: str) -> dict[str, di
 
     def verdict(value: float, target: float, higher_is_better: bool) -> dict[str, Any]:
         ok = (value >= target) if higher_is_better else (value <= target)
-        return {"measured": value, "target": target, "met": bool(ok) if not math.isnan(value) else None}
+        return {
+            "measured": value,
+            "target": target,
+            "higher_is_better": higher_is_better,
+            "met": bool(ok) if not math.isnan(value) else None,
+        }
 
     return {
         "hatexplain_toxic_auroc": verdict(hx["toxic"]["auroc"], TARGETS["hatexplain_toxic_auroc"], True),

@@ -827,10 +827,10 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "--work-dir", type=Path, default=Path("artifacts/train"), help="variants, caches, report"
     )
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--text-epochs", type=int, default=3)
+    parser.add_argument("--text-epochs", type=int, default=2)
     parser.add_argument("--head-epochs", type=int, default=10)
     parser.add_argument(
-        "--trainable-layers", type=int, default=2, help="top text-encoder layers to fine-tune"
+        "--trainable-layers", type=int, default=4, help="top text-encoder layers to fine-tune"
     )
     parser.add_argument("--memes-train", type=int, default=3000)
     parser.add_argument("--memes-val", type=int, default=600)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -10,6 +13,7 @@ from models.evaluate import (
     SuiteImagePost,
     _threshold_sweep,
     case_passes,
+    check_targets,
     functional_report,
     suite_image_posts,
 )
@@ -99,3 +103,16 @@ def test_ood_benign_set_has_every_source_and_is_benign() -> None:
     assert all(p.targets == BENIGN and p.mask == FULL_MASK for p in posts)
     assert sum(p.caption is None for p in posts) == len(images)
     assert ood_benign_posts(BLAND_CAPTIONS) == posts
+
+
+def test_bundled_report_targets_follow_from_its_rows() -> None:
+    """The committed report's verdicts are what check_targets says of its own rows, with the
+    direction of each target recorded (models.compare_reports reads it)."""
+    report = json.loads((Path(__file__).parents[2] / "models" / "eval" / "report.json").read_text())
+    recomputed = check_targets(report["rows"], report["checkpoint"]["variant"])
+    assert recomputed.keys() == report["targets"].keys()
+    for name, verdict in recomputed.items():
+        assert verdict["measured"] == report["targets"][name]["measured"], name
+        assert verdict["met"] == report["targets"][name]["met"], name
+    assert recomputed["coco_false_positive_rate"]["higher_is_better"] is False
+    assert recomputed["functional_text_accuracy"]["higher_is_better"] is True

@@ -1,0 +1,242 @@
+"""Compare two evaluation reports: ``python -m models.compare_reports BEFORE.json AFTER.json``.
+
+A retrained checkpoint is worth shipping only if it beats the one it replaces on the same
+benchmarks. ``models.evaluate`` writes one report per run (models/eval/report.json); this prints
+what moved between two of them, for the default variant of each:
+
+- the targets (measured before and after, the target, met or missed),
+- the headline metrics of every test set,
+- accuracy per functionality of the functional suite, text posts and image posts.
+
+``--markdown`` prints the same as Markdown tables (the model card's format). The reports must
+come from the same evaluation (same seed, both full or both ``--quick``): otherwise the test sets
+differ and the comparison is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Report = dict[str, Any]
+Row = dict[str, Any]
+
+
+class ReportError(ValueError):
+    """A report cannot be read or the two reports do not measure the same thing."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    title: str
+    get: Callable[[Row], float]
+    higher_is_better: bool
+
+
+#: Headline metrics of the default variant, in the order ``models.evaluate`` prints them.
+METRICS: tuple[Metric, ...] = (
+    Metric("HateXplain toxic AUROC", lambda r: r["hatexplain"]["toxic"]["auroc"], True),
+    Metric("HateXplain 3-class macro-F1", lambda r: r["hatexplain"]["three_class_macro_f1"], True),
+    Metric("HateXplain hate AUROC", lambda r: r["hatexplain"]["hate"]["auroc"], True),
+    Metric("image-only memes: toxic recall", lambda r: r["memes_image_only"]["toxic"]["recall"], True),
+    Metric("same texts as captions: toxic recall", lambda r: r["memes_as_captions"]["toxic"]["recall"], True),
+    Metric("held-out layouts: image recall", lambda r: r["memes_held_out"]["toxic"]["recall"], True),
+    Metric(
+        "held-out layouts: caption recall",
+        lambda r: r["memes_held_out_as_captions"]["toxic"]["recall"],
+        True,
+    ),
+    Metric("mixed posts: toxic AUROC", lambda r: r["mixed"]["toxic"]["auroc"], True),
+    Metric("HarMeme toxic AUROC", lambda r: r["harmeme"]["toxic"]["auroc"], True),
+    Metric("COCO benign FPR", lambda r: r["coco_benign"]["any_category_false_positive_rate"], False),
+    Metric("OOD benign + bland caption FPR", lambda r: r["ood_benign"]["bland_caption_flag_rate"], False),
+    Metric(
+        "ToxiGen held-out group toxic AUROC", lambda r: r["toxigen_held_out_group"]["toxic"]["auroc"], True
+    ),
+    Metric("ConvAbuse toxic AUROC", lambda r: r["convabuse"]["toxic"]["auroc"], True),
+    Metric("functional suite, text: accuracy", lambda r: r["functional_text"]["accuracy"], True),
+    Metric("functional suite, image: accuracy", lambda r: r["functional_image"]["accuracy"], True),
+    Metric("functional, text: hateful caught", lambda r: r["functional_text"]["hateful_caught"], True),
+    Metric("functional, image: hateful caught", lambda r: r["functional_image"]["hateful_caught"], True),
+    Metric(
+        "functional, text: non-hateful left alone",
+        lambda r: r["functional_text"]["non_hateful_left_alone"],
+        True,
+    ),
+    Metric(
+        "functional, image: non-hateful left alone",
+        lambda r: r["functional_image"]["non_hateful_left_alone"],
+        True,
+    ),
+)
+
+
+def load_report(path: Path) -> Report:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such report (write one with python -m models.evaluate)") from None
+    except json.JSONDecodeError as error:
+        raise ReportError(f"{path}: not JSON ({error})") from None
+    if not isinstance(report, dict) or not {"checkpoint", "rows", "targets"} <= report.keys():
+        raise ReportError(f"{path}: not a models.evaluate report (needs checkpoint, rows and targets)")
+    if report["checkpoint"].get("variant") not in report["rows"]:
+        raise ReportError(f"{path}: the default variant's row is missing")
+    return report
+
+
+def check_comparable(before: Report, after: Report) -> None:
+    """Refuse reports whose test sets differ: their numbers would not measure the same posts."""
+    for key in ("seed", "quick"):
+        if before.get(key) != after.get(key):
+            raise ReportError(
+                f"the reports differ in {key!r} ({before.get(key)!r} vs {after.get(key)!r}): "
+                "evaluate both checkpoints with the same options"
+            )
+    if before.get("datasets") != after.get("datasets"):
+        raise ReportError(
+            "the reports' test sets differ in size (datasets): evaluate both checkpoints with the "
+            "same data directory and options"
+        )
+
+
+def default_row(report: Report) -> Row:
+    row: Row = report["rows"][report["checkpoint"]["variant"]]
+    return row
+
+
+def _value(get: Callable[[Row], float], row: Row) -> float:
+    try:
+        return float(get(row))
+    except (KeyError, TypeError):
+        return math.nan
+
+
+def _cell(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f}"
+
+
+def _change(before: float, after: float, higher_is_better: bool | None) -> str:
+    if math.isnan(before) or math.isnan(after):
+        return ""
+    delta = after - before
+    if abs(delta) < 5e-4:
+        return "="
+    better = delta > 0 if higher_is_better is None or higher_is_better else delta < 0
+    marker = "" if higher_is_better is None else (" better" if better else " worse")
+    return f"{delta:+.3f}{marker}"
+
+
+def _met(verdict: dict[str, Any] | None) -> str:
+    if verdict is None:
+        return "-"
+    return {True: "met", False: "missed", None: "n/a"}[verdict.get("met")]
+
+
+def target_rows(before: Report, after: Report) -> list[list[str]]:
+    rows = []
+    for name, new in after["targets"].items():
+        old = before["targets"].get(name)
+        # Reports written before the direction was recorded get no better/worse marker.
+        higher = new.get("higher_is_better")
+        rows.append(
+            [
+                name,
+                _cell(old["measured"]) if old else "-",
+                _cell(new["measured"]),
+                _change(old["measured"], new["measured"], higher) if old else "",
+                str(new["target"]),
+                _met(old),
+                _met(new),
+            ]
+        )
+    return rows
+
+
+def metric_rows(before: Report, after: Report) -> list[list[str]]:
+    old, new = default_row(before), default_row(after)
+    rows = []
+    for metric in METRICS:
+        b, a = _value(metric.get, old), _value(metric.get, new)
+        rows.append([metric.title, _cell(b), _cell(a), _change(b, a, metric.higher_is_better)])
+    return rows
+
+
+def functionality_rows(before: Report, after: Report) -> list[list[str]]:
+    old, new = default_row(before), default_row(after)
+    rows = []
+    for name, case in new["functional_text"]["by_functionality"].items():
+        cells = [name, case["label"], str(case["n"])]
+        for modality in ("functional_text", "functional_image"):
+
+            def accuracy(row: Row, m: str = modality, f: str = name) -> float:
+                return float(row[m]["by_functionality"][f]["accuracy"])
+
+            cells += [_cell(_value(accuracy, old)), _cell(_value(accuracy, new))]
+        rows.append(cells)
+    return rows
+
+
+def _plain(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render(before: Report, after: Report, markdown: bool = False) -> str:
+    table = _markdown if markdown else _plain
+    b, a = before["checkpoint"]["version"], after["checkpoint"]["version"]
+    sections = [
+        f"before: {b} ({before['checkpoint']['variant']})   after: {a} ({after['checkpoint']['variant']})",
+        "Targets",
+        table(
+            ["target", "before", "after", "change", "target value", "before", "after"],
+            target_rows(before, after),
+        ),
+        "Test sets (default variant; recall and FPR at each checkpoint's review thresholds)",
+        table(["metric", "before", "after", "change"], metric_rows(before, after)),
+        "Functional suite: accuracy per functionality",
+        table(
+            ["functionality", "label", "n", "text before", "text after", "image before", "image after"],
+            functionality_rows(before, after),
+        ),
+    ]
+    return "\n\n".join(sections)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m models.compare_reports",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("before", type=Path, help="the earlier report (e.g. the bundled checkpoint's)")
+    parser.add_argument("after", type=Path, help="the later report (e.g. your retrained checkpoint's)")
+    parser.add_argument("--markdown", action="store_true", help="Markdown tables")
+    ns = parser.parse_args(argv)
+    try:
+        before, after = load_report(ns.before), load_report(ns.after)
+        check_comparable(before, after)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(render(before, after, markdown=ns.markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""models.compare_reports: what moved between two evaluation reports, and refusals of reports
+that do not measure the same posts."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.compare_reports import (
+    ReportError,
+    check_comparable,
+    functionality_rows,
+    load_report,
+    main,
+    metric_rows,
+    target_rows,
+)
+
+
+def _category(auroc: float, recall: float = 0.5) -> dict[str, float]:
+    return {"auroc": auroc, "recall": recall}
+
+
+def _functional(accuracy: float, leet: float) -> dict[str, Any]:
+    return {
+        "accuracy": accuracy,
+        "hateful_caught": accuracy - 0.1,
+        "non_hateful_left_alone": 0.9,
+        "by_functionality": {
+            "obf_leet": {"accuracy": leet, "n": 90, "label": "hateful"},
+            "negated_hate": {"accuracy": 0.8, "n": 247, "label": "benign"},
+        },
+    }
+
+
+def _report(version: str, toxic_auroc: float, ood_rate: float, leet: float) -> dict[str, Any]:
+    row = {
+        "hatexplain": {
+            "toxic": _category(toxic_auroc),
+            "hate": _category(0.88),
+            "three_class_macro_f1": 0.66,
+        },
+        "memes_image_only": {"toxic": _category(0.8, 0.45)},
+        "memes_as_captions": {"toxic": _category(0.8, 0.40)},
+        "memes_held_out": {"toxic": _category(0.8, 0.40)},
+        "memes_held_out_as_captions": {"toxic": _category(0.8, 0.37)},
+        "mixed": {"toxic": _category(0.81)},
+        "harmeme": {"toxic": _category(0.71)},
+        "coco_benign": {"any_category_false_positive_rate": 0.008},
+        "ood_benign": {"bland_caption_flag_rate": ood_rate},
+        "toxigen_held_out_group": {"toxic": _category(0.8)},
+        # ConvAbuse left out: a report without a set shows "-" rather than failing.
+        "functional_text": _functional(0.85, leet),
+        "functional_image": _functional(0.77, leet - 0.1),
+    }
+    return {
+        "checkpoint": {"version": version, "variant": "concat"},
+        "datasets": {"hatexplain": 1922},
+        "seed": 2026,
+        "quick": False,
+        "rows": {"concat": row},
+        "targets": {
+            "hatexplain_toxic_auroc": {
+                "measured": toxic_auroc,
+                "target": 0.86,
+                "higher_is_better": True,
+                "met": toxic_auroc >= 0.86,
+            },
+            "ood_benign_bland_caption_flag_rate": {
+                "measured": ood_rate,
+                "target": 0.01,
+                "higher_is_better": False,
+                "met": ood_rate <= 0.01,
+            },
+        },
+    }
+
+
+BEFORE = _report("old", toxic_auroc=0.852, ood_rate=0.021, leet=0.5)
+AFTER = _report("new", toxic_auroc=0.867, ood_rate=0.005, leet=0.7)
+
+
+def test_targets_show_direction_and_verdicts() -> None:
+    rows = {r[0]: r for r in target_rows(BEFORE, AFTER)}
+    assert rows["hatexplain_toxic_auroc"] == [
+        "hatexplain_toxic_auroc", "0.852", "0.867", "+0.015 better", "0.86", "missed", "met"
+    ]  # fmt: skip
+    # A lower flag rate is the better one.
+    assert rows["ood_benign_bland_caption_flag_rate"][3] == "-0.016 better"
+    assert rows["ood_benign_bland_caption_flag_rate"][5:] == ["missed", "met"]
+
+
+def test_metrics_mark_regressions_and_missing_sets() -> None:
+    worse = copy.deepcopy(AFTER)
+    worse["rows"]["concat"]["coco_benign"]["any_category_false_positive_rate"] = 0.02
+    rows = {r[0]: r for r in metric_rows(BEFORE, worse)}
+    assert rows["COCO benign FPR"][1:] == ["0.008", "0.020", "+0.012 worse"]
+    assert rows["HateXplain toxic AUROC"][3] == "+0.015 better"
+    assert rows["HateXplain hate AUROC"][3] == "="
+    assert rows["ConvAbuse toxic AUROC"][1:] == ["-", "-", ""]
+
+
+def test_functionality_rows_pair_text_and_image() -> None:
+    rows = {r[0]: r for r in functionality_rows(BEFORE, AFTER)}
+    assert rows["obf_leet"] == ["obf_leet", "hateful", "90", "0.500", "0.700", "0.400", "0.600"]
+
+
+def test_reports_of_different_evaluations_are_refused() -> None:
+    quick = copy.deepcopy(AFTER)
+    quick["quick"] = True
+    with pytest.raises(ReportError, match="quick"):
+        check_comparable(BEFORE, quick)
+    other_data = copy.deepcopy(AFTER)
+    other_data["datasets"] = {"hatexplain": 100}
+    with pytest.raises(ReportError, match="test sets differ"):
+        check_comparable(BEFORE, other_data)
+
+
+def test_load_report_names_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match="no such report"):
+        load_report(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ReportError, match="not JSON"):
+        load_report(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"rows": {}}', encoding="utf-8")
+    with pytest.raises(ReportError, match="not a models.evaluate report"):
+        load_report(tmp_path / "other.json")
+
+
+def test_cli_prints_markdown_and_exits_2_on_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(json.dumps(BEFORE), encoding="utf-8")
+    after.write_text(json.dumps(AFTER), encoding="utf-8")
+    assert main([str(before), str(after), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "before: old (concat)   after: new (concat)" in out
+    assert "| obf_leet | hateful | 90 | 0.500 | 0.700 | 0.400 | 0.600 |" in out
+    assert main([str(before), str(tmp_path / "nope.json")]) == 2
+    assert "no such report" in capsys.readouterr().err
+
+
+def test_the_bundled_report_loads() -> None:
+    report = load_report(Path(__file__).parents[2] / "models" / "eval" / "report.json")
+    assert metric_rows(report, report)[0][3] == "="
