@@ -16,7 +16,12 @@ from pathlib import Path
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 MAX_WORD_LENGTH = 20
-_RUN = re.compile(r"[A-Za-z]{6,}")
+#: A run of letters, with the apostrophes of contractions inside it ("i'mgoingto"): the vocabulary
+#: holds "i'm", "don't", "there's", so a glued contraction splits like any other word. Splitting
+#: only the letters after the apostrophe would read "i'mgoingto" as "i'mg oi ngto".
+_RUN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
+#: Shorter runs are left alone: too few letters to tell two glued words from an unknown one.
+MIN_RUN_LENGTH = 6
 
 
 class WordSegmenter:
@@ -69,7 +74,7 @@ class WordSegmenter:
         def repair(match: re.Match[str]) -> str:
             run = match.group(0)
             lower = run.lower()
-            if lower in self._cost:
+            if len(run) < MIN_RUN_LENGTH or lower in self._cost:
                 return run
             pieces = self.split_word(lower)
             return " ".join(pieces) if len(pieces) > 1 and all(p in self._cost for p in pieces) else run

@@ -8,7 +8,10 @@ import pytest
 
 from models.segmentation import WordSegmenter
 
-VOCABULARY = "the you a i to people are not welcome here go back where came from therapist rapist is".split()
+VOCABULARY = (
+    "the you a i to people are not welcome here go back where came from therapist rapist is "
+    "i'm going hurt there's reason shouldn't be m mg oi ng ngto"
+).split()
 
 
 @pytest.fixture
@@ -74,3 +77,22 @@ def test_save_load_round_trip(segmenter: WordSegmenter, tmp_path: Path) -> None:
     assert loaded.words == segmenter.words
     for text in ("youpeopleare vermin", "the therapist is here", "gobackto where youcamefrom"):
         assert loaded.fix_spacing(text) == segmenter.fix_spacing(text)
+
+
+@pytest.mark.parametrize(
+    ("glued", "repaired"),
+    [
+        # The letters after an apostrophe are not a run of their own: "mgoingto" split alone gave
+        # "I'mg oi ngto" (every piece of that is in this vocabulary, as in the real one).
+        ("I'mgoingto hurt", "i'm going to hurt"),
+        ("There'sa reason", "there's a reason"),
+        ("shouldn'tbe here", "shouldn't be here"),
+    ],
+)
+def test_glued_contractions_split_as_whole_words(segmenter: WordSegmenter, glued: str, repaired: str) -> None:
+    assert segmenter.fix_spacing(glued) == repaired
+
+
+def test_known_contractions_and_possessives_are_left_alone(segmenter: WordSegmenter) -> None:
+    assert segmenter.fix_spacing("There's people's") == "There's people's"
+    assert segmenter.fix_spacing("'quoted' rock'n'roll") == "'quoted' rock'n'roll"
