@@ -128,9 +128,9 @@ def _change(before: float, after: float, higher_is_better: bool | None) -> str:
     delta = after - before
     if abs(delta) < 5e-4:
         return "="
-    better = delta > 0 if higher_is_better is None or higher_is_better else delta < 0
-    marker = "" if higher_is_better is None else (" better" if better else " worse")
-    return f"{delta:+.3f}{marker}"
+    if higher_is_better is None:
+        return f"{delta:+.3f}"
+    return f"{delta:+.3f} {'better' if (delta > 0) == higher_is_better else 'worse'}"
 
 
 def _met(verdict: dict[str, Any] | None) -> str:
