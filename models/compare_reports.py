@@ -39,6 +39,10 @@ class Metric:
     higher_is_better: bool
 
 
+def _field(dataset: str, key: str) -> Callable[[Row], float]:
+    return lambda row: float(row[dataset][key])
+
+
 #: Headline metrics of the default variant, in the order ``models.evaluate`` prints them.
 METRICS: tuple[Metric, ...] = (
     Metric("HateXplain toxic AUROC", lambda r: r["hatexplain"]["toxic"]["auroc"], True),
@@ -60,19 +64,20 @@ METRICS: tuple[Metric, ...] = (
         "ToxiGen held-out group toxic AUROC", lambda r: r["toxigen_held_out_group"]["toxic"]["auroc"], True
     ),
     Metric("ConvAbuse toxic AUROC", lambda r: r["convabuse"]["toxic"]["auroc"], True),
-    Metric("functional suite, text: accuracy", lambda r: r["functional_text"]["accuracy"], True),
-    Metric("functional suite, image: accuracy", lambda r: r["functional_image"]["accuracy"], True),
-    Metric("functional, text: hateful caught", lambda r: r["functional_text"]["hateful_caught"], True),
-    Metric("functional, image: hateful caught", lambda r: r["functional_image"]["hateful_caught"], True),
-    Metric(
-        "functional, text: non-hateful left alone",
-        lambda r: r["functional_text"]["non_hateful_left_alone"],
-        True,
-    ),
-    Metric(
-        "functional, image: non-hateful left alone",
-        lambda r: r["functional_image"]["non_hateful_left_alone"],
-        True,
+    # the functional suite as text posts, as images, and as images with the rendered text in
+    # place of OCR's read (how much OCR costs)
+    *(
+        Metric(f"functional, {posts}: {title}", _field(dataset, key), True)
+        for posts, dataset in (
+            ("text", "functional_text"),
+            ("image", "functional_image"),
+            ("image as rendered", "functional_image_rendered_text"),
+        )
+        for title, key in (
+            ("accuracy", "accuracy"),
+            ("hateful caught", "hateful_caught"),
+            ("non-hateful left alone", "non_hateful_left_alone"),
+        )
     ),
 )
 

@@ -15,6 +15,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from .config import ModerationConfig
 from .errors import EmptyPostError, TextTooLongError
 from .ocr import OcrEngine, SpareThread
+from .ocr_spelling import OcrSpelling
 from .segmentation import WordSegmenter
 from .text_folding import fold_disguises
 from .types import PostContent
@@ -56,6 +57,7 @@ class ModerationProcessor:
         self.config = config
         self.tokenizer = tokenizer
         self.segmenter = segmenter
+        self.spelling = OcrSpelling(segmenter) if segmenter is not None else None
         self.ocr = ocr if ocr is not None else (OcrEngine() if config.ocr_enabled else None)
         image = config.image_encoder
         self._mean = torch.tensor(image.mean).view(3, 1, 1)
@@ -92,8 +94,10 @@ class ModerationProcessor:
         return self.clean_image_text(self.ocr.read(image, spare=spare))
 
     def clean_image_text(self, text: str) -> str:
+        """OCR output as the text tower should read it: disguised and misread words put back and
+        glued words split (models/ocr_spelling.py, with the checkpoint's vocabulary)."""
         text = normalise_text(text)
-        return self.segmenter.fix_spacing(text) if self.segmenter is not None and text else text
+        return self.spelling.repair(text) if self.spelling is not None and text else text
 
     def validate(self, post: PostContent) -> None:
         if post.text is not None and len(post.text) > self.config.max_text_chars:

@@ -51,6 +51,13 @@ class WordSegmenter:
     def load(cls, path: Path) -> WordSegmenter:
         return cls(path.read_text(encoding="utf-8").splitlines())
 
+    def __contains__(self, word: str) -> bool:
+        return word in self._cost
+
+    def cost(self, word: str) -> float | None:
+        """The word's Zipf cost (lower = more frequent); None for a word outside the vocabulary."""
+        return self._cost.get(word)
+
     def split_word(self, token: str) -> list[str]:
         """Best split of one lower-case token into vocabulary words (the token itself if none is better)."""
         n = len(token)

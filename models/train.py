@@ -38,7 +38,7 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +61,15 @@ from .data.multimodal import (
     benign_varied_images,
     compose,
 )
-from .data.sources import SPLITS, CocoImage, TextExample, default_data_dir, load_coco, load_text_corpus
+from .data.sources import (
+    SPLITS,
+    CocoImage,
+    TextExample,
+    default_data_dir,
+    is_obfuscated,
+    load_coco,
+    load_text_corpus,
+)
 from .data.statements import statement_examples
 from .encoders import text_encoder_path
 from .features import (
@@ -444,6 +452,40 @@ def threshold_report(
     return out
 
 
+def _suite_texts() -> list[str]:
+    # The functional suite (models/suite) is a benchmark: no text of it is ever trained on.
+    return [case.text for case in build_suite()] + list(BLAND_CAPTIONS)
+
+
+def text_corpus(args: TrainArgs) -> tuple[list[TextExample], list[MultimodalExample]]:
+    """Every training and validation text (the shared datasets, the template statements, the
+    user's texts and their augmentations, less every functional-suite text) and the user's posts
+    with images."""
+    corpus: list[TextExample] = []
+    if args.data_dir is not None:
+        log.info("loading datasets from %s", args.data_dir)
+        corpus = load_text_corpus(args.data_dir)
+        if args.statement_groups > 0:
+            statements = statement_examples(seed=args.seed, groups_per_template=args.statement_groups)
+            corpus += statements
+            log.info("template statements: %d texts (models/data/statements.py)", len(statements))
+    user_posts: list[MultimodalExample] = []
+    if args.train_jsonl is not None:
+        user_texts, user_posts = load_user_posts(args.train_jsonl)
+        corpus += user_texts
+        log.info("user data: %d text posts, %d posts with images", len(user_texts), len(user_posts))
+    corpus = augment.drop_suite_texts(corpus, _suite_texts())
+    corpus += augmentations(corpus, args)
+    return augment.drop_suite_texts(corpus, _suite_texts()), user_posts
+
+
+def ocr_vocabulary(corpus: Iterable[TextExample]) -> WordSegmenter:
+    """The ranked vocabulary the OCR repair reads image text with (models/ocr_spelling.py): the
+    words of the training texts, less the obfuscated ones, whose spellings ("bicth",
+    "arevermin") would otherwise pass for words and never be repaired."""
+    return WordSegmenter.from_texts(e.text for e in corpus if e.split == "train" and not is_obfuscated(e))
+
+
 def augmentations(corpus: Sequence[TextExample], args: TrainArgs) -> list[TextExample]:
     """Augmented texts for the train and val splits (models/data/augment.py), each split made
     from its own texts only."""
@@ -516,13 +558,11 @@ def run(args: TrainArgs) -> dict[str, object]:
         raise SystemExit("no training data: pass --data-dir (the shared datasets) and/or --train-jsonl FILE")
 
     # --- data
-    corpus: list[TextExample] = []
+    corpus, user_posts = text_corpus(args)
     photos: dict[str, list[Path]] = {"train": [], "val": [], "test": []}
     coco_captions: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     coco_by_split: dict[str, list[CocoImage]] = {"train": [], "val": [], "test": []}
     if args.data_dir is not None:
-        log.info("loading datasets from %s", args.data_dir)
-        corpus = load_text_corpus(args.data_dir)
         coco = load_coco(args.data_dir)
         # COCO val2017 photos are kept for test posts; train2017 photos are split into train and
         # val photos, so the thresholds are checked on photos the heads never saw.
@@ -534,20 +574,6 @@ def run(args: TrainArgs) -> dict[str, object]:
         for split, images in coco_by_split.items():
             photos[split] = [c.path for c in images]
             coco_captions[split] = [cap for c in images for cap in c.captions]
-        if args.statement_groups > 0:
-            statements = statement_examples(seed=args.seed, groups_per_template=args.statement_groups)
-            corpus += statements
-            log.info("template statements: %d texts (models/data/statements.py)", len(statements))
-    user_posts: list[MultimodalExample] = []
-    if args.train_jsonl is not None:
-        user_texts, user_posts = load_user_posts(args.train_jsonl)
-        corpus += user_texts
-        log.info("user data: %d text posts, %d posts with images", len(user_texts), len(user_posts))
-    # The functional suite (models/suite) is a benchmark: no text of it is ever trained on.
-    suite_texts = [case.text for case in build_suite()] + list(BLAND_CAPTIONS)
-    corpus = augment.drop_suite_texts(corpus, suite_texts)
-    corpus += augmentations(corpus, args)
-    corpus = augment.drop_suite_texts(corpus, suite_texts)
     train_texts = select_text_training(corpus, davidson_cap=args.davidson_cap, seed=args.seed)
     val_texts = [e for e in corpus if e.split == "val" and e.source not in ("davidson",)]
     if args.quick:
@@ -565,7 +591,7 @@ def run(args: TrainArgs) -> dict[str, object]:
     )
     base = ModerationModel(config)
     tokenizer = AutoTokenizer.from_pretrained(text_encoder_path(config.text_encoder), local_files_only=True)
-    segmenter = WordSegmenter.from_texts(e.text for e in corpus if e.split == "train")
+    segmenter = ocr_vocabulary(corpus)
     processor = ModerationProcessor(config, tokenizer, segmenter=segmenter)
 
     # --- stage 1 (on the training device; the tower returns to the CPU for the feature pass)

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 
 from .obfuscation import KINDS as OBFUSCATION_KINDS
 from .obfuscation import obfuscate
-from .sources import BENIGN, FULL_MASK, TextExample, text_key
+from .sources import BENIGN, FULL_MASK, OBFUSCATED_SOURCE_PREFIX, TextExample, text_key
 
 #: Frames that reject, report or question a quoted harmful text ({} = the quote).
 COUNTER_FRAMES: tuple[str, ...] = (
@@ -246,7 +246,7 @@ def obfuscated(
                     text,
                     source.targets,
                     source.mask,
-                    f"aug_obfuscated_{source.source}",
+                    f"{OBFUSCATED_SOURCE_PREFIX}{source.source}",
                     source.split,
                     source.source_label,
                 )

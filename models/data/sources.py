@@ -58,6 +58,15 @@ class TextExample:
     source_label: str
 
 
+#: The ``source`` of every text written with an obfuscated spelling starts with this
+#: (``aug_obfuscated_hatexplain``, ``aug_obfuscated_statements``, ...).
+OBFUSCATED_SOURCE_PREFIX = "aug_obfuscated_"
+
+
+def is_obfuscated(example: TextExample) -> bool:
+    return example.source.startswith(OBFUSCATED_SOURCE_PREFIX)
+
+
 HATE = (1.0, 0.0, 1.0)
 OFFENSIVE = (0.0, 1.0, 1.0)
 BENIGN = (0.0, 0.0, 0.0)

@@ -25,6 +25,7 @@ validation), never by row.
 A template marks its loaded word with asterisks (``{G} are *vermin*``): the word a poster would
 disguise; :func:`statement_examples` writes an obfuscated copy of part of the hateful statements
 with that word disguised (and of some benign ones, a long word), so disguise is no signal alone.
+The copies' source is :data:`OBFUSCATED_SOURCE`, so their spellings stay out of the OCR vocabulary.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from dataclasses import dataclass
 
 from .obfuscation import KINDS as OBFUSCATION_KINDS
 from .obfuscation import obfuscate
-from .sources import BENIGN, FULL_MASK, HATE, OFFENSIVE, TextExample
+from .sources import BENIGN, FULL_MASK, HATE, OBFUSCATED_SOURCE_PREFIX, OFFENSIVE, TextExample
 
 SOURCE = "statements"
+#: The obfuscated copies' source (obfuscated spellings must not enter the OCR vocabulary).
+OBFUSCATED_SOURCE = f"{OBFUSCATED_SOURCE_PREFIX}{SOURCE}"
 #: Only ``hate`` (0) is claimed: e.g. swearing at a printer is not hate, whether it is "offensive"
 #: is a policy question the public datasets answer inconsistently.
 HATE_ONLY_MASK = (1.0, 0.0, 0.0)
@@ -547,9 +550,9 @@ def statement_examples(
                 disguised = obfuscate(text, kind, rng, targets=[target])
                 if disguised != text:
                     variants.append(disguised)
-        for variant in variants:
+        for variant, source in zip(variants, (SOURCE, OBFUSCATED_SOURCE), strict=False):
             if variant.lower() in seen:
                 continue
             seen.add(variant.lower())
-            out.append(TextExample(variant, draft.targets, draft.mask, SOURCE, draft.split, draft.label))
+            out.append(TextExample(variant, draft.targets, draft.mask, source, draft.split, draft.label))
     return out

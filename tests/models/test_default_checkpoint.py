@@ -90,3 +90,29 @@ def test_hateful_meme_without_caption_scores_higher_than_benign_meme(moderator: 
     assert hateful.modalities_present == ("image_pixels", "image_text")
     assert hateful.scores["toxic"] > benign.scores["toxic"] + 0.2, (hateful.scores, benign.scores)
     assert hateful.attribution["toxic"]["caption"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("read", "meant"),
+    [
+        ("Muslims are bloody p ar a s it e s.", "muslims are bloody parasites."),
+        (
+            "Women arenotcapable of beingd3cen7human beings.",
+            "women are not capable of being decent human beings.",
+        ),
+        ("I'mgoingto hurtthenext Asian personlsee.", "i'm going to hurt the next asian person i see."),
+        ("they are vermiin", "they are vermin"),
+        ("A man riding a wave on top of a surfboard.", "A man riding a wave on top of a surfboard."),
+    ],
+)
+def test_the_bundled_vocabulary_reads_damaged_image_text_back(
+    moderator: Moderator, read: str, meant: str
+) -> None:
+    assert moderator.processor.clean_image_text(read).lower() == meant.lower()  # the text tower is uncased
+
+
+def test_the_bundled_vocabulary_holds_no_obfuscated_spelling() -> None:
+    # spellings that only the obfuscated training texts use ("bicth", "arevermin") are not words
+    words = set((CHECKPOINT / "ocr_vocabulary.txt").read_text(encoding="utf-8").split())
+    assert {"bitch", "vermin", "roma"} <= words
+    assert not {"bicth", "arevermin", "nigegr", "btch"} & words

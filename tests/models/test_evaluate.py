@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from models.data.sources import BENIGN, FULL_MASK
@@ -14,8 +15,10 @@ from models.evaluate import (
     _threshold_sweep,
     case_passes,
     check_targets,
+    format_functional_table,
     functional_report,
     suite_image_posts,
+    with_rendered_text,
 )
 from models.features import FeatureSet
 from models.suite import BLAND_CAPTIONS, FunctionalCase, build_suite
@@ -54,6 +57,57 @@ def test_functional_report_counts_per_functionality_and_label() -> None:
     assert report["hateful_caught"] == 0.75 and report["non_hateful_left_alone"] == 0.5
     assert report["by_functionality"]["derog_emotion"] == {"accuracy": 0.75, "n": 4, "label": "hateful"}
     assert report["worst_functionality"] == "negated_hate" and report["worst_functionality_accuracy"] == 0.5
+
+
+def test_rendered_text_replaces_only_the_rendered_images_ocr_read() -> None:
+    n, dim = 3, 4
+    images = FeatureSet(
+        caption=torch.ones(n, dim),
+        image_pixels=torch.full((n, 5), 2.0),
+        image_text=torch.tensor([[7.0] * dim, [0.0] * dim, [8.0] * dim]),  # OCR read nothing in image 1
+        present=torch.tensor([[True, True, True], [True, True, False], [True, True, True]]),
+        targets=torch.zeros(n, 3),
+        mask=torch.ones(n, 3),
+        kinds=["a", "b", "c"],
+    )
+    texts = FeatureSet(
+        caption=torch.arange(n * dim, dtype=torch.float32).view(n, dim),
+        image_pixels=torch.zeros(n, 5),
+        image_text=torch.zeros(n, dim),
+        present=torch.tensor([[True, False, False]] * n),
+        targets=torch.zeros(n, 3),
+        mask=torch.ones(n, 3),
+        kinds=["t"] * n,
+    )
+    rendered = with_rendered_text(images, texts, [True, True, False])  # image 2 shows a photo, not a text
+
+    assert torch.equal(rendered.image_text[:2], texts.caption[:2])
+    assert torch.equal(rendered.image_text[2], images.image_text[2])
+    assert rendered.present[:, 2].tolist() == [True, True, True]
+    assert torch.equal(rendered.image_pixels, images.image_pixels) and torch.equal(
+        rendered.caption, images.caption
+    )
+    assert images.present[1, 2].item() is False  # the OCR features are not modified in place
+
+
+def test_functional_table_shows_the_rendered_column_when_the_report_has_it() -> None:
+    result = {
+        "accuracy": 0.5,
+        "hateful_caught": 0.5,
+        "non_hateful_left_alone": 0.5,
+        "by_functionality": {"derog_emotion": {"accuracy": 0.5, "n": 2, "label": "hateful"}},
+    }
+    rendered = {
+        **result,
+        "accuracy": 0.875,
+        "by_functionality": {"derog_emotion": {"accuracy": 0.75, "n": 2, "label": "hateful"}},
+    }
+    old = format_functional_table({"functional_text": result, "functional_image": result})
+    new = format_functional_table(
+        {"functional_text": result, "functional_image": result, "functional_image_rendered_text": rendered}
+    )
+    assert "0.750" in new.splitlines()[2] and "0.875" in new and "0.750" not in old
+    assert old.splitlines()[2].rstrip().endswith("-")  # an older report: no rendered numbers
 
 
 def test_threshold_sweep_reports_precision_recall_and_fpr() -> None:
@@ -112,7 +166,8 @@ def test_bundled_report_targets_follow_from_its_rows() -> None:
     recomputed = check_targets(report["rows"], report["checkpoint"]["variant"])
     assert recomputed.keys() == report["targets"].keys()
     for name, verdict in recomputed.items():
-        assert verdict["measured"] == report["targets"][name]["measured"], name
+        # a target the report cannot measure (the fusion gain needs the baseline variants) is NaN
+        assert verdict["measured"] == pytest.approx(report["targets"][name]["measured"], nan_ok=True), name
         assert verdict["met"] == report["targets"][name]["met"], name
     assert recomputed["coco_false_positive_rate"]["higher_is_better"] is False
     assert recomputed["functional_text_accuracy"]["higher_is_better"] is True

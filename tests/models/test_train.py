@@ -14,11 +14,12 @@ from models.checkpoint import verify_checkpoint
 from models.config import FUSION_MODES
 from models.data import augment
 from models.data.memes import MemeSpec, render_meme
+from models.data.sources import TextExample
 from models.features import FeatureSet
 from models.inference import DEFAULT_CHECKPOINT, Moderator
 from models.suite import BLAND_CAPTIONS, build_suite
 from models.testing import build_tiny_model
-from models.train import BASELINES, TrainArgs, parse_args, resolve_device, run, train_head
+from models.train import BASELINES, TrainArgs, ocr_vocabulary, parse_args, resolve_device, run, train_head
 from models.types import PostContent
 
 HARMFUL = [
@@ -168,6 +169,21 @@ def test_heads_trained_with_an_explicit_device_come_back_on_the_cpu_in_eval_mode
     assert not model.training
 
 
+def test_the_ocr_vocabulary_has_the_training_words_but_no_obfuscated_spelling() -> None:
+    def example(text: str, source: str, split: str = "train") -> TextExample:
+        return TextExample(text, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), source, split, "normal")
+
+    corpus = [
+        example("they are vermin, vermin I say", "hatexplain"),
+        example("a lovely lovely day", "aug_reaction"),
+        example("they are vermiin, vermiin I say", "aug_obfuscated_hatexplain"),
+        example("zebra zebra", "hatexplain", split="val"),
+    ]
+    words = ocr_vocabulary(corpus).words
+    assert "vermin" in words and "lovely" in words  # source and (real-word) augmented texts
+    assert "vermiin" not in words and "zebra" not in words  # obfuscated spellings, validation texts
+
+
 def test_run_refuses_to_train_on_nothing(tmp_path: Path) -> None:
     args = parse_args(
         ["--no-shared-data", "--work-dir", str(tmp_path / "work"), "--output", str(tmp_path / "out")]
@@ -225,7 +241,7 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     assert moderator.version == "smoke-test"
     assert moderator.labels == ("hate", "offensive", "toxic")
     assert set(moderator.review_thresholds) == {"hate", "offensive", "toxic"}
-    assert (output / "ocr_vocabulary.txt").is_file()  # spacing repair learnt from the user's texts
+    assert (output / "ocr_vocabulary.txt").is_file()  # the OCR repair's vocabulary, from the user's texts
     meme = Image.open(user_jsonl.parent / "img" / "hate.png")
     text, image = moderator.score([PostContent(text=HARMFUL[0]), PostContent(image=meme, ocr_text="")])
     assert text.modalities_present == ("caption",)

@@ -7,7 +7,7 @@ from collections import Counter
 
 from models.data import statements
 from models.data.augment import drop_suite_texts
-from models.data.sources import BENIGN, FULL_MASK, HATE, OFFENSIVE, text_key
+from models.data.sources import BENIGN, FULL_MASK, HATE, OFFENSIVE, is_obfuscated, text_key
 from models.suite import build_suite
 from models.suite.identities import PROTECTED_GROUPS
 from models.suite.templates import TEMPLATES
@@ -21,7 +21,9 @@ def test_every_label_and_both_splits_are_written() -> None:
         assert kinds[(split, OFFENSIVE, FULL_MASK)] > 50
         assert kinds[(split, BENIGN, FULL_MASK)] > 100
         assert kinds[(split, BENIGN, statements.HATE_ONLY_MASK)] > 0
-    assert {e.source for e in out} == {statements.SOURCE}
+    # obfuscated copies carry their own source (their spellings stay out of the OCR vocabulary)
+    assert {e.source for e in out} == {statements.SOURCE, statements.OBFUSCATED_SOURCE}
+    assert all(is_obfuscated(e) == (e.source == statements.OBFUSCATED_SOURCE) for e in out)
 
 
 def test_no_template_is_in_both_splits() -> None:

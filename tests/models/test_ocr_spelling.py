@@ -1,0 +1,121 @@
+"""Image-text repair: disguised and misread words back to their word, glued words apart, the rest untouched."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from models.ocr_spelling import OcrSpelling
+from models.segmentation import WordSegmenter
+
+# Most frequent first, as a checkpoint's vocabulary is ranked; a real one has ~20,000 words, so
+# rare words sit behind 2,000 fillers no test text is near. "ver" and "mi" (rare) and "in" let the
+# spacing repair read "vermiin" as three words, as it does with the real vocabulary.
+FILLERS = ["xq" + "".join(letters) for letters in itertools.product("abcdefghijklm", repeat=3)][:2000]
+VOCABULARY = (
+    (
+        "the in you a i to are people them all hate idiots is not go back they disgusting vermin "
+        "filthy scum scumbags subhuman hat here kill process idiot beautiful day love my grandma there "
+        "being decent human person see next hurt be at beat trash rash parasites it repulsive spell "
+        "like therapist rapist stupid by walking will home if turnout out turn"
+    ).split()
+    + FILLERS
+    + ["ver", "mi", "share", "honestly", "can", "leave"]
+)
+
+
+@pytest.fixture
+def spelling() -> OcrSpelling:
+    return OcrSpelling(WordSegmenter(VOCABULARY))
+
+
+@pytest.mark.parametrize(
+    ("read", "meant"),
+    [
+        # 1. digits and symbols standing in for letters
+        ("I h4te them", "I hate them"),
+        ("those 1d10ts", "those idiots"),
+        ("$cum", "scum"),
+        # 2. letters repeated three or more times
+        ("haaate them all", "hate them all"),
+        ("scuuumbags", "scumbags"),
+        # 3. one edit: dropped (a look-alike letter OCR cannot read), doubled, swapped, changed
+        ("they are subhumn", "they are subhuman"),
+        ("filty", "filthy"),
+        ("dsigusting", "disgusting"),
+        ("scumbagz", "scumbags"),
+        ("beautifull day", "beautiful day"),  # a doubled l, not "beautiful i"
+    ],
+)
+def test_disguised_and_misread_words_are_read_as_meant(spelling: OcrSpelling, read: str, meant: str) -> None:
+    assert spelling.repair(read) == meant
+
+
+def test_a_misread_word_is_corrected_rather_than_split_into_rare_pieces(spelling: OcrSpelling) -> None:
+    # every piece of "ver mi in" is a word here, but one doubled letter is the cheaper explanation
+    assert spelling.segmenter.fix_spacing("vermiin") == "ver mi in"
+    assert spelling.repair("vermiin") == "vermin"
+
+
+def test_glued_words_are_still_split(spelling: OcrSpelling) -> None:
+    assert spelling.repair("youpeopleare vermin") == "you people are vermin"
+    assert spelling.repair("gobackthere") == "go back there"
+
+
+@pytest.mark.parametrize(
+    ("read", "meant"),
+    [
+        # a letter-spaced word that OCR read as fragments, some of them words on their own
+        ("they are r e pulsive", "they are repulsive"),
+        ("they are walking t rash.", "they are walking trash."),
+        ("they are p ar a s it e s.", "they are parasites."),
+        # stand-ins inside glued words, and OCR's "l" for the word "I"
+        ("beingd3cen7human", "being decent human"),
+        ("lh4tethem", "i hate them"),
+        ("hurtthenext personlsee", "hurt the next person i see"),
+        ("theyarestupidby", "they are stupid by"),
+        ("turn outtobe", "turn out to be"),  # a word joins only whole tokens: not "turnout to be"
+        # the space OCR drops after a sentence's punctuation
+        ("they are vermin.hate them", "they are vermin. hate them"),
+    ],
+)
+def test_damage_across_words_is_read_back(spelling: OcrSpelling, read: str, meant: str) -> None:
+    assert spelling.repair(read) == meant
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kill the process",  # words are never touched, whatever they mean
+        "2020 at 10am",  # numbers, and a number with too few letters to be a disguised word
+        "b4 the game",  # one letter and a stand-in: too little to read as a word
+        "wow!! love it",  # a trailing "!" is punctuation, not an "i"
+        "hte",  # three letters: too many one-edit neighbours ("the", "hate") to choose
+        "Zanzibar",  # no word near it: left as it is
+        "he is a therapist",  # a word is never cut into words ("the rapist")
+        "will be at home",  # words are never joined into a word ("beat")
+        "if u spell it",  # a letter alone stays a letter ("u spell" is not "spell")
+        "@the_daily_laugh",  # a handle, not "athe"
+        "it!!promotion",  # "!!" is punctuation, not "ii"
+        "10am and b4",  # a time; one letter and a stand-in
+        # a misread word is corrected only as a whole token as OCR read it: a glued word with a
+        # misread letter is left as read (fragments are never edited into a word)
+        "alldisgustng people",
+    ],
+)
+def test_what_cannot_be_explained_is_left_alone(spelling: OcrSpelling, text: str) -> None:
+    assert spelling.repair(text) == text
+
+
+def test_the_most_frequent_explanation_wins(spelling: OcrSpelling) -> None:
+    # "thare" is one edit from "there" and from "share"; "there" ranks far higher here
+    assert spelling.repair("thare") == "there"
+
+
+def test_short_words_and_names_are_never_edited(spelling: OcrSpelling) -> None:
+    assert spelling.repair("they htae") == "they htae"  # 5 letters or more only
+    assert spelling.repair("they are scumbagz") == "they are scumbags"
+    # a capitalised word inside the text is a name: names are not corrected into frequent words
+    assert spelling.repair("Honestly Scumbagz can leave") == "Honestly Scumbagz can leave"
+    assert spelling.repair("SCUMBAGZ can leave") == "scumbags can leave"
