@@ -8,6 +8,7 @@ OCR is slow (~0.3 s an image on 2 cores), so its results are cached on disk by i
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,10 @@ from .architecture import ModerationModel
 from .data.memes import render_meme
 from .data.multimodal import MultimodalExample
 from .data.sources import TextExample
+from .ocr import READ_VERSION
 from .preprocessing import ModerationProcessor, normalise_text
+
+logger = logging.getLogger(__name__)
 
 #: Rendered images kept for reuse while encoding (a few batches' worth; repeats are close together).
 RENDERED_KEPT = 64
@@ -86,18 +90,25 @@ class FeatureSet:
 
 
 class OcrCache:
-    """OCR results on disk, keyed by the meme spec's key (a rendered image is a pure function of it)."""
+    """OCR results on disk, keyed by the meme spec's key (a rendered image is a pure function of it).
+    A file written by another version of :meth:`OcrEngine.read` (``READ_VERSION``) is not used:
+    its texts are not what the reader returns now."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.entries: dict[str, str] = {}
         if path is not None and path.is_file():
-            self.entries = json.loads(path.read_text(encoding="utf-8"))
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(stored, dict) and stored.get("read_version") == READ_VERSION:
+                self.entries = stored["entries"]
+            else:
+                logger.info("%s: OCR reads of an older reader, starting afresh", path)
 
     def save(self) -> None:
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(self.entries), encoding="utf-8")
+            stored = {"read_version": READ_VERSION, "entries": self.entries}
+            self.path.write_text(json.dumps(stored), encoding="utf-8")
 
 
 @torch.inference_mode()

@@ -23,6 +23,14 @@ logger = logging.getLogger(__name__)
 MIN_LINE_CONFIDENCE = 0.5
 #: OCR cost grows with pixels; memes are readable at this size and it bounds the time per image.
 OCR_MAX_SIDE = 960
+#: Edge marks: a line lying wholly in the image's top or bottom band (this share of the height, at
+#: least MARK_BAND_MIN_PX) whose text is less than MARK_HEIGHT_RATIO of the tallest line's height
+#: is a watermark, a reposting app's credit or a handle, not the message: it is dropped.
+MARK_BAND = 0.08
+MARK_BAND_MIN_PX = 24
+MARK_HEIGHT_RATIO = 0.8
+#: What :meth:`OcrEngine.read` returns changed with this number (caches of reads key on it).
+READ_VERSION = 2
 
 
 class SpareThread(Protocol):
@@ -49,6 +57,7 @@ class OcrEngine:
         threads: int | None = None,
         simplified_graphs: bool = False,
         recognition_batch: int | None = None,
+        drop_edge_marks: bool = True,
     ) -> None:
         """``detection_max_side``: run text detection on a copy whose longest side is at most this
         (RapidOCR's default instead scales the *shortest* side up to 736 px, which more than doubles
@@ -59,7 +68,9 @@ class OcrEngine:
         simplification of their ONNX graphs (same text, about half the time).
         ``recognition_batch``: text lines recognised per call (None: RapidOCR's 6). A batch is padded
         to its widest line; one line per call pads nothing (faster on one core, see
-        docs/performance.md)."""
+        docs/performance.md).
+        ``drop_edge_marks``: leave out watermarks, credits and handles at the image's top and
+        bottom edges (:func:`without_edge_marks`)."""
         if recognition_batch is not None and recognition_batch < 1:
             raise ValueError("recognition_batch must be at least 1")
         self.min_confidence = min_confidence
@@ -69,6 +80,7 @@ class OcrEngine:
         self.threads = threads
         self.simplified_graphs = simplified_graphs
         self.recognition_batch = recognition_batch
+        self.drop_edge_marks = drop_edge_marks
         self._engine: Any = None
         self._lock = threading.Lock()
         self._recognition: _SharedRecognition | None = None
@@ -122,6 +134,8 @@ class OcrEngine:
             left = min(point[0] for point in box)
             height = max(point[1] for point in box) - top
             lines.append((top, left, height, str(text).strip()))
+        if self.drop_edge_marks:
+            lines = without_edge_marks(lines, image.height)
         # Group boxes into rows (tops within half a line height), then read each row left to right.
         lines.sort(key=lambda item: (item[0], item[1]))
         rows: list[list[tuple[float, float, float, str]]] = []
@@ -131,6 +145,28 @@ class OcrEngine:
             else:
                 rows.append([line])
         return " ".join(" ".join(item[3] for item in sorted(row, key=lambda r: r[1])) for row in rows)
+
+
+def without_edge_marks(
+    lines: list[tuple[float, float, float, str]], image_height: int
+) -> list[tuple[float, float, float, str]]:
+    """``lines`` (top, left, height, text) less the edge marks: lines wholly inside the top or
+    bottom band of the image whose text is clearly smaller than the tallest line's. Reposting apps
+    and pages stamp their name or handle there in small type ("imgflip.com", "@the_daily_laugh");
+    read into the message, it makes hate look like a joke page's post to the text tower (in the
+    evaluation's functional suite, hateful memes with a watermark were caught 69 % of the time
+    against 84 % without). A lone line, or lines of one size, are all kept."""
+    if len(lines) < 2:
+        return lines
+    tallest = max(line[2] for line in lines)
+    band = max(MARK_BAND * image_height, MARK_BAND_MIN_PX)
+
+    def is_mark(line: tuple[float, float, float, str]) -> bool:
+        top, _, height, _ = line
+        at_edge = top + height <= band or top >= image_height - band
+        return at_edge and height < MARK_HEIGHT_RATIO * tallest
+
+    return [line for line in lines if not is_mark(line)]
 
 
 def _cap_detection(engine: Any, max_side: int) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -10,8 +13,9 @@ from PIL import Image
 import models.features as features_module
 from models.data.memes import MemeSpec
 from models.data.multimodal import MultimodalExample
-from models.features import FeatureSet, as_caption_less_memes, encode_images, glue_words
+from models.features import FeatureSet, OcrCache, as_caption_less_memes, encode_images, glue_words
 from models.inference import Moderator
+from models.ocr import READ_VERSION
 
 
 def _set(n: int, present: tuple[bool, bool, bool], *, text_dim: int = 4, image_dim: int = 3) -> FeatureSet:
@@ -105,3 +109,16 @@ def test_encode_images_refuses_posts_without_an_image(tiny_moderator: Moderator)
     example = MultimodalExample("text", None, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "text", "train")
     with pytest.raises(ValueError, match="all have an image"):
         encode_images(tiny_moderator.model, tiny_moderator.processor, [example], ocr="simulated")
+
+
+def test_the_ocr_cache_round_trips_and_ignores_an_older_readers_file(tmp_path: Path) -> None:
+    path = tmp_path / "ocr_cache.json"
+    cache = OcrCache(path)
+    cache.entries["spec-key"] = "i hate mondays"
+    cache.save()
+    assert OcrCache(path).entries == {"spec-key": "i hate mondays"}
+    # a file of the reader before READ_VERSION (a bare mapping) holds reads the reader no longer gives
+    path.write_text(json.dumps({"spec-key": "i hate mondays @funnypage"}), encoding="utf-8")
+    assert OcrCache(path).entries == {}
+    path.write_text(json.dumps({"read_version": READ_VERSION - 1, "entries": {"k": "v"}}), encoding="utf-8")
+    assert OcrCache(path).entries == {}

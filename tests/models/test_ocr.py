@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from models.data.memes import MemeSpec, render_meme
-from models.ocr import OcrEngine
+from models.ocr import OcrEngine, without_edge_marks
 from models.preprocessing import ModerationProcessor
 from models.segmentation import WordSegmenter
 from models.testing import build_tiny_model
@@ -71,3 +71,39 @@ def test_big_images_are_read_at_a_bounded_size(engine: OcrEngine) -> None:
         )
     )
     assert "stay" in OcrEngine(max_side=960).read(meme).lower()
+
+
+@pytest.mark.slow
+def test_a_watermark_at_the_edge_is_left_out(engine: OcrEngine) -> None:
+    spec = MemeSpec(
+        text="nothing fills me with more joy than sunny mornings",
+        background="color:40,90,200",
+        style="outlined_center",
+        font=0,
+        font_size=40,
+        noise=0.0,
+        jpeg_quality=0,
+        width=640,
+        height=400,
+        watermark=1,  # "@funnypage", small and faint in the bottom-left corner
+    )
+    meme = render_meme(spec)
+    read = engine.read(meme).lower()
+    assert "sunny" in read and "mornings" in read, read
+    assert "funny" not in read, read
+    kept = OcrEngine(drop_edge_marks=False).read(meme).lower()
+    assert "funny" in kept, kept  # the mark is there to be read: the filter is what drops it
+
+
+def test_edge_marks_are_small_lines_in_the_top_or_bottom_band() -> None:
+    height = 400  # bands: the top and bottom 32 px (8 %)
+    message = (150.0, 40.0, 40.0, "the message")
+    credit = (385.0, 6.0, 12.0, "@page")  # small, in the bottom band
+    header = (4.0, 6.0, 14.0, "@sam_r 3h")  # small, in the top band
+    small_middle = (200.0, 40.0, 12.0, "small print in the middle")  # small, not at an edge
+    edge_text = (360.0, 40.0, 38.0, "bottom text")  # at the edge, as tall as the message
+    lines = [message, credit, header, small_middle, edge_text]
+    assert without_edge_marks(lines, height) == [message, small_middle, edge_text]
+    # a read that is all small type (a screenshot) or one line loses nothing
+    assert without_edge_marks([credit, header], height) == [credit, header]
+    assert without_edge_marks([credit], height) == [credit]
