@@ -204,26 +204,26 @@ class OcrSpelling:
                 if not can_cut[start] or best[start][0] == math.inf:
                     continue
                 spanned = range(owner[start], owner[end - 1] + 1)
+                at_token_edges = start in token_starts and end in token_ends
                 if len(spanned) > 1:
                     # A piece that joins tokens takes in a token that is not a word, and joins a word
                     # only whole to whole tokens: "t rash" is "trash", but "turn outtobe" is not
                     # "turnout to be".
                     if all(known[t] for t in spanned):
                         continue
-                    whole = start in token_starts and end in token_ends
-                    if not whole and any(known[t] for t in spanned):
+                    if not at_token_edges and any(known[t] for t in spanned):
                         continue
+                whole_token = at_token_edges and len(spanned) == 1
                 reading = self._piece(
                     letters[start:end],
                     after=letters[start - 1 : start],
-                    whole_token=start in token_starts and end in token_ends and len(spanned) == 1,
+                    whole_token=whole_token,
                     may_edit=edits and not proper[owner[start]],
                     may_keep=edits,
                 )
                 if reading is not None and best[start][0] + reading[0] < best[end][0]:
                     word = reading[1]
-                    whole = start in token_starts and end in token_ends and owner[start] == owner[end - 1]
-                    if word == letters[start:end] and whole:
+                    if word == letters[start:end] and whole_token:
                         word = cores[owner[start]]  # a token read as it is keeps its case
                     best[end] = (best[start][0] + reading[0], start, word)
         if best[n][0] == math.inf:
@@ -261,10 +261,12 @@ class OcrSpelling:
 
 def _deletion_index(words: Iterable[str]) -> dict[str, list[str]]:
     """Every word under each string one deletion away from it (symmetric-delete lookup: a piece's
-    one-edit words are then found with a handful of dictionary reads)."""
+    one-edit words are then found with a handful of dictionary reads). Only words of
+    MIN_EDIT_LENGTH letters or more: a piece is that long, and the index only ever answers with
+    words as long as the piece or one letter longer (a shorter word is looked up directly)."""
     index: dict[str, list[str]] = defaultdict(list)
     for word in words:
-        if len(word) >= MIN_EDIT_LENGTH - 1:
+        if len(word) >= MIN_EDIT_LENGTH:
             for i in range(len(word)):
                 index[word[:i] + word[i + 1 :]].append(word)
     return dict(index)

@@ -474,9 +474,10 @@ def text_corpus(args: TrainArgs) -> tuple[list[TextExample], list[MultimodalExam
         user_texts, user_posts = load_user_posts(args.train_jsonl)
         corpus += user_texts
         log.info("user data: %d text posts, %d posts with images", len(user_texts), len(user_posts))
-    corpus = augment.drop_suite_texts(corpus, _suite_texts())
+    suite_texts = _suite_texts()
+    corpus = augment.drop_suite_texts(corpus, suite_texts)
     corpus += augmentations(corpus, args)
-    return augment.drop_suite_texts(corpus, _suite_texts()), user_posts
+    return augment.drop_suite_texts(corpus, suite_texts), user_posts
 
 
 def ocr_vocabulary(corpus: Iterable[TextExample]) -> WordSegmenter:
