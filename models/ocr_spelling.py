@@ -36,7 +36,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
-from .segmentation import MIN_RUN_LENGTH, WordSegmenter
+from .segmentation import WordSegmenter
 
 #: Digits and symbols that stand for letters, in OCR output and in leetspeak.
 LETTER_STAND_INS: dict[str, tuple[str, ...]] = {
@@ -74,6 +74,9 @@ LONE_LETTER_COST = 6.0
 #: reading as words (a word costs at most ~12, for two letters or more), so it is the last resort,
 #: and the rest of its stretch is still read ("umwhydoesshe xqzt" -> "um why does she xqzt").
 UNREAD_LETTER_COST = 12.0
+#: A token is cut into glued words only from this many letters: in fewer, two glued words can not be
+#: told from one unknown word (a shorter one is read whole, or joined to a neighbour).
+MIN_RUN_LENGTH = 6
 #: Longest piece the stretch reading considers (longer words are rare and cost time).
 MAX_PIECE_LENGTH = 20
 
@@ -191,8 +194,8 @@ class OcrSpelling:
         token_ends = {start + len(core) for start, core in zip(starts, cores, strict=True)}
         edges = token_starts | {len(letters)}
         owner = [i for i, core in enumerate(cores) for _ in core]
-        # a token is cut only where it is not a word and long enough to be glued words (as the
-        # spacing repair: MIN_RUN_LENGTH letters); shorter ones are read whole or joined to a neighbour
+        # a token is cut only where it is not a word and long enough to be glued words
+        # (MIN_RUN_LENGTH letters); shorter ones are read whole or joined to a neighbour
         splittable = [not k and len(core) >= MIN_RUN_LENGTH for k, core in zip(known, cores, strict=True)]
         can_cut = [True] + [k in edges or splittable[owner[k]] for k in range(1, len(letters))] + [True]
         n = len(letters)

@@ -54,7 +54,7 @@ def test_disguised_and_misread_words_are_read_as_meant(spelling: OcrSpelling, re
 
 def test_a_misread_word_is_corrected_rather_than_split_into_rare_pieces(spelling: OcrSpelling) -> None:
     # every piece of "ver mi in" is a word here, but one doubled letter is the cheaper explanation
-    assert spelling.segmenter.fix_spacing("vermiin") == "ver mi in"
+    assert all(piece in spelling.segmenter for piece in ("ver", "mi", "in"))
     assert spelling.repair("vermiin") == "vermin"
 
 
@@ -119,3 +119,62 @@ def test_short_words_and_names_are_never_edited(spelling: OcrSpelling) -> None:
     # a capitalised word inside the text is a name: names are not corrected into frequent words
     assert spelling.repair("Honestly Scumbagz can leave") == "Honestly Scumbagz can leave"
     assert spelling.repair("SCUMBAGZ can leave") == "scumbags can leave"
+
+
+# --- glued words split back (the spacing repair), with a vocabulary of its own -----------------
+
+SPACING_VOCABULARY = (
+    "the you a i to people are not welcome here go back where came from therapist rapist is "
+    "i'm going hurt there's reason shouldn't be m mg oi ng ngto"
+).split()
+
+
+@pytest.fixture
+def spacing() -> OcrSpelling:
+    return OcrSpelling(WordSegmenter(SPACING_VOCABULARY))
+
+
+@pytest.mark.parametrize(
+    ("glued", "repaired"),
+    [
+        ("youpeopleare vermin", "you people are vermin"),
+        ("gobackto where youcamefrom", "go back to where you came from"),
+        ("notwelcomehere", "not welcome here"),
+        # A contraction is one word: "mgoingto" split alone, after the apostrophe, gave
+        # "I'mg oi ngto" (every piece of that is in this vocabulary, as in the real one).
+        ("I'mgoingto hurt", "i'm going to hurt"),
+        ("There'sa reason", "there's a reason"),
+        ("shouldn'tbe here", "shouldn't be here"),
+    ],
+)
+def test_glued_words_are_split_back(spacing: OcrSpelling, glued: str, repaired: str) -> None:
+    assert spacing.repair(glued) == repaired
+
+
+def test_known_words_are_left_alone(spacing: OcrSpelling) -> None:
+    # "therapist" could be read as "the rapist"; a word in the vocabulary is never split
+    assert spacing.repair("the therapist is here") == "the therapist is here"
+    assert spacing.repair("People") == "People"
+
+
+def test_unknown_and_short_runs_are_left_alone(spacing: OcrSpelling) -> None:
+    assert spacing.repair("xyzqwerty") == "xyzqwerty"  # no split into known words
+    assert spacing.repair("notwelcomezz") == "notwelcomezz"  # a split would leave an unknown piece
+    assert spacing.repair("goback") == "go back"  # six letters: the shortest repaired run
+    assert spacing.repair("gohim") == "gohim"  # five letters: left alone
+
+
+def test_punctuation_placeholders_and_digits_are_preserved(spacing: OcrSpelling) -> None:
+    assert spacing.repair("<user> youpeople... <url>") == "<user> you people... <url>"
+    assert spacing.repair("notwelcome! (gobackhere) 2024") == "not welcome! (go back here) 2024"
+    assert spacing.repair("#notwelcome @youpeople") == "#not welcome @you people"
+
+
+def test_whitespace_is_normalised(spacing: OcrSpelling) -> None:
+    assert spacing.repair("  you\n\tpeople  ") == "you people"
+    assert spacing.repair("") == ""
+
+
+def test_known_contractions_and_possessives_are_left_alone(spacing: OcrSpelling) -> None:
+    assert spacing.repair("There's people's") == "There's people's"
+    assert spacing.repair("'quoted' rock'n'roll") == "'quoted' rock'n'roll"
