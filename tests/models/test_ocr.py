@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -22,21 +24,25 @@ def engine() -> OcrEngine:
     return OcrEngine()
 
 
+def clear_meme(text: str, **changes: Any) -> Image.Image:
+    """Large outlined text on a flat background, no noise: what OCR should read without fail."""
+    spec = MemeSpec(
+        text=text,
+        background="color:40,90,200",
+        style="outlined_center",
+        font=0,
+        font_size=44,
+        noise=0.0,
+        jpeg_quality=0,
+        width=640,
+        height=400,
+    )
+    return render_meme(replace(spec, **changes))
+
+
 @pytest.mark.slow
 def test_ocr_reads_a_clear_meme(engine: OcrEngine) -> None:
-    meme = render_meme(
-        MemeSpec(
-            text=TEXT,
-            background="color:40,90,200",
-            style="outlined_center",
-            font=0,
-            font_size=44,
-            noise=0.0,
-            jpeg_quality=0,
-            width=640,
-            height=400,
-        )
-    )
+    meme = clear_meme(TEXT)
     _, processor = build_tiny_model()
     processor = ModerationProcessor(
         processor.config, processor.tokenizer, ocr=engine, segmenter=WordSegmenter(VOCABULARY)
@@ -84,19 +90,8 @@ SERVICE_OCR = {
 @pytest.mark.slow
 @pytest.mark.parametrize("settings", [{}, SERVICE_OCR], ids=["evaluation", "service"])
 def test_a_watermark_at_the_edge_is_left_out(settings: dict[str, object]) -> None:
-    spec = MemeSpec(
-        text="nothing fills me with more joy than sunny mornings",
-        background="color:40,90,200",
-        style="outlined_center",
-        font=0,
-        font_size=40,
-        noise=0.0,
-        jpeg_quality=0,
-        width=640,
-        height=400,
-        watermark=1,  # "@funnypage", small and faint in the bottom-left corner
-    )
-    meme = render_meme(spec)
+    # watermark 1 is "@funnypage", small and faint in the bottom-left corner
+    meme = clear_meme("nothing fills me with more joy than sunny mornings", font_size=40, watermark=1)
     read = OcrEngine(**settings).read(meme).lower()  # type: ignore[arg-type]
     assert "sunny" in read and "mornings" in read, read
     assert "funny" not in read, read
