@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .fallback_font import FallbackFont, borrows_glyphs, draw_text
+
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),
     Path("/usr/share/fonts/truetype"),
@@ -101,7 +103,12 @@ class MemeSpec:
     sticker: int = -1
 
     def key(self) -> str:
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:24]
+        """A digest of the spec, for caches of what its image gives (e.g. OCR reads). A text with
+        characters its face lacks renders differently since glyph fallback, so its key says so."""
+        spec = repr(self)
+        if borrows_glyphs(font_path(self.font), _fallback_path(), self.text):
+            spec += "|glyph-fallback"
+        return hashlib.sha256(spec.encode()).hexdigest()[:24]
 
 
 @lru_cache(maxsize=1)
@@ -129,13 +136,25 @@ def packaged_font(index: int) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def _font(index: int, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font_path(index: int) -> str:
+    """The file of font ``index`` ('' = Pillow's built-in font)."""
     fonts = available_fonts()
-    path = fonts[index % len(fonts)]
     if index >= len(FONT_NAMES) and index - len(FONT_NAMES) < len(PACKAGED_FONTS):
         # a missing font package falls back to the first DejaVu face rather than failing a render
-        path = packaged_font(index - len(FONT_NAMES)) or fonts[0]
-    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
+        return packaged_font(index - len(FONT_NAMES)) or fonts[0]
+    return fonts[index % len(fonts)]
+
+
+def _fallback_path() -> str:
+    """DejaVu Sans Bold (Latin, Greek, Cyrillic) when installed, else '' (no fallback)."""
+    first = available_fonts()[0]
+    return first if Path(first).name == FONT_NAMES[0] else ""
+
+
+def _font(index: int, size: int) -> FallbackFont:
+    path = font_path(index)
+    primary = ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
+    return FallbackFont(primary, path, _fallback_path(), size)
 
 
 @lru_cache(maxsize=64)
@@ -216,7 +235,7 @@ def random_view(rng: np.random.Generator) -> tuple[tuple[float, float, float, fl
     return crop, bool(rng.random() < 0.5)
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, max_width: int) -> list[str]:
+def _wrap(text: str, font: FallbackFont, max_width: int) -> list[str]:
     """Greedy word wrap to ``max_width`` pixels (long words are hard-wrapped)."""
     words = []
     for word in text.split():
@@ -285,13 +304,13 @@ def render_meme(spec: MemeSpec) -> Image.Image:
     for (x, y), line in zip(positions, lines, strict=True):
         width = font.getlength(line)
         x = int((image.width - width) / 2) if spec.style != "caption_bar" else x
-        draw.text((x, y), line, font=font, fill=fill, stroke_width=stroke, stroke_fill=stroke_fill)
+        draw_text(draw, (x, y), line, font, fill=fill, stroke_width=stroke, stroke_fill=stroke_fill)
     return _degrade(_decorate(image, spec), spec)
 
 
 def _fitted_lines(
     text: str, spec: MemeSpec, max_width: int, max_height: int
-) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, list[str], int]:
+) -> tuple[FallbackFont, list[str], int]:
     """The font, wrapped lines and line height that fit ``text`` into a box (shrinking the type)."""
     size = spec.font_size
     font = _font(spec.font, size)
@@ -306,7 +325,7 @@ def _fitted_lines(
 def _outlined(
     draw: ImageDraw.ImageDraw,
     lines: list[str],
-    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    font: FallbackFont,
     *,
     centre_x: int,
     top: int,
@@ -315,10 +334,11 @@ def _outlined(
     stroke = max(2, line_height // 14)
     for i, line in enumerate(lines):
         x = int(centre_x - font.getlength(line) / 2)
-        draw.text(
+        draw_text(
+            draw,
             (x, top + i * line_height),
             line,
-            font=font,
+            font,
             fill=(255, 255, 255),
             stroke_width=stroke,
             stroke_fill=(0, 0, 0),
@@ -361,11 +381,11 @@ def _render_post_screenshot(spec: MemeSpec, background: Image.Image) -> Image.Im
     avatar = PALETTE[spec.font_size % len(PALETTE)]
     draw.ellipse((margin, margin, margin + 40, margin + 40), fill=avatar)
     small = _font(1, 15)
-    draw.text((margin + 52, margin + 2), "Sam R.", font=_font(0, 16), fill=(20, 20, 20))
-    draw.text((margin + 52, margin + 22), "@sam_r · 3h", font=small, fill=(110, 110, 110))
+    draw_text(draw, (margin + 52, margin + 2), "Sam R.", _font(0, 16), fill=(20, 20, 20))
+    draw_text(draw, (margin + 52, margin + 22), "@sam_r · 3h", small, fill=(110, 110, 110))
     top = margin + header
     for i, line in enumerate(lines):
-        draw.text((margin, top + i * line_height), line, font=font, fill=(15, 20, 25))
+        draw_text(draw, (margin, top + i * line_height), line, font, fill=(15, 20, 25))
     if picture_height:
         attachment = background.resize((spec.width - 2 * margin, picture_height))
         image.paste(attachment, (margin, top + text_block))
@@ -392,7 +412,7 @@ def _render_document(spec: MemeSpec, background: Image.Image) -> Image.Image:
         spec.text, replace(spec, font_size=min(spec.font_size, 24)), spec.width - 2 * margin, spec.height - 80
     )
     for i, line in enumerate(lines):
-        draw.text((margin, 44 + i * line_height), line, font=font, fill=(30, 30, 35))
+        draw_text(draw, (margin, 44 + i * line_height), line, font, fill=(30, 30, 35))
     return image
 
 
@@ -432,7 +452,7 @@ def _render_chat_bubble(spec: MemeSpec, background: Image.Image) -> Image.Image:
         colour = (48, 48, 58) if index % 2 == 0 else (40, 110, 230)
         draw.rounded_rectangle((left, top, left + width, top + height), radius=16, fill=colour)
         for i, line in enumerate(lines):
-            draw.text((left + 12, top + 10 + i * line_height), line, font=font, fill=(240, 240, 240))
+            draw_text(draw, (left + 12, top + 10 + i * line_height), line, font, fill=(240, 240, 240))
         top += height + margin // 2
     return image
 
@@ -476,8 +496,8 @@ def _decorate(image: Image.Image, spec: MemeSpec) -> Image.Image:
     if spec.watermark >= 0:
         overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
         mark = WATERMARKS[spec.watermark % len(WATERMARKS)]
-        ImageDraw.Draw(overlay).text(
-            (6, image.height - 18), mark, font=_font(1, 12), fill=(255, 255, 255, 110)
+        draw_text(
+            ImageDraw.Draw(overlay), (6, image.height - 18), mark, _font(1, 12), fill=(255, 255, 255, 110)
         )
         image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
     return image
