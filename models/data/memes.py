@@ -8,12 +8,17 @@ with optional noise and JPEG re-compression. Every image is a pure function of i
 Three catalogues of fonts and layouts (``random_spec(..., layouts=...)``):
 
 - ``classic``: the first generator's 5 DejaVu faces and 4 styles (outlined top/bottom, outlined
-  centre, caption bar, card). The benchmark's post mix is drawn from it, so it never changes.
+  centre, caption bar, card). The benchmark's post mix is drawn from it, so it never changes
+  (but for glyph fallback: emoji that DejaVu Serif and Mono lack are drawn, not boxed).
 - ``train``: what real memes look like, for training: classic plus heavy condensed sans faces
   (Fjalla One, Source Sans Pro Black, Lato Bold: OFL, from PyPI font packages), two-panel memes,
   screenshots of posts, small type, stickers and watermarks.
 - ``held_out``: faces (Lato Black and Black Italic, Fredoka One) and layouts (stacked panels,
   chat bubbles) that training never renders, for measuring how image text generalises.
+
+Every face draws with glyph fallback (:mod:`models.data.fallback_font`): a character it lacks
+(Cyrillic and Greek look-alikes in the Latin-only faces, emoji) is drawn with DejaVu Sans Bold,
+as real renderers do, not as an empty box.
 """
 
 from __future__ import annotations
