@@ -22,7 +22,9 @@ Test sets (all built from test splits only):
   report tells OCR damage apart from the model's judgement.
 
 Rows: every variant trained by ``models.train`` (four fusion modes and the text-only and
-image-only baselines) found in ``--variants-dir``, else the default checkpoint alone. Images go
+image-only baselines) found in ``--variants-dir`` that the default checkpoint's own training run
+wrote (versions ``{version}-{variant}``; another run's are left out with a warning), else the
+default checkpoint alone. Images go
 through real OCR (cached on disk by image key, so a second run is fast).
 """
 
@@ -410,6 +412,23 @@ def suite_image_posts(
     return posts
 
 
+def sibling_variants(variants_dir: Path, version: str) -> dict[str, Path]:
+    """The checkpoints in ``variants_dir`` that the training run of ``version`` wrote (named
+    ``{version}-{variant}``, or ``version`` itself). A folder left by another run is skipped with a
+    warning: its heads in the report would be compared as if they were this checkpoint's siblings."""
+    found: dict[str, Path] = {}
+    for path in sorted(variants_dir.iterdir()):
+        config = path / "config.json"
+        if not (path / "manifest.json").is_file() or not config.is_file():
+            continue
+        other = str(json.loads(config.read_text(encoding="utf-8")).get("version", ""))
+        if other == version or other.startswith(f"{version}-"):
+            found[path.name] = path
+        else:
+            log.warning("%s: a variant of %s, not of %s; left out of the report", path, other, version)
+    return found
+
+
 def check_targets(rows: dict[str, dict[str, Any]], default: str) -> dict[str, dict[str, Any]]:
     row = rows[default]
     hx = row["hatexplain"]
@@ -603,7 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     default_model, default_processor, sha256 = load_checkpoint(ns.checkpoint)
     candidates: dict[str, Path] = {}
     if ns.variants_dir.is_dir():
-        candidates = {p.name: p for p in sorted(ns.variants_dir.iterdir()) if (p / "manifest.json").is_file()}
+        candidates = sibling_variants(ns.variants_dir, default_model.config.version)
     default_name = str(default_model.config.training.get("variant", "default"))
     evaluator = Evaluator(
         ns.data_dir,

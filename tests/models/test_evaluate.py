@@ -17,6 +17,7 @@ from models.evaluate import (
     check_targets,
     format_functional_table,
     functional_report,
+    sibling_variants,
     suite_image_posts,
     with_rendered_text,
 )
@@ -171,3 +172,24 @@ def test_bundled_report_targets_follow_from_its_rows() -> None:
         assert verdict["met"] == report["targets"][name]["met"], name
     assert recomputed["coco_false_positive_rate"]["higher_is_better"] is False
     assert recomputed["functional_text_accuracy"]["higher_is_better"] is True
+
+
+def test_only_the_training_runs_own_variants_join_the_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name, version in {
+        "concat": "pg-1",
+        "sum": "pg-1-sum",
+        "image_only": "pg-1-image_only",
+        "gated": "pg-2-gated",  # another run's head left in the same folder
+        "notes": None,  # not a checkpoint
+    }.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        if version is not None:
+            (folder / "manifest.json").write_text("{}", encoding="utf-8")
+            (folder / "config.json").write_text(json.dumps({"version": version}), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="models.evaluate"):
+        found = sibling_variants(tmp_path, "pg-1")
+    assert sorted(found) == ["concat", "image_only", "sum"]
+    assert "a variant of pg-2-gated, not of pg-1" in caplog.text
