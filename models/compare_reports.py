@@ -64,14 +64,15 @@ METRICS: tuple[Metric, ...] = (
         "ToxiGen held-out group toxic AUROC", lambda r: r["toxigen_held_out_group"]["toxic"]["auroc"], True
     ),
     Metric("ConvAbuse toxic AUROC", lambda r: r["convabuse"]["toxic"]["auroc"], True),
-    # the functional suite as text posts, as images, and as images with the rendered text in
-    # place of OCR's read (how much OCR costs)
+    # the functional suite as text posts, as images, as images with the rendered text in place
+    # of OCR's read (how much OCR costs), and as text posts with a stray word
     *(
         Metric(f"functional, {posts}: {title}", _field(dataset, key), True)
         for posts, dataset in (
             ("text", "functional_text"),
             ("image", "functional_image"),
             ("image as rendered", "functional_image_rendered_text"),
+            ("text with a stray word", "functional_text_with_stray"),
         )
         for title, key in (
             ("accuracy", "accuracy"),

@@ -20,6 +20,9 @@ Test sets (all built from test splits only):
 - ``functional_image_rendered_text``: the same image posts with the text each image shows in
   place of OCR's read (pixels unchanged): the image path's ceiling with perfect OCR, so the
   report tells OCR damage apart from the model's judgement.
+- ``functional_text_with_stray``: every suite case as a text post with one stray word beside it
+  (a sign, a number, a handle: what OCR reads off a photo besides a meme's words;
+  models/suite/strays.py): the verdict must not change.
 
 Rows: every variant trained by ``models.train`` (four fusion modes and the text-only and
 image-only baselines) found in ``--variants-dir`` that the default checkpoint's own training run
@@ -37,7 +40,7 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,7 @@ from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, r
 from .preprocessing import ModerationProcessor
 from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
 from .suite.benign_images import ood_benign_posts
+from .suite.strays import with_stray
 
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
@@ -110,6 +114,8 @@ class Evaluator:
         self.ood_benign = ood_benign_posts(BLAND_CAPTIONS, seed=seed)[:: max(1, every // 2)]
         self.suite = build_suite()[::every]
         self.suite_images = suite_image_posts(self.suite, photos, self.ood_benign, seed=seed + 3)
+        stray_rng = np.random.default_rng(seed + 4)
+        self.suite_with_strays = [with_stray(c.text, stray_rng) for c in self.suite]
         self.ocr_cache = ocr_cache
         self._features: dict[str, dict[str, FeatureSet]] = {}
 
@@ -173,6 +179,10 @@ class Evaluator:
             "toxigen_held_out_group": texts(self.toxigen, "toxigen held-out group"),
             "convabuse": texts(self.convabuse, "convabuse test"),
             "functional_text": texts(suite_texts, "functional suite: texts"),
+            "functional_text_with_stray": texts(
+                [replace(e, text=t) for e, t in zip(suite_texts, self.suite_with_strays, strict=True)],
+                "functional suite: texts with a stray word",
+            ),
             "functional_image": posts(self.suite_images, "functional suite: images (OCR)"),
         }
         sets["functional_image_rendered_text"] = with_rendered_text(
@@ -276,7 +286,7 @@ def evaluate_variant(
         if dataset.startswith("functional_"):
             cases = (
                 evaluator.suite
-                if dataset == "functional_text"
+                if dataset in ("functional_text", "functional_text_with_stray")
                 else [p.case for p in evaluator.suite_images if p.case is not None]
             )
             row[dataset] = functional_report(cases, scores, labels, thresholds)
@@ -537,10 +547,12 @@ def format_table(rows: dict[str, dict[str, Any]], default: str) -> str:
 
 
 def format_functional_table(row: dict[str, Any]) -> str:
-    """Per-functionality accuracy of one variant: text posts and image posts side by side, and the
-    image posts again with the rendered text in place of OCR's read (where the report has them)."""
+    """Per-functionality accuracy of one variant: text posts and image posts side by side, the
+    image posts again with the rendered text in place of OCR's read, and the text posts with a
+    stray word (the last two where the report has them)."""
     text, image = row["functional_text"], row["functional_image"]
     rendered = row.get("functional_image_rendered_text")
+    stray = row.get("functional_text_with_stray")
     names = list(text["by_functionality"])
     width = max(len(n) for n in names) + 2
 
@@ -554,13 +566,15 @@ def format_functional_table(row: dict[str, Any]) -> str:
         + "n".rjust(5)
         + "text".rjust(9)
         + "image".rjust(9)
-        + "rendered".rjust(9),
-        "-" * (width + 56),
+        + "rendered".rjust(9)
+        + "+stray".rjust(9),
+        "-" * (width + 65),
     ]
     for name in names:
         t = text["by_functionality"][name]
         i = image["by_functionality"].get(name)
         r = rendered["by_functionality"].get(name) if rendered else None
+        w = stray["by_functionality"].get(name) if stray else None
         lines.append(
             name.ljust(width)
             + t["label"].ljust(24)
@@ -568,16 +582,24 @@ def format_functional_table(row: dict[str, Any]) -> str:
             + cell(t, "accuracy")
             + cell(i, "accuracy")
             + cell(r, "accuracy")
+            + cell(w, "accuracy")
         )
     for title, key in (
         ("overall", "accuracy"),
         ("hateful caught", "hateful_caught"),
         ("non-hateful left alone", "non_hateful_left_alone"),
     ):
-        lines.append(title.ljust(width + 29) + cell(text, key) + cell(image, key) + cell(rendered, key))
+        lines.append(
+            title.ljust(width + 29)
+            + cell(text, key)
+            + cell(image, key)
+            + cell(rendered, key)
+            + cell(stray, key)
+        )
     lines.append(
         "rendered: the image posts scored with the text each image shows in place of OCR's read "
-        "(pixels unchanged): the image column's ceiling if OCR read perfectly."
+        "(pixels unchanged): the image column's ceiling if OCR read perfectly. +stray: the text "
+        "posts with one stray word (a sign, a number, a handle: models/suite/strays.py)."
     )
     return "\n".join(lines)
 

@@ -193,3 +193,18 @@ def test_only_the_training_runs_own_variants_join_the_report(
         found = sibling_variants(tmp_path, "pg-1")
     assert sorted(found) == ["concat", "image_only", "sum"]
     assert "a variant of pg-2-gated, not of pg-1" in caplog.text
+
+
+def test_functional_table_shows_the_stray_column_when_the_report_has_it() -> None:
+    result = {
+        "accuracy": 0.5,
+        "hateful_caught": 0.5,
+        "non_hateful_left_alone": 0.5,
+        "by_functionality": {"derog_emotion": {"accuracy": 0.5, "n": 2, "label": "hateful"}},
+    }
+    stray = {**result, "by_functionality": {"derog_emotion": {"accuracy": 0.25, "n": 2, "label": "hateful"}}}
+    table = format_functional_table(
+        {"functional_text": result, "functional_image": result, "functional_text_with_stray": stray}
+    )
+    header, _, row = table.splitlines()[:3]
+    assert header.split()[-1] == "+stray" and row.split()[-1] == "0.250"

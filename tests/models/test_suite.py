@@ -11,6 +11,7 @@ import random
 import re
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from models.data.obfuscation import (
@@ -34,6 +35,7 @@ from models.suite import (
     build_suite,
     passes,
 )
+from models.suite.strays import STRAYS, with_stray
 
 SAMPLE = "Those people are vermin and parasites, honestly."
 
@@ -182,3 +184,17 @@ def test_pass_rule_per_label() -> None:
     assert passes(case("non_hateful_offensive"), {"offensive", "toxic"})
     assert not passes(case("non_hateful_offensive"), {"hate"})
     assert passes(case("benign"), set()) and not passes(case("benign"), {"toxic"})
+
+
+def test_a_stray_word_goes_beside_the_text_never_into_it() -> None:
+    rng = np.random.default_rng(0)
+    text = "They are all liars."
+    seen = set()
+    for _ in range(200):
+        out = with_stray(text, rng)
+        assert text in out
+        stray = out.replace(text, "").strip()
+        assert stray in STRAYS
+        seen.add((stray, out.startswith(text)))
+    assert {after for _, after in seen} == {True, False}  # after the text and before it
+    assert len({s for s, _ in seen}) > len(STRAYS) // 2
