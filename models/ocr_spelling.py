@@ -1,7 +1,7 @@
 """Repairing image text: disguised and misread words back to the word they stand for, glued words apart.
 
 OCR damages words in a few recurring ways: it drops the spaces between words ("youpeopleare"),
-drops a letter outside its alphabet (a Cyrillic look-alike: "hatе" -> "hat"), reads a doubled
+drops or misreads a letter it does not recognise (a smudged or stylised one), reads a doubled
 letter once or thrice, reads a capital I as a small l ("l hate"), breaks a letter-spaced word
 into fragments ("r e pulsive", "p ar a s it e s"), and reads digits and symbols used as letters
 as printed ("h4te", "$cum"). The text tower then sees word pieces instead of the word. People
