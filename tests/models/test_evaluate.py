@@ -91,18 +91,19 @@ def test_rendered_text_replaces_only_the_rendered_images_ocr_read() -> None:
     assert images.present[1, 2].item() is False  # the OCR features are not modified in place
 
 
-def test_functional_table_shows_the_rendered_column_when_the_report_has_it() -> None:
-    result = {
-        "accuracy": 0.5,
+def _functional_result(overall: float, derog_emotion: float) -> dict[str, object]:
+    """A functional report with one functionality, as models.evaluate writes it."""
+    return {
+        "accuracy": overall,
         "hateful_caught": 0.5,
         "non_hateful_left_alone": 0.5,
-        "by_functionality": {"derog_emotion": {"accuracy": 0.5, "n": 2, "label": "hateful"}},
+        "by_functionality": {"derog_emotion": {"accuracy": derog_emotion, "n": 2, "label": "hateful"}},
     }
-    rendered = {
-        **result,
-        "accuracy": 0.875,
-        "by_functionality": {"derog_emotion": {"accuracy": 0.75, "n": 2, "label": "hateful"}},
-    }
+
+
+def test_functional_table_shows_the_rendered_column_when_the_report_has_it() -> None:
+    result = _functional_result(0.5, 0.5)
+    rendered = _functional_result(0.875, 0.75)
     old = format_functional_table({"functional_text": result, "functional_image": result})
     new = format_functional_table(
         {"functional_text": result, "functional_image": result, "functional_image_rendered_text": rendered}
@@ -196,13 +197,8 @@ def test_only_the_training_runs_own_variants_join_the_report(
 
 
 def test_functional_table_shows_the_stray_column_when_the_report_has_it() -> None:
-    result = {
-        "accuracy": 0.5,
-        "hateful_caught": 0.5,
-        "non_hateful_left_alone": 0.5,
-        "by_functionality": {"derog_emotion": {"accuracy": 0.5, "n": 2, "label": "hateful"}},
-    }
-    stray = {**result, "by_functionality": {"derog_emotion": {"accuracy": 0.25, "n": 2, "label": "hateful"}}}
+    result = _functional_result(0.5, 0.5)
+    stray = _functional_result(0.5, 0.25)
     table = format_functional_table(
         {"functional_text": result, "functional_image": result, "functional_text_with_stray": stray}
     )
