@@ -66,7 +66,7 @@ from .data.sources import (
     CocoImage,
     TextExample,
     default_data_dir,
-    is_obfuscated,
+    has_made_up_words,
     load_coco,
     load_text_corpus,
 )
@@ -141,6 +141,7 @@ class TrainArgs:
     obfuscated_texts: int = 3000
     counter_speech_texts: int = 1500
     identity_swap_texts: int = 1500
+    stray_texts: int = 4000
     val_harm_share: float | None = 0.1
     statement_groups: int = 12
     device: str = "auto"
@@ -483,8 +484,9 @@ def text_corpus(args: TrainArgs) -> tuple[list[TextExample], list[MultimodalExam
 def ocr_vocabulary(corpus: Iterable[TextExample]) -> WordSegmenter:
     """The ranked vocabulary the OCR repair reads image text with (models/ocr_spelling.py): the
     words of the training texts, less the obfuscated ones, whose spellings ("bicth",
-    "arevermin") would otherwise pass for words and never be repaired."""
-    return WordSegmenter.from_texts(e.text for e in corpus if e.split == "train" and not is_obfuscated(e))
+    "arevermin") would otherwise pass for words and never be repaired, and less those with
+    made-up strays ("Brunaix")."""
+    return WordSegmenter.from_texts(e.text for e in corpus if e.split == "train" and not has_made_up_words(e))
 
 
 def augmentations(corpus: Sequence[TextExample], args: TrainArgs) -> list[TextExample]:
@@ -500,8 +502,12 @@ def augmentations(corpus: Sequence[TextExample], args: TrainArgs) -> list[TextEx
         )
         extra += augment.counter_speech(texts, count=int(args.counter_speech_texts * scale), seed=seed + 1)
         extra += augment.identity_swaps(texts, count=int(args.identity_swap_texts * scale), seed=seed + 2)
+        extra += augment.strayed(texts, count=int(args.stray_texts * scale), seed=seed + 3)
     extra += augment.bland_reactions("train")
-    log.info("augmentation: %d texts (obfuscation, counter-speech, identity swaps, reactions)", len(extra))
+    log.info(
+        "augmentation: %d texts (obfuscation, counter-speech, identity swaps, stray words, reactions)",
+        len(extra),
+    )
     return extra
 
 
@@ -900,6 +906,13 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "--identity-swap-texts", type=int, default=1500, help="benign texts with a group name swapped"
     )
     parser.add_argument(
+        "--stray-texts",
+        type=int,
+        default=4000,
+        help="harmful and benign texts with a made-up stray word beside them (a brand, a number, "
+        "a handle), labels unchanged: one stray word must not undo a score",
+    )
+    parser.add_argument(
         "--val-harm-share",
         type=float,
         default=0.1,
@@ -943,6 +956,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "obfuscated_texts",
         "counter_speech_texts",
         "identity_swap_texts",
+        "stray_texts",
     ):
         if getattr(ns, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(ns, name)}")
@@ -981,6 +995,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         obfuscated_texts=ns.obfuscated_texts,
         counter_speech_texts=ns.counter_speech_texts,
         identity_swap_texts=ns.identity_swap_texts,
+        stray_texts=ns.stray_texts,
         val_harm_share=ns.val_harm_share or None,
         statement_groups=ns.statement_groups,
         device=ns.device,

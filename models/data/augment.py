@@ -12,6 +12,9 @@ texts into labelled examples of one such behaviour:
 - :func:`identity_swaps`: a benign text that names a group, with the group replaced by another:
   still benign, so no group name is a harm signal by itself.
 - :func:`bland_reactions`: short reactions people caption pictures with: benign.
+- :func:`strayed`: a harmful or benign text with one or two stray words beside it (a made-up
+  brand, a number, a code, a handle: what an OCR read of a photo holds besides the meme's words,
+  ``models/data/stray_words.py``). The label stays: a stray neither adds nor removes harm.
 
 The wording (frames, groups, reactions) is written for training only; the functional test suite
 (``models/suite``) has its own, and :func:`drop_suite_texts` removes any training text that
@@ -28,7 +31,15 @@ from collections.abc import Iterable, Sequence
 
 from .obfuscation import KINDS as OBFUSCATION_KINDS
 from .obfuscation import obfuscate
-from .sources import BENIGN, FULL_MASK, OBFUSCATED_SOURCE_PREFIX, TextExample, text_key
+from .sources import (
+    BENIGN,
+    FULL_MASK,
+    OBFUSCATED_SOURCE_PREFIX,
+    STRAY_SOURCE_PREFIX,
+    TextExample,
+    text_key,
+)
+from .stray_words import with_strays
 
 #: Frames that reject, report or question a quoted harmful text ({} = the quote).
 COUNTER_FRAMES: tuple[str, ...] = (
@@ -282,6 +293,32 @@ def identity_swaps(examples: Sequence[TextExample], *, count: int, seed: int) ->
         text = _SWAP_PATTERN.sub(replacement, source.text)
         if text.lower() != source.text.lower():
             out.append(TextExample(text, BENIGN, FULL_MASK, "aug_identity_swap", source.split, "normal"))
+    return out
+
+
+def strayed(examples: Sequence[TextExample], *, count: int, seed: int) -> list[TextExample]:
+    """``count`` texts (2-40 words) drawn from ``examples``, harmful and benign in equal numbers,
+    each with one or two stray words added; labels and masks unchanged."""
+    rng = random.Random(seed)
+    usable = [e for e in examples if 2 <= len(e.text.split()) <= 40]
+    harmful = [e for e in usable if e.mask[-1] and e.targets[-1] == 1.0]
+    benign = [e for e in usable if e.mask[-1] and e.targets[-1] == 0.0]
+    out = []
+    for index in range(count):
+        pool = harmful if index % 2 == 0 else benign
+        if not pool:
+            continue
+        source = pool[rng.randrange(len(pool))]
+        out.append(
+            TextExample(
+                with_strays(source.text, rng),
+                source.targets,
+                source.mask,
+                f"{STRAY_SOURCE_PREFIX}{source.source}",
+                source.split,
+                source.source_label,
+            )
+        )
     return out
 
 

@@ -67,6 +67,15 @@ def is_obfuscated(example: TextExample) -> bool:
     return example.source.startswith(OBFUSCATED_SOURCE_PREFIX)
 
 
+#: The ``source`` of every text with made-up stray words beside it (``aug_stray_hatexplain``).
+STRAY_SOURCE_PREFIX = "aug_stray_"
+
+
+def has_made_up_words(example: TextExample) -> bool:
+    """Obfuscated spellings or made-up strays: words that must not enter the OCR vocabulary."""
+    return is_obfuscated(example) or example.source.startswith(STRAY_SOURCE_PREFIX)
+
+
 HATE = (1.0, 0.0, 1.0)
 OFFENSIVE = (0.0, 1.0, 1.0)
 BENIGN = (0.0, 0.0, 0.0)

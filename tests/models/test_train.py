@@ -214,6 +214,7 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
         obfuscated_texts=0,
         counter_speech_texts=0,
         identity_swap_texts=0,
+        stray_texts=0,
     )
     facts = run(args)
 

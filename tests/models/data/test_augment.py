@@ -68,3 +68,19 @@ def test_suite_texts_are_dropped_even_when_only_emoji_or_case_differs() -> None:
     ]
     kept = augment.drop_suite_texts(corpus, ["lol", "😂"])
     assert [e.text for e in kept] == ["fine day"]
+
+
+def test_strayed_texts_keep_their_labels_and_their_words() -> None:
+    out = augment.strayed(CORPUS, count=40, seed=5)
+    assert len(out) == 40
+    by_text = {e.text: e for e in CORPUS}
+    harmful = 0
+    for made in out:
+        source = next(s for s in by_text.values() if set(s.text.split()) <= set(made.text.split()))
+        assert made.targets == source.targets and made.mask == source.mask and made.split == source.split
+        assert made.source == "aug_stray_hatexplain" and made.text != source.text
+        # one or two strays, each one token or a few; the source's words stay in order
+        assert 1 <= len(made.text.split()) - len(source.text.split()) <= 6
+        harmful += made.targets[-1] == 1.0
+    assert harmful == 20  # harmful and benign in equal numbers
+    assert augment.strayed(CORPUS, count=40, seed=5) == out
