@@ -141,7 +141,7 @@ class TrainArgs:
     obfuscated_texts: int = 3000
     counter_speech_texts: int = 1500
     identity_swap_texts: int = 1500
-    stray_texts: int = 4000
+    stray_texts: int = 0
     val_harm_share: float | None = 0.1
     statement_groups: int = 12
     device: str = "auto"
@@ -908,9 +908,10 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
     parser.add_argument(
         "--stray-texts",
         type=int,
-        default=4000,
+        default=0,
         help="harmful and benign texts with a made-up stray word beside them (a brand, a number, "
-        "a handle), labels unchanged: one stray word must not undo a score",
+        "a handle), labels unchanged (default 0: 4000 was measured and not adopted, "
+        "docs/training/stray_text_experiment.md)",
     )
     parser.add_argument(
         "--val-harm-share",

@@ -129,6 +129,14 @@ def test_parse_args_refuses_a_caption_less_swap_outside_0_1(
     assert "--caption-less-swap must be in [0, 1]" in capsys.readouterr().err
 
 
+def test_stray_texts_are_off_by_default_and_refused_below_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args(["--no-shared-data"]).stray_texts == 0
+    assert parse_args(["--no-shared-data", "--stray-texts", "4000"]).stray_texts == 4000
+    with pytest.raises(SystemExit):
+        parse_args(["--no-shared-data", "--stray-texts", "-1"])
+    assert "--stray-texts must be >= 0, got -1" in capsys.readouterr().err
+
+
 def test_device_auto_is_the_gpu_when_torch_sees_one_else_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu")
@@ -169,7 +177,7 @@ def test_heads_trained_with_an_explicit_device_come_back_on_the_cpu_in_eval_mode
     assert not model.training
 
 
-def test_the_ocr_vocabulary_has_the_training_words_but_no_obfuscated_spelling() -> None:
+def test_the_ocr_vocabulary_has_the_training_words_but_no_obfuscated_spelling_nor_stray() -> None:
     def example(text: str, source: str, split: str = "train") -> TextExample:
         return TextExample(text, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), source, split, "normal")
 
@@ -178,10 +186,12 @@ def test_the_ocr_vocabulary_has_the_training_words_but_no_obfuscated_spelling() 
         example("a lovely lovely day", "aug_reaction"),
         example("they are vermiin, vermiin I say", "aug_obfuscated_hatexplain"),
         example("zebra zebra", "hatexplain", split="val"),
+        example("a lovely lovely day BRUNAIX brunaix", "aug_stray_hatexplain"),
     ]
     words = ocr_vocabulary(corpus).words
     assert "vermin" in words and "lovely" in words  # source and (real-word) augmented texts
     assert "vermiin" not in words and "zebra" not in words  # obfuscated spellings, validation texts
+    assert "brunaix" not in words  # made-up strays
 
 
 def test_run_refuses_to_train_on_nothing(tmp_path: Path) -> None:
