@@ -199,11 +199,6 @@ HATEFUL: dict[str, tuple[str, ...]] = {
         "{G} are *leeches* on society.",
         "{P}: *subhuman*, every one.",
         "{G} are a *plague* on this country.",
-        # "vermin" appears in benign negations below; its hateful uses must outnumber them, in
-        # more than one frame, or the word itself reads as a sign of a benign post
-        "{G} are *vermin*, nothing more.",
-        "Those {P} are *vermin* and everyone knows it.",
-        "{G} spread like *vermin* wherever they go.",
     ),
     "implicit": (
         "Lock your doors, some {G} just moved in down the *street*.",
@@ -286,7 +281,6 @@ HATEFUL: dict[str, tuple[str, ...]] = {
         "A bunch of {G} came to the park. They make me *sick*.",
         "{G} want equality? They don't deserve to *live*.",
         "Met {one} today. They're all *liars*, every one.",
-        "{G} again in the news? They're *vermin*, the lot of them.",
     ),
     "negated_positive": (
         "{G} are not *smart*.",
