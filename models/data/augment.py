@@ -28,6 +28,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from .obfuscation import KINDS as OBFUSCATION_KINDS
 from .obfuscation import obfuscate
@@ -252,16 +253,7 @@ def obfuscated(
         kind = OBFUSCATION_KINDS[rng.randrange(len(OBFUSCATION_KINDS))]
         text = obfuscate(source.text, kind, rng, targets=[word])
         if text != source.text:
-            out.append(
-                TextExample(
-                    text,
-                    source.targets,
-                    source.mask,
-                    f"{OBFUSCATED_SOURCE_PREFIX}{source.source}",
-                    source.split,
-                    source.source_label,
-                )
-            )
+            out.append(replace(source, text=text, source=f"{OBFUSCATED_SOURCE_PREFIX}{source.source}"))
     return out
 
 
@@ -310,13 +302,8 @@ def strayed(examples: Sequence[TextExample], *, count: int, seed: int) -> list[T
             continue
         source = pool[rng.randrange(len(pool))]
         out.append(
-            TextExample(
-                with_strays(source.text, rng),
-                source.targets,
-                source.mask,
-                f"{STRAY_SOURCE_PREFIX}{source.source}",
-                source.split,
-                source.source_label,
+            replace(
+                source, text=with_strays(source.text, rng), source=f"{STRAY_SOURCE_PREFIX}{source.source}"
             )
         )
     return out

@@ -117,15 +117,15 @@ _KINDS: tuple[tuple[Callable[[random.Random], str], float], ...] = (
     (_handle, 1.5),
     (_sign_word, 1.5),
 )
+_MAKERS = [maker for maker, _ in _KINDS]
+_WEIGHTS = [weight for _, weight in _KINDS]
 
 
 def random_stray(rng: random.Random) -> str:
     """One stray of a random kind, never containing a word of the evaluation's strays nor, by
     chance, a loaded word."""
-    makers = [maker for maker, _ in _KINDS]
-    weights = [weight for _, weight in _KINDS]
     while True:
-        stray = rng.choices(makers, weights)[0](rng)
+        stray = rng.choices(_MAKERS, _WEIGHTS)[0](rng)
         lowered = stray.lower()
         if set(re.findall(r"[a-z0-9]+", lowered)) & _EVALUATION_WORDS:
             continue

@@ -79,7 +79,7 @@ def test_strayed_texts_keep_their_labels_and_their_words() -> None:
         source = next(s for s in by_text.values() if set(s.text.split()) <= set(made.text.split()))
         assert made.targets == source.targets and made.mask == source.mask and made.split == source.split
         assert made.source == "aug_stray_hatexplain" and made.text != source.text
-        # one or two strays, each one token or a few; the source's words stay in order
+        # every word of the source is kept; one or two strays, each one token or a few, are added
         assert 1 <= len(made.text.split()) - len(source.text.split()) <= 6
         harmful += made.targets[-1] == 1.0
     assert harmful == 20  # harmful and benign in equal numbers
