@@ -29,6 +29,7 @@ from service.contract import parse_post
 from service.database import create_engine_from_url, session_factory
 from service.policy import load_policy
 from service.repository import DecisionRecord, SourceRef, record_decisions
+from service.scoring import category_bundle_path
 from service.settings import load_settings
 
 logger = logging.getLogger("bench.naive_consumer")
@@ -41,6 +42,10 @@ async def main() -> None:
         settings.model_path,
         torch_threads=settings.torch_threads,
         options=InferenceOptions(ocr_threads=settings.ocr_threads),
+        # the same categories as the service, so that both do the same work
+        categories=category_bundle_path(settings),
+        categories_required=settings.categories_path is not None,
+        nsfw=settings.nsfw_enabled,
     )
     policy = load_policy(settings.policy_path)
     engine = create_engine_from_url(settings.database_url.get_secret_value())

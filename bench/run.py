@@ -109,10 +109,15 @@ def run_bare(
     from models.image_decoding import decode_image
     from models.inference import Moderator
     from models.types import PostContent
-    from service.scoring import inference_options
+    from service.scoring import category_bundle_path, inference_options
 
     moderator = Moderator.load(
-        settings.model_path, torch_threads=settings.torch_threads, options=inference_options(settings)
+        settings.model_path,
+        torch_threads=settings.torch_threads,
+        options=inference_options(settings),
+        categories=category_bundle_path(settings),
+        categories_required=settings.categories_path is not None,
+        nsfw=settings.nsfw_enabled,
     )
     log(
         f"bare model: {moderator.version}, options {moderator.options}, torch threads {torch.get_num_threads()}"

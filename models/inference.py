@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
 from .architecture import ModerationModel
+from .categories.bundle import BundleError, CategoryBundle, load_bundle
+from .categories.embedding import CategoryEmbedder
 from .checkpoint import load_checkpoint
 from .encoder_cache import LruCache, image_key, text_key
 from .errors import CheckpointError
+from .nsfw import NSFW_CATEGORY, NsfwDetector, as_category_score
 from .ocr import OcrEngine, SpareThread
 from .preprocessing import ModerationProcessor, normalise_text
 from .text_gate import TextGate
 from .text_onnx import OnnxTextTower
 from .types import MODALITIES, ModerationResult, PostContent
 
+logger = logging.getLogger(__name__)
+
 #: Where the text tower runs (InferenceOptions.text_runtime).
 TEXT_RUNTIMES = ("torch", "onnxruntime")
 
 #: The checkpoint shipped inside the package, used whenever no other model path is configured.
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "default_checkpoint"
+#: The example-defined categories shipped beside it (``python -m models.categories.build``).
+DEFAULT_CATEGORIES = Path(__file__).resolve().parent / "default_categories"
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,18 @@ class Moderator:
         *,
         sha256: str,
         options: InferenceOptions | None = None,
+        categories: CategoryBundle | None = None,
+        category_embedder: CategoryEmbedder | None = None,
+        nsfw: NsfwDetector | None = None,
     ) -> None:
         self.options = options or InferenceOptions()
+        if categories is not None and categories.heads and category_embedder is None:
+            raise ValueError("a category bundle needs the CategoryEmbedder its heads were fit on")
+        #: Example-defined categories scored after the checkpoint's own (None: the checkpoint's only).
+        self.categories = categories if categories is not None and categories.heads else None
+        self.category_embedder = category_embedder
+        #: open_nsfw: the image evidence of the bundle's ``sexual`` category (None: text only).
+        self.nsfw = nsfw if self.categories is not None and NSFW_CATEGORY in self.categories.names else None
         if self.options.quantize_text:
             # int8 weights for every Linear of the text tower (activations quantized on the fly).
             # torch.ao.quantization is deprecated in favour of torchao (not a dependency); the eager
@@ -140,6 +159,8 @@ class Moderator:
         self.text_cache: LruCache[torch.Tensor] = LruCache(entries)
         self.image_cache: LruCache[torch.Tensor] = LruCache(entries)
         self.ocr_cache: LruCache[str] = LruCache(entries)
+        self.category_cache: LruCache[np.ndarray] = LruCache(entries)
+        self.nsfw_cache: LruCache[float] = LruCache(entries)
         self._ocr_thread: ThreadPoolExecutor | None = None
 
     @classmethod
@@ -149,8 +170,16 @@ class Moderator:
         *,
         torch_threads: int | None = None,
         options: InferenceOptions | None = None,
+        categories: Path | None = None,
+        categories_required: bool = True,
+        nsfw: bool = False,
     ) -> Moderator:
-        """Load a checkpoint (default: the bundled one) for inference."""
+        """Load a checkpoint (default: the bundled one) for inference, with the category bundle at
+        ``categories`` if given. Its heads must have been fit on this checkpoint's pretrained tower;
+        if not, :class:`BundleError`, or with ``categories_required=False`` a logged warning and no
+        example-defined categories (the service's default bundle beside a checkpoint built on
+        another tower). ``nsfw``: score images with open_nsfw as the ``sexual`` category's image
+        evidence (when the bundle has that category)."""
         directory = Path(path) if path is not None else DEFAULT_CHECKPOINT
         if path is None and not (directory / "manifest.json").is_file():
             raise CheckpointError(
@@ -159,24 +188,58 @@ class Moderator:
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
         model, processor, sha256 = load_checkpoint(directory)
-        return cls(model, processor, sha256=sha256, options=options)
+        if categories is None:
+            return cls(model, processor, sha256=sha256, options=options)
+        embedder = CategoryEmbedder.for_checkpoint(model, processor)
+        try:
+            bundle = load_bundle(categories, encoder_fingerprint=embedder.fingerprint, dim=embedder.dim)
+        except BundleError as exc:
+            if categories_required or not exc.other_tower:
+                raise
+            logger.warning("example-defined categories are not scored: %s", exc)
+            return cls(model, processor, sha256=sha256, options=options)
+        detector = NsfwDetector(threads=1) if nsfw and NSFW_CATEGORY in bundle.names else None
+        return cls(
+            model,
+            processor,
+            sha256=sha256,
+            options=options,
+            categories=bundle,
+            category_embedder=embedder,
+            nsfw=detector,
+        )
 
     def clear_caches(self) -> None:
         """Forget every cached encoder output and OCR text (benchmarks start cold)."""
-        for cache in (self.text_cache, self.image_cache, self.ocr_cache):
+        for cache in (
+            self.text_cache,
+            self.image_cache,
+            self.ocr_cache,
+            self.category_cache,
+            self.nsfw_cache,
+        ):
             cache.clear()
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return self.model.config.labels
+        """The checkpoint's categories, then the bundle's (by name)."""
+        extra = self.categories.names if self.categories is not None else ()
+        return self.model.config.labels + extra
 
     @property
     def version(self) -> str:
-        return self.model.config.version
+        """The checkpoint's version, with ``+<bundle version>`` when example-defined categories are
+        scored too: decisions are unique per post and version, and the bundle changes the scores."""
+        if self.categories is None:
+            return self.model.config.version
+        return f"{self.model.config.version}+{self.categories.version}"
 
     @property
     def review_thresholds(self) -> dict[str, float]:
-        return dict(self.model.config.review_thresholds)
+        thresholds = dict(self.model.config.review_thresholds)
+        if self.categories is not None:
+            thresholds.update({head.name: head.review for head in self.categories.heads})
+        return thresholds
 
     @torch.inference_mode()
     def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
@@ -201,7 +264,11 @@ class Moderator:
         probs, deltas = model.leave_one_out(
             caption=caption, image_pixels=image_pixels, image_text=image_text, present=batch.present
         )
-        return [self._result(row, probs, deltas, batch.present, batch.ocr_texts[row]) for row in range(size)]
+        results = [
+            self._result(row, probs, deltas, batch.present, batch.ocr_texts[row]) for row in range(size)
+        ]
+        captions = [normalise_text(post.text) for post in posts]
+        return self._with_categories(results, captions, batch.ocr_texts, [post.image for post in posts])
 
     def _score_fast(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
         """:meth:`score` with OCR gating, content-hash caches and OCR overlapped with torch work.
@@ -260,7 +327,100 @@ class Moderator:
         probs, deltas = model.leave_one_out(
             caption=caption, image_pixels=image_pixels, image_text=image_text, present=present
         )
-        return [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
+        results = [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
+        return self._with_categories(results, captions, ocr_texts, [post.image for post in posts])
+
+    def _with_categories(
+        self,
+        results: list[ModerationResult],
+        captions: Sequence[str],
+        ocr_texts: Sequence[str | None],
+        images: Sequence[Image.Image | None],
+    ) -> list[ModerationResult]:
+        """Add the example-defined categories' scores. Each text of a post (caption, image text) is
+        scored alone; for ``sexual``, with an :class:`NsfwDetector`, the image's open_nsfw score
+        (mapped onto the category's thresholds, :func:`models.nsfw.as_category_score`) is its
+        third piece of evidence. The post gets the highest; attribution is leave-one-out on that
+        maximum: a modality's share is how far the score would fall without it."""
+        if self.categories is None:
+            return results
+        texts = [[captions[row] or None, ocr_texts[row] or None] for row in range(len(results))]
+        distinct = sorted({text for pair in texts for text in pair if text})
+        scores = dict(zip(distinct, self.categories.score(self._category_features(distinct)), strict=True))
+        pixels = self._image_evidence(images)
+        out = []
+        for row, (result, (caption, image_text)) in enumerate(zip(results, texts, strict=True)):
+            merged_scores, merged_attribution = dict(result.scores), dict(result.attribution)
+            for j, head in enumerate(self.categories.heads):
+                evidence = {
+                    "caption": float(scores[caption][j]) if caption else 0.0,
+                    "image_pixels": pixels.get(row, 0.0) if head.name == NSFW_CATEGORY else 0.0,
+                    "image_text": float(scores[image_text][j]) if image_text else 0.0,
+                }
+                if head.name == NSFW_CATEGORY and row in pixels:
+                    evidence["image_pixels"] = as_category_score(
+                        pixels[row], review=head.review, block=head.block
+                    )
+                best = max(evidence.values())
+                pushes = {m: best - max(v for other, v in evidence.items() if other != m) for m in evidence}
+                total = sum(pushes.values())
+                merged_scores[head.name] = round(best, 6)
+                merged_attribution[head.name] = {
+                    m: round(push / total, 4) if total > 1e-6 else 0.0 for m, push in pushes.items()
+                }
+            out.append(
+                ModerationResult(
+                    scores=merged_scores,
+                    attribution=merged_attribution,
+                    ocr_text=result.ocr_text,
+                    modalities_present=result.modalities_present,
+                )
+            )
+        return out
+
+    def _image_evidence(self, images: Sequence[Image.Image | None]) -> dict[int, float]:
+        """Row -> open_nsfw probability for the rows with an image (none without a detector);
+        images seen before come from the cache."""
+        if self.nsfw is None:
+            return {}
+        found: dict[int, float] = {}
+        missing: dict[str, list[int]] = {}
+        first: dict[str, Image.Image] = {}
+        for row, image in enumerate(images):
+            if image is None:
+                continue
+            key = image_key(image)
+            cached = self.nsfw_cache.get(key)
+            if cached is not None:
+                found[row] = cached
+            else:
+                missing.setdefault(key, []).append(row)
+                first.setdefault(key, image)
+        if missing:
+            keys = list(missing)
+            for key, value in zip(keys, self.nsfw.score([first[k] for k in keys]), strict=True):
+                self.nsfw_cache.put(key, float(value))
+                for row in missing[key]:
+                    found[row] = float(value)
+        return found
+
+    def _category_features(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) category embeddings; texts seen before come from the cache."""
+        assert self.category_embedder is not None
+        out = np.zeros((len(texts), self.category_embedder.dim), dtype=np.float32)
+        missing = []
+        for row, text in enumerate(texts):
+            cached = self.category_cache.get(text_key(text))
+            if cached is not None:
+                out[row] = cached
+            else:
+                missing.append(row)
+        if missing:
+            embedded = self.category_embedder.embed([texts[row] for row in missing])
+            for row, vector in zip(missing, embedded, strict=True):
+                self.category_cache.put(text_key(texts[row]), vector)
+                out[row] = vector
+        return out
 
     def read_image_text(self, image: Image.Image, spare: SpareThread | None = None) -> str:
         """The text in ``image`` (OCR, cleaned as for scoring; cached by content), without the text
@@ -362,9 +522,10 @@ class Moderator:
     def _result(
         self, row: int, probs: torch.Tensor, deltas: torch.Tensor, present: torch.Tensor, ocr_text: str | None
     ) -> ModerationResult:
-        scores = {label: round(float(probs[row, j]), 6) for j, label in enumerate(self.labels)}
+        own = self.model.config.labels  # the bundle's are added by _with_categories
+        scores = {label: round(float(probs[row, j]), 6) for j, label in enumerate(own)}
         attribution: dict[str, dict[str, float]] = {}
-        for j, label in enumerate(self.labels):
+        for j, label in enumerate(own):
             # Only modalities that pushed the score up get a share; shares sum to 1 (or are all 0).
             pushes = deltas[row, :, j].clamp(min=0.0)
             total = float(pushes.sum())

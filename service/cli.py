@@ -1,4 +1,4 @@
-"""The ``postguard`` command: serve, migrate, produce, demo.
+"""The ``postguard`` command: serve, migrate, produce, demo, review, categories.
 
 Exit codes: 0 success; 1 a runtime failure (broker or database unreachable, invalid input lines);
 2 a configuration error (the message names the ``POSTGUARD_*`` variable) or bad command-line usage.
@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from . import categories_cli
 from .errors import ConfigError, PostguardError, PostRejected
 from .log_safety import configure_logging
 from .review import cli as review_cli
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--posts", type=int, default=200, metavar="N", help="number of posts (default: 200)")
     demo.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     review_cli.add_commands(commands)
+    categories_cli.add_commands(commands)
     return parser
 
 
@@ -214,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args.posts, args.json)
         if args.command in review_cli.COMMANDS:
             return review_cli.run(args)
+        if args.command in categories_cli.COMMANDS:
+            return categories_cli.run(args)
     except ConfigError as exc:
         print(f"postguard {args.command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from models.types import ModerationResult, PostContent
@@ -40,21 +41,32 @@ class Scorer(Protocol):
 
 
 def load_scorer(settings: Settings) -> Scorer:
-    """Load the checkpoint named by ``POSTGUARD_MODEL_PATH`` (default: the bundled one).
+    """Load the checkpoint named by ``POSTGUARD_MODEL_PATH`` (default: the bundled one) with the
+    category bundle of ``POSTGUARD_CATEGORIES_PATH`` (default: the bundled one).
 
-    Raises :class:`ConfigError` naming the variable when the checkpoint is missing or invalid.
+    Raises :class:`ConfigError` naming the variable when the checkpoint or bundle is missing or invalid.
     """
     # Imported here: importing torch costs seconds and is not needed by the CLI's other commands.
+    from models.categories.bundle import BundleError
     from models.errors import CheckpointError
     from models.inference import Moderator
 
     path = settings.model_path
     if path is not None and not path.is_dir():
         raise ConfigError(f"POSTGUARD_MODEL_PATH: {path} is not a checkpoint directory")
+    categories = category_bundle_path(settings)
     try:
         moderator = Moderator.load(
-            path, torch_threads=settings.torch_threads, options=inference_options(settings)
+            path,
+            torch_threads=settings.torch_threads,
+            options=inference_options(settings),
+            categories=categories,
+            # the bundled categories beside a checkpoint on another tower: a warning, not a failure
+            categories_required=settings.categories_path is not None,
+            nsfw=settings.nsfw_enabled,
         )
+    except BundleError as exc:
+        raise ConfigError(f"POSTGUARD_CATEGORIES_PATH: cannot load the categories: {exc}") from exc
     except (CheckpointError, FileNotFoundError) as exc:
         raise ConfigError(f"POSTGUARD_MODEL_PATH: cannot load the checkpoint: {exc}") from exc
     logger.info(
@@ -64,6 +76,18 @@ def load_scorer(settings: Settings) -> Scorer:
         moderator.sha256[:12],
     )
     return moderator
+
+
+def category_bundle_path(settings: Settings) -> Path | None:
+    """The category bundle the service scores: ``POSTGUARD_CATEGORIES_PATH``, else the bundled one;
+    None when ``POSTGUARD_CATEGORIES_ENABLED`` is false."""
+    if not settings.categories_enabled:
+        return None
+    if settings.categories_path is not None:
+        return settings.categories_path
+    from models.inference import DEFAULT_CATEGORIES
+
+    return DEFAULT_CATEGORIES
 
 
 def inference_options(settings: Settings) -> InferenceOptions:

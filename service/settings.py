@@ -92,6 +92,19 @@ class Settings(BaseSettings):
     # --- model and policy ---
     model_path: Path | None = Field(None, description="Checkpoint directory; default: the bundled checkpoint")
     policy_path: Path | None = Field(None, description="Policy TOML file; default: the bundled policy")
+    categories_path: Path | None = Field(
+        None,
+        description="Category bundle directory (example-defined categories scored beside the checkpoint's, "
+        "see `postguard categories`); default: the bundled one (self_harm, violence, sexual)",
+    )
+    categories_enabled: bool = Field(
+        True, description="Score the example-defined categories; false = the checkpoint's categories only"
+    )
+    nsfw_enabled: bool = Field(
+        True,
+        description="Score every image with the open_nsfw model as the `sexual` category's image evidence "
+        "(when the category bundle has `sexual`); false = `sexual` reads text only",
+    )
     torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads; default: all cores")
 
     # --- inference speed (docs/performance.md has the measured gain and accuracy delta of each) ---

@@ -18,13 +18,14 @@ from PIL import Image
 from models.types import ModerationResult, PostContent
 from service.app import build_app, run_service
 from service.log_safety import configure_logging
+from service.policy import load_policy
 from service.settings import load_settings
 
 
 class HangingScorer:
     """Stuck forever in whatever it is asked: a model wedged in a native call."""
 
-    labels = ("hate", "offensive", "toxic")
+    labels = tuple(load_policy().categories)  # every category the default policy moderates
     version = "hanging-1"
 
     def __init__(self, marker: Path) -> None:

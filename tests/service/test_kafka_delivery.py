@@ -24,6 +24,7 @@ from service.embedded import TansuBroker
 from service.errors import ConfigError
 from service.kafka_setup import build_broker, check_idempotent_producer
 from service.pipeline import OutgoingMessage
+from service.policy import load_policy
 from service.producer import OutgoingPost, publish
 from service.review.events import KafkaEventPublisher
 from service.settings import Settings
@@ -37,7 +38,7 @@ ACKS_ALL = -1
 class _IdleScorer:
     """A scorer the refused start never reaches."""
 
-    labels = ("hate", "offensive", "toxic")
+    labels = tuple(load_policy().categories)  # every category the default policy moderates
     version = "idle-scorer"
 
     def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:

@@ -57,12 +57,15 @@ from service.storage_retry import StoreRetry
 from tests.utils.ocr_lane import BlockingReader, until
 
 LABELS = ("hate", "offensive", "toxic")
+#: Every category the default policy moderates: the checkpoint's and the bundled example-defined ones
+#: (the fake scores the latter 0, so the decisions below turn on the first three only).
+POLICY_LABELS = tuple(load_policy().categories)
 
 
 class FakeScorer:
     """Deterministic scores from a hash of the caption; raises on posts whose text says so."""
 
-    labels = LABELS
+    labels = POLICY_LABELS
     version = "fake-1"
 
     def __init__(self) -> None:
@@ -93,6 +96,7 @@ class FakeScorer:
     def _one(self, post: PostContent) -> ModerationResult:
         seed = (post.text or "") + ("|image" if post.image is not None else "")
         scores = {label: hashlib.sha256(f"{label}:{seed}".encode()).digest()[0] / 255 for label in LABELS}
+        scores |= {label: 0.0 for label in POLICY_LABELS if label not in LABELS}
         if post.text and "hateful" in post.text:
             scores["hate"] = 0.995  # above the default policy's hate block threshold (0.98)
         present = tuple(
@@ -103,7 +107,7 @@ class FakeScorer:
         }
         return ModerationResult(
             scores=scores,
-            attribution={label: dict(share) for label in LABELS},
+            attribution={label: dict(share) for label in POLICY_LABELS},
             ocr_text=None,
             modalities_present=present,
         )
@@ -277,7 +281,7 @@ async def test_valid_posts_are_decided_and_published(make_harness: Callable[...,
     assert [key for key, _ in h.decisions] == [b"p-text", b"p-hate", b"p-image", b"p-both"]
     for _, payload in h.decisions:
         decision = Decision.model_validate(payload)
-        assert set(decision.scores) == set(LABELS)
+        assert set(decision.scores) == set(POLICY_LABELS)
         assert decision.model_version == "fake-1"
         assert decision.policy_version == load_policy().version
     by_id = {payload["post_id"]: payload for _, payload in h.decisions}

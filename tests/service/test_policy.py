@@ -41,22 +41,33 @@ def low(**scores: float) -> dict[str, float]:
 # --- loading ------------------------------------------------------------------------------------
 
 
+def _bundled_cards() -> dict[str, dict[str, float]]:
+    folder = Path(models.__file__).parent / "default_categories"
+    return {card.parent.name: json.loads(card.read_text()) for card in sorted(folder.glob("*/card.json"))}
+
+
 def test_packaged_default_policy() -> None:
     policy = load_policy()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\.\d+", policy.version)
-    assert set(policy.categories) == set(LABELS)
+    bundled = set(_bundled_cards())
+    assert bundled == {"self_harm", "violence", "sexual", "spam"}
+    assert set(policy.categories) == set(LABELS) | bundled
     for thresholds in policy.categories.values():
         assert 0 <= thresholds.review <= thresholds.block <= 1
     assert policy.deny_terms and policy.allow_terms
-    policy.check_labels(LABELS)
+    policy.check_labels([*LABELS, *bundled])
 
 
 def test_packaged_review_thresholds_are_the_bundled_checkpoints_tuned_ones() -> None:
-    """The default policy's review thresholds come from the checkpoint's validation tuning."""
+    """The default policy's thresholds come from the checkpoint's validation tuning and from the
+    bundled categories' cards (``python -m models.categories.build``)."""
     config = json.loads((Path(models.__file__).parent / "default_checkpoint" / "config.json").read_text())
+    cards = _bundled_cards()
+    expected = config["review_thresholds"] | {name: card["review"] for name, card in cards.items()}
     policy = load_policy()
-    assert {name: t.review for name, t in policy.categories.items()} == pytest.approx(
-        config["review_thresholds"]
+    assert {name: t.review for name, t in policy.categories.items()} == pytest.approx(expected)
+    assert {name: policy.categories[name].block for name in cards} == pytest.approx(
+        {name: card["block"] for name, card in cards.items()}
     )
 
 

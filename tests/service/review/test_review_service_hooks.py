@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from models.types import ModerationResult, PostContent
 from service.app import build_app
 from service.embedded import TansuBroker
+from service.policy import load_policy
 from service.review.audit import audit_entries
 from service.review.events import pending_events
 from service.settings import load_settings
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.integration
 class IdleScorer:
     """A scorer that is never asked to score (no posts are published in these tests)."""
 
-    labels = ("hate", "offensive", "toxic")
+    labels = tuple(load_policy().categories)  # every category the default policy moderates
 
     def __init__(self, version: str) -> None:
         self.version = version

@@ -1,0 +1,90 @@
+"""``postguard categories`` as a user runs it (a subprocess; the tiny checkpoint keeps it fast)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from models.categories.bundle import load_bundle
+from models.inference import DEFAULT_CATEGORIES
+from models.testing import build_tiny_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("POSTGUARD_")}
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", "categories", *args],
+        cwd=REPO,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+
+
+def _examples(path: Path, positives: int = 24) -> Path:
+    lines = [{"text": f"win a free phone now, text {i} to claim", "label": 1} for i in range(positives)]
+    lines += [{"text": f"see you at practice on day {i}", "label": 0} for i in range(20)]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_taxonomy_lists_every_category_with_its_mapping() -> None:
+    result = _run("--help")
+    assert result.returncode == 0
+    listing = _run("list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    rows = {row["name"]: row for row in map(json.loads, listing.stdout.splitlines())}
+    assert list(rows) == ["hate", "offensive", "toxic", *load_bundle(DEFAULT_CATEGORIES).names]
+    assert rows["self_harm"]["from"] == "examples" and "self-harm/intent" in rows["self_harm"]["openai"]
+    assert rows["hate"]["policy"] is not None and rows["hate"]["from"] == "checkpoint"
+    assert rows["sexual"]["azure"] == ["Sexual"] and rows["violence"]["cv_auroc"] > 0.5
+    table = _run()
+    assert table.returncode == 0 and "self_harm" in table.stdout and "OpenAI" in table.stdout
+
+
+def test_add_extends_a_new_bundle_and_the_service_settings_read_it(tiny_model: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    env = {"POSTGUARD_MODEL_PATH": str(tiny_model), "POSTGUARD_CATEGORIES_PATH": str(bundle)}
+    added = _run("add", "phone_scam", "--examples", str(_examples(tmp_path / "e.jsonl")), "--empty", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "[categories.phone_scam]\nreview = " in added.stdout
+    assert "embedding 44 examples" in added.stderr
+    assert load_bundle(bundle).names == ("phone_scam",)
+    listing = _run("list", "--json", env=env)
+    rows = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert rows[-1]["name"] == "phone_scam" and rows[-1]["policy"] is None  # not in the policy yet
+    removed = _run("remove", "phone_scam", env=env)
+    assert removed.returncode == 0 and load_bundle(bundle).names == ()
+
+
+def test_user_errors_exit_2_with_a_message(tiny_model: Path, tmp_path: Path) -> None:
+    env = {"POSTGUARD_MODEL_PATH": str(tiny_model)}
+    examples = _examples(tmp_path / "e.jsonl")
+    no_bundle = _run("add", "phone_scam", "--examples", str(examples), env=env)
+    assert no_bundle.returncode == 2 and "bundled categories are read-only" in no_bundle.stderr
+    bundled = _run(
+        "add", "phone_scam", "--examples", str(examples), "--bundle", str(DEFAULT_CATEGORIES), env=env
+    )
+    assert bundled.returncode == 2 and "read-only" in bundled.stderr
+    bundle = ["--bundle", str(tmp_path / "b")]
+    few = _run("add", "phone_scam", "--examples", str(_examples(tmp_path / "few.jsonl", 5)), *bundle, env=env)
+    assert few.returncode == 2 and "5 positive examples" in few.stderr
+    clash = _run("add", "hate", "--examples", str(examples), *bundle, env=env)
+    assert clash.returncode == 2 and "already scored by the checkpoint" in clash.stderr
+    missing = _run("add", "phone_scam", "--examples", str(tmp_path / "nope.jsonl"), *bundle, env=env)
+    assert missing.returncode == 2 and "examples file not found" in missing.stderr
