@@ -162,7 +162,29 @@ def run_bare(
         "mix_posts_per_s": round(mix_rate, 2),
         "mix_batch_size": settings.batch_max_size,
         "options": repr(moderator.options),
+        "categories": moderator.categories.names if moderator.categories is not None else [],
+        **_category_costs(
+            moderator, [p.text for p in text_posts if p.text], [p.image for p in image_posts if p.image]
+        ),
     }
+
+
+def _category_costs(moderator: Any, texts: list[str], images: list[Any]) -> dict[str, float | None]:
+    """What the example-defined categories cost by themselves: ms per distinct text embedded
+    for their heads, ms per image scored by open_nsfw (None when not loaded)."""
+    costs: dict[str, float | None] = {"category_ms_per_text": None, "nsfw_ms_per_image": None}
+    if moderator.category_embedder is not None and texts:
+        started = time.perf_counter()
+        for start in range(0, len(texts), 32):
+            moderator.category_embedder.embed(texts[start : start + 32])
+        costs["category_ms_per_text"] = round(1000 * (time.perf_counter() - started) / len(texts), 2)
+    if moderator.nsfw is not None and images:
+        started = time.perf_counter()
+        for start in range(0, len(images), 8):
+            moderator.nsfw.score(images[start : start + 8])
+        costs["nsfw_ms_per_image"] = round(1000 * (time.perf_counter() - started) / len(images), 2)
+    log(f"example-defined categories: {costs}")
+    return costs
 
 
 # --- publishing and watching ---------------------------------------------------------------------

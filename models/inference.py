@@ -352,15 +352,14 @@ class Moderator:
         for row, (result, (caption, image_text)) in enumerate(zip(results, texts, strict=True)):
             merged_scores, merged_attribution = dict(result.scores), dict(result.attribution)
             for j, head in enumerate(self.categories.heads):
+                seen = head.name == NSFW_CATEGORY and row in pixels
                 evidence = {
                     "caption": float(scores[caption][j]) if caption else 0.0,
-                    "image_pixels": pixels.get(row, 0.0) if head.name == NSFW_CATEGORY else 0.0,
+                    "image_pixels": (
+                        as_category_score(pixels[row], review=head.review, block=head.block) if seen else 0.0
+                    ),
                     "image_text": float(scores[image_text][j]) if image_text else 0.0,
                 }
-                if head.name == NSFW_CATEGORY and row in pixels:
-                    evidence["image_pixels"] = as_category_score(
-                        pixels[row], review=head.review, block=head.block
-                    )
                 best = max(evidence.values())
                 pushes = {m: best - max(v for other, v in evidence.items() if other != m) for m in evidence}
                 total = sum(pushes.values())

@@ -29,8 +29,10 @@ from sklearn.metrics import roc_auc_score
 
 from ..checkpoint import load_checkpoint
 from ..data.memes import random_spec, render_meme
+from ..data.multimodal import coco_benign_pairs
 from ..data.sources import default_data_dir, load_coco
 from ..inference import DEFAULT_CHECKPOINT, Moderator
+from ..suite.benign_images import ood_benign_posts
 from ..suite.templates import BLAND_CAPTIONS
 from ..types import PostContent
 from .benign import BenignPost, benign_posts, build_sample, load_sample, write_sample
@@ -187,6 +189,43 @@ def image_check(
     }
 
 
+def benign_posts_flagged(moderator: Moderator, data_dir: Path) -> dict[str, Any]:
+    """The robustness checks' benign posts, through the service's whole scoring (categories and
+    open_nsfw included): the share an example-defined category sends to review. Bland captions on
+    out-of-distribution images (and the images alone), COCO photos with their own captions, and
+    every bland caption as a text post."""
+    names = set(moderator.categories.names) if moderator.categories is not None else set()
+    thresholds = moderator.review_thresholds
+    sets = {
+        "ood_benign_bland_captions": ood_benign_posts(BLAND_CAPTIONS),
+        "coco_benign": coco_benign_pairs([c for c in load_coco(data_dir) if c.coco_split == "val2017"]),
+    }
+    report: dict[str, Any] = {}
+    for name, examples in sets.items():
+        flagged: dict[str, int] = {}
+        for start in range(0, len(examples), 16):
+            batch = examples[start : start + 16]
+            posts = [
+                PostContent(text=e.caption, image=render_meme(e.image) if e.image else None) for e in batch
+            ]
+            for result in moderator.score(posts):
+                for category in names:
+                    if result.scores[category] >= thresholds[category]:
+                        flagged[category] = flagged.get(category, 0) + 1
+            say(f"  {name}: {start + len(batch)}/{len(examples)}")
+        report[name] = {"posts": len(examples), "flagged_by_category": flagged}
+    bland = moderator.score([PostContent(text=caption) for caption in BLAND_CAPTIONS])
+    report["bland_captions_as_text"] = {
+        "posts": len(bland),
+        "flagged_by_category": {
+            c: sum(r.scores[c] >= thresholds[c] for r in bland)
+            for c in names
+            if any(r.scores[c] >= thresholds[c] for r in bland)
+        },
+    }
+    return report
+
+
 def learning_curve(
     embedder: CategoryEmbedder, data_dir: Path, benign: Sequence[BenignPost]
 ) -> dict[str, Any]:
@@ -272,10 +311,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT)
     parser.add_argument("--skip-curve", action="store_true", help="skip the spam learning curve")
     parser.add_argument("--skip-images", action="store_true", help="skip the text-in-image check (OCR)")
+    parser.add_argument(
+        "--benign-only",
+        action="store_true",
+        help="only re-measure the benign posts of the robustness checks with the bundle as it is",
+    )
     args = parser.parse_args(argv)
     if args.data_dir is None or not args.data_dir.is_dir():
         parser.error("--data-dir: the shared datasets are needed (../shared/data in the workspace)")
     started = time.monotonic()
+    if args.benign_only:
+        report = json.loads(args.report.read_text(encoding="utf-8"))
+        moderator = Moderator.load(args.checkpoint, categories=args.output, nsfw=True)
+        report["benign_posts_flagged"] = benign_posts_flagged(moderator, args.data_dir)
+        args.report.write_text(json.dumps(report, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        print(json.dumps(report["benign_posts_flagged"], indent=2))
+        return 0
     say("writing the benign sample from the training splits")
     write_sample(build_sample(args.data_dir))
     benign = load_sample()
@@ -342,6 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["benign_test_posts"] = {
         s: int((test_sources == s).sum()) for s in ("hatexplain", "convabuse", "coco")
     }
+    report["benign_posts_flagged"] = benign_posts_flagged(
+        Moderator.load(args.checkpoint, categories=args.output, nsfw=True), args.data_dir
+    )
     if not args.skip_curve:
         report["learning_curve"] = learning_curve(embedder, args.data_dir, benign)
     report["seconds"] = round(time.monotonic() - started, 1)
