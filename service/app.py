@@ -314,6 +314,11 @@ class PostguardApp:
             self._scorer if self._scorer is not None else await asyncio.to_thread(load_scorer, settings)
         )
         policy = await asyncio.to_thread(load_policy, settings.policy_path)
+        if settings.policy_path is None:
+            # The packaged policy covers the bundled categories too; with those turned off (or a
+            # checkpoint they do not fit) it moderates what the model scores. A platform's own
+            # policy file stays strict: a category it names must be scored.
+            policy = policy.restricted_to(scorer.labels)
         policy.check_labels(scorer.labels)
         logger.info("policy %s loaded from %s", policy.version, policy.source)
         self.metrics.model_info.info(

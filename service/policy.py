@@ -81,6 +81,22 @@ class Policy:
         self._deny = [(term, _term_pattern(term)) for term in self.deny_terms]
         self._allow = [(term, _term_pattern(term)) for term in self.allow_terms]
 
+    def restricted_to(self, labels: Iterable[str]) -> Policy:
+        """This policy without the categories the model does not score (logged), same version:
+        thresholds of a category that is never scored decide nothing, so decisions are the same."""
+        produced = set(labels)
+        dropped = sorted(set(self.categories) - produced)
+        if not dropped:
+            return self
+        logger.info("policy %s: categories not scored by this model left out: %s", self.version, dropped)
+        return Policy(
+            version=self.version,
+            categories={name: t for name, t in self.categories.items() if name in produced},
+            deny_terms=self.deny_terms,
+            allow_terms=self.allow_terms,
+            source=self.source,
+        )
+
     def check_labels(self, labels: Iterable[str]) -> None:
         """Raise :class:`ConfigError` if the policy names a category the model does not score."""
         produced = set(labels)

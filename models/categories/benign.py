@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.sources import load_coco, load_convabuse, load_hatexplain, stable_fraction
+from ..suite.templates import BLAND_CAPTIONS
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "benign_posts.jsonl"
+#: Short everyday captions and comments the team wrote ("cat tax 🐈", "killing it today"): the
+#: datasets' benign posts are tweets, chat turns and photo descriptions, and without this shape a
+#: head learns that a short caption about a cat is nearer a threat than a tweet is.
+SHORT_POSTS_FILE = Path(__file__).resolve().parent / "benign_short_posts.jsonl"
 #: Posts per source in the shipped sample (all COCO training captions are kept: there are few).
 SAMPLE_SIZES = {"hatexplain": 2000, "convabuse": 600}
 
@@ -72,6 +77,14 @@ def write_sample(posts: list[BenignPost], path: Path = SAMPLE_FILE) -> None:
             handle.write(json.dumps({"text": post.text, "source": post.source}, ensure_ascii=False) + "\n")
 
 
-def load_sample(path: Path = SAMPLE_FILE) -> list[BenignPost]:
+def load_sample(path: Path = SAMPLE_FILE, short_posts: Path | None = SHORT_POSTS_FILE) -> list[BenignPost]:
+    """The shipped benign sample, then the team's short posts (when the file exists), less any
+    bland caption of the evaluation's functional suite (those stay unseen)."""
     with path.open(encoding="utf-8") as handle:
-        return [BenignPost(row["text"], row["source"]) for row in map(json.loads, handle)]
+        posts = [BenignPost(row["text"], row["source"]) for row in map(json.loads, handle)]
+    if short_posts is not None and short_posts.is_file():
+        reserved = {caption.casefold().strip() for caption in BLAND_CAPTIONS}
+        with short_posts.open(encoding="utf-8") as handle:
+            rows = [row["text"] for row in map(json.loads, handle)]
+        posts += [BenignPost(text, "team_short") for text in rows if text.casefold().strip() not in reserved]
+    return posts

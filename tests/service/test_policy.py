@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -232,3 +233,15 @@ def test_priority_is_bounded_and_consistent_with_the_action(scores: dict[str, fl
 def test_invalid_or_missing_scores_fail_loudly(scores: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         make_policy().decide(scores=scores, texts=[])
+
+
+def test_restricted_to_drops_unscored_categories_and_keeps_the_rest(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="service.policy")
+    full = load_policy()
+    restricted = full.restricted_to(LABELS)
+    assert set(restricted.categories) == set(LABELS)
+    assert restricted.version == full.version and restricted.deny_terms == full.deny_terms
+    assert restricted.categories["hate"] == full.categories["hate"]
+    assert "categories not scored by this model left out" in caplog.text
+    restricted.check_labels(LABELS)
+    assert full.restricted_to(full.categories) is full

@@ -181,6 +181,18 @@ async def test_posts_of_every_kind_are_decided_or_dead_lettered(
         assert payload["post_id"] == record.key.decode()
         assert payload["action"] in ("allow", "review", "block")
         assert payload["model_version"] == scorer.version
+        # the bundled example-defined categories are scored, stored and published like the checkpoint's
+        assert set(payload["scores"]) == {
+            "hate",
+            "offensive",
+            "toxic",
+            "self_harm",
+            "sexual",
+            "spam",
+            "violence",
+        }
+        assert payload["attribution"]["spam"]["image_pixels"] == 0.0
+    assert "+categories-" in scorer.version
     assert len(dead) == len(BAD_MESSAGES)
     headers = [dict(r.headers) for r in dead]
     assert sorted(h[HEADER_ERROR].decode() for h in headers) == sorted(code for _, code in BAD_MESSAGES)
