@@ -190,7 +190,9 @@ class Moderator:
         model, processor, sha256 = load_checkpoint(directory)
         if categories is None:
             return cls(model, processor, sha256=sha256, options=options)
-        embedder = CategoryEmbedder.for_checkpoint(model, processor)
+        # the category tower runs where the checkpoint's text tower runs (torch or onnxruntime)
+        runtime = options.text_runtime if options is not None else "torch"
+        embedder = CategoryEmbedder.for_checkpoint(model, processor, runtime=runtime)
         try:
             bundle = load_bundle(categories, encoder_fingerprint=embedder.fingerprint, dim=embedder.dim)
         except BundleError as exc:

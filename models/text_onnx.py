@@ -74,7 +74,13 @@ class OnnxTextTower:
 
 def export_text_tower(model: ModerationModel) -> bytes:
     """The ONNX graph (bytes) of ``model.encode_text`` with dynamic batch and sequence length."""
-    tower = _TextTower(model).eval()
+    return export_token_module(_TextTower(model))
+
+
+def export_token_module(module: torch.nn.Module) -> bytes:
+    """The ONNX graph (bytes) of a module from ``(input_ids, attention_mask)`` to one
+    ``(batch, dim)`` output, with dynamic batch and sequence length."""
+    tower = module.eval()
     # Any two short inputs: the shapes are dynamic, the values only drive the trace.
     input_ids = torch.tensor([[101, 7592, 2088, 102], [101, 2023, 102, 0]], dtype=torch.long)
     attention_mask = (input_ids != 0).long()
