@@ -48,6 +48,8 @@ async def main() -> None:
         nsfw=settings.nsfw_enabled,
     )
     policy = load_policy(settings.policy_path)
+    if settings.policy_path is None:  # as the service: the packaged policy moderates what is scored
+        policy = policy.restricted_to(moderator.labels)
     engine = create_engine_from_url(settings.database_url.get_secret_value())
     sessions = session_factory(engine)
     broker = KafkaBroker(settings.kafka_bootstrap)

@@ -190,9 +190,10 @@ class Moderator:
         model, processor, sha256 = load_checkpoint(directory)
         if categories is None:
             return cls(model, processor, sha256=sha256, options=options)
-        # the category tower runs where the checkpoint's text tower runs (torch or onnxruntime)
-        runtime = options.text_runtime if options is not None else "torch"
-        embedder = CategoryEmbedder.for_checkpoint(model, processor, runtime=runtime)
+        # torch, whatever the checkpoint's text tower runs on: measured on the benchmark, an ONNX
+        # copy of the category tower cost ~150 MB more RSS and was no faster (docs/performance.md);
+        # in torch its embeddings and frozen bottom layers are the checkpoint's own (one copy).
+        embedder = CategoryEmbedder.for_checkpoint(model, processor)
         try:
             bundle = load_bundle(categories, encoder_fingerprint=embedder.fingerprint, dim=embedder.dim)
         except BundleError as exc:
