@@ -321,11 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--data-dir: the shared datasets are needed (../shared/data in the workspace)")
     started = time.monotonic()
     if args.benign_only:
-        report = json.loads(args.report.read_text(encoding="utf-8"))
+        existing = json.loads(args.report.read_text(encoding="utf-8"))
         moderator = Moderator.load(args.checkpoint, categories=args.output, nsfw=True)
-        report["benign_posts_flagged"] = benign_posts_flagged(moderator, args.data_dir)
-        args.report.write_text(json.dumps(report, indent=2, allow_nan=True) + "\n", encoding="utf-8")
-        print(json.dumps(report["benign_posts_flagged"], indent=2))
+        existing["benign_posts_flagged"] = benign_posts_flagged(moderator, args.data_dir)
+        args.report.write_text(json.dumps(existing, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+        print(json.dumps(existing["benign_posts_flagged"], indent=2))
         return 0
     say("writing the benign sample from the training splits")
     write_sample(build_sample(args.data_dir))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -114,7 +115,8 @@ def _share_frozen_modules(encoder: PreTrainedModel, model: ModerationModel) -> N
     """Point ``encoder``'s embeddings and bottom layers at the checkpoint's own where these are the
     same weights (the checkpoint's frozen part is the pretrained tower's): one copy in memory
     instead of two (~60 MB). Weights that differ (fine-tuned layers, another tower) are kept."""
-    own = model.text_encoder
+    own: Any = model.text_encoder  # transformers' BertModel: untyped submodules
+    target: Any = encoder
 
     def same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
         first, second = a.state_dict(), b.state_dict()
@@ -122,12 +124,12 @@ def _share_frozen_modules(encoder: PreTrainedModel, model: ModerationModel) -> N
             first[k].shape == second[k].shape and torch.equal(first[k], second[k]) for k in first
         )
 
-    if type(own.embeddings) is type(encoder.embeddings) and same(own.embeddings, encoder.embeddings):
-        encoder.embeddings = own.embeddings
-    for index in range(min(len(own.encoder.layer), len(encoder.encoder.layer))):
-        if not same(own.encoder.layer[index], encoder.encoder.layer[index]):
+    if type(own.embeddings) is type(target.embeddings) and same(own.embeddings, target.embeddings):
+        target.embeddings = own.embeddings
+    for index in range(min(len(own.encoder.layer), len(target.encoder.layer))):
+        if not same(own.encoder.layer[index], target.encoder.layer[index]):
             break
-        encoder.encoder.layer[index] = own.encoder.layer[index]
+        target.encoder.layer[index] = own.encoder.layer[index]
 
 
 class _OnnxPooledLayers:
