@@ -191,7 +191,7 @@ class Moderator:
         if categories is None:
             return cls(model, processor, sha256=sha256, options=options)
         # torch, whatever the checkpoint's text tower runs on: measured on the benchmark, an ONNX
-        # copy of the category tower cost ~150 MB more RSS and was no faster (docs/performance.md);
+        # copy of the category tower cost ~110 MB more peak RSS (1,756 against 1,645 MB) and was no faster (docs/performance.md);
         # in torch its embeddings and frozen bottom layers are the checkpoint's own (one copy).
         embedder = CategoryEmbedder.for_checkpoint(model, processor)
         try:
