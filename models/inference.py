@@ -6,7 +6,7 @@ import logging
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -370,14 +370,7 @@ class Moderator:
                 merged_attribution[head.name] = {
                     m: round(push / total, 4) if total > 1e-6 else 0.0 for m, push in pushes.items()
                 }
-            out.append(
-                ModerationResult(
-                    scores=merged_scores,
-                    attribution=merged_attribution,
-                    ocr_text=result.ocr_text,
-                    modalities_present=result.modalities_present,
-                )
-            )
+            out.append(replace(result, scores=merged_scores, attribution=merged_attribution))
         return out
 
     def _image_evidence(self, images: Sequence[Image.Image | None]) -> dict[int, float]:

@@ -42,15 +42,16 @@ class _TextTower(torch.nn.Module):
         return self.model.encode_text(input_ids, attention_mask)
 
 
-class OnnxTextTower:
-    """Sentence embeddings of the checkpoint's text tower, computed by ONNX Runtime."""
+class OnnxTokenTower:
+    """A module from ``(input_ids, attention_mask)`` to ``(batch, dim)``, exported at load and
+    run by ONNX Runtime."""
 
-    def __init__(self, model: ModerationModel, *, threads: int | None = None) -> None:
+    def __init__(self, module: torch.nn.Module, *, threads: int | None = None, name: str = "tower") -> None:
         """``threads``: onnxruntime intra-op threads (None: all cores)."""
         import onnxruntime
 
         started = time.perf_counter()
-        graph = export_text_tower(model)
+        graph = export_token_module(module)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or 0
@@ -58,10 +59,10 @@ class OnnxTextTower:
         # Spinning threads would take CPU the OCR lane needs while they wait for work.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = cpu_session_from_bytes(graph, options)
-        logger.info("text tower on onnxruntime ready in %.1f s", time.perf_counter() - started)
+        logger.info("%s on onnxruntime ready in %.1f s", name, time.perf_counter() - started)
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(batch, text_dim) embeddings, as :meth:`ModerationModel.encode_text` returns them."""
+        """(batch, dim) outputs, as the module returns them."""
         (embeddings,) = self._session.run(
             None,
             {
@@ -70,6 +71,13 @@ class OnnxTextTower:
             },
         )
         return torch.from_numpy(embeddings)
+
+
+class OnnxTextTower(OnnxTokenTower):
+    """Sentence embeddings of the checkpoint's text tower, computed by ONNX Runtime."""
+
+    def __init__(self, model: ModerationModel, *, threads: int | None = None) -> None:
+        super().__init__(_TextTower(model), threads=threads, name="text tower")
 
 
 def export_text_tower(model: ModerationModel) -> bytes:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..data.sources import load_coco, load_convabuse, load_hatexplain, stable_fraction
 from ..suite.templates import BLAND_CAPTIONS
+from .examples import first_of_each_text
 
 SAMPLE_FILE = Path(__file__).resolve().parent / "benign_posts.jsonl"
 #: Short everyday captions and comments the team wrote ("cat tax 🐈", "killing it today"): the
@@ -53,13 +54,7 @@ def benign_posts(data_dir: Path, split: str) -> list[BenignPost]:
         if image.coco_split == coco_split
         for c in image.captions
     ]
-    seen: set[str] = set()
-    unique = []
-    for post in texts:
-        if post.text.casefold() not in seen:
-            seen.add(post.text.casefold())
-            unique.append(post)
-    return unique
+    return first_of_each_text(texts)
 
 
 def build_sample(data_dir: Path) -> list[BenignPost]:

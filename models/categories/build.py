@@ -39,7 +39,7 @@ from .benign import BenignPost, benign_posts, build_sample, load_sample, write_s
 from .bundle import save_category
 from .define import define_category
 from .embedding import CategoryEmbedder
-from .examples import CategoryExample, read_examples
+from .examples import CategoryExample, first_of_each_text, read_examples
 from .head import benign_holdout_mask, fit_head
 
 HERE = Path(__file__).resolve().parent
@@ -80,17 +80,6 @@ CURVE_SEEDS = 5
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _unique(examples: list[CategoryExample]) -> list[CategoryExample]:
-    """First copy of each text (the datasets repeat some messages; a repeat would count twice)."""
-    seen: set[str] = set()
-    kept = []
-    for example in examples:
-        if example.text.casefold() not in seen:
-            seen.add(example.text.casefold())
-            kept.append(example)
-    return kept
 
 
 def safety_prompts(data_dir: Path, harm_area: str) -> list[CategoryExample]:
@@ -345,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             examples += safety_prompts(args.data_dir, harm_area)
         if name in WITH_DATASET:
             examples += dataset_examples(args.data_dir, test=False)
-        examples = _unique(examples)
+        examples = first_of_each_text(examples)
         say(
             f"{name}: {sum(e.label for e in examples)} positives, {sum(1 - e.label for e in examples)} negatives"
         )

@@ -69,7 +69,11 @@ class CategoryEmbedder:
         self._fingerprint: str | None = None
         self._tower: Callable[..., torch.Tensor] = _PooledLayers(self.encoder)
         if runtime == "onnxruntime":
-            self._tower = _OnnxPooledLayers(_PooledLayers(self.encoder), threads=torch.get_num_threads())
+            from ..text_onnx import OnnxTokenTower
+
+            self._tower = OnnxTokenTower(
+                _PooledLayers(self.encoder), threads=torch.get_num_threads(), name="category tower"
+            )
         elif runtime != "torch":
             raise ValueError(f"runtime must be 'torch' or 'onnxruntime', not {runtime!r}")
 
@@ -130,30 +134,3 @@ def _share_frozen_modules(encoder: PreTrainedModel, model: ModerationModel) -> N
         if not same(own.encoder.layer[index], target.encoder.layer[index]):
             break
         target.encoder.layer[index] = own.encoder.layer[index]
-
-
-class _OnnxPooledLayers:
-    """:class:`_PooledLayers` on onnxruntime (exported from the torch module at load)."""
-
-    def __init__(self, module: torch.nn.Module, *, threads: int) -> None:
-        import onnxruntime
-
-        from ..onnx_sessions import cpu_session_from_bytes
-        from ..text_onnx import export_token_module
-
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = cpu_session_from_bytes(export_token_module(module), options)
-
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        (embeddings,) = self._session.run(
-            None,
-            {
-                "input_ids": input_ids.numpy().astype(np.int64, copy=False),
-                "attention_mask": attention_mask.numpy().astype(np.int64, copy=False),
-            },
-        )
-        return torch.from_numpy(embeddings)

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ..errors import ModelError
 
@@ -23,6 +23,26 @@ from ..errors import ModelError
 MIN_POSITIVES = 20
 #: Longest text kept, in characters (the text tower reads 64 tokens; the rest is noise).
 MAX_TEXT_CHARS = 2000
+
+
+class _HasText(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+T = TypeVar("T", bound=_HasText)
+
+
+def first_of_each_text(items: Iterable[T]) -> list[T]:
+    """The first item of each text, compared case-insensitively (datasets repeat messages; a
+    repeat would count twice)."""
+    seen: set[str] = set()
+    kept = []
+    for item in items:
+        if item.text.casefold() not in seen:
+            seen.add(item.text.casefold())
+            kept.append(item)
+    return kept
 
 
 class ExamplesError(ModelError):

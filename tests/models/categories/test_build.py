@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.categories.build import _unique, format_tables, measure
-from models.categories.examples import CategoryExample
+from models.categories.build import format_tables, measure
+from models.categories.examples import CategoryExample, first_of_each_text
 
 
 def test_measure_counts_recall_false_positives_and_precision_at_the_threshold() -> None:
@@ -24,7 +24,7 @@ def test_measure_counts_recall_false_positives_and_precision_at_the_threshold() 
 
 def test_unique_keeps_the_first_copy_of_a_text() -> None:
     examples = [CategoryExample("Win now", 1), CategoryExample("win now", 1), CategoryExample("hi", 0)]
-    assert _unique(examples) == [examples[0], examples[2]]
+    assert first_of_each_text(examples) == [examples[0], examples[2]]
 
 
 def test_the_table_has_a_row_per_category_and_the_curve() -> None:
