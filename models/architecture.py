@@ -205,6 +205,21 @@ class ModerationModel(nn.Module):
             hidden = out[0] if isinstance(out, tuple) else out
         return mean_pool(hidden, attention_mask)
 
+    def encode_text_and_layers(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: tuple[int, ...]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """:meth:`encode_text` (the same operations, so the same numbers) and, from the same pass,
+        the mean-pooled hidden states ``layers`` (0: the embeddings' output, i: layer i's)."""
+        hidden = self.text_encoder.embeddings(input_ids=input_ids)
+        mask = self._additive_mask(attention_mask, hidden.dtype)
+        pooled = [mean_pool(hidden, attention_mask)] if 0 in layers else []
+        for index, layer in enumerate(self.text_layers, start=1):
+            out = layer(hidden, attention_mask=mask)
+            hidden = out[0] if isinstance(out, tuple) else out
+            if index in layers:
+                pooled.append(mean_pool(hidden, attention_mask))
+        return mean_pool(hidden, attention_mask), pooled
+
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Sentence embeddings (batch, dim); frozen layers run without autograd bookkeeping."""
         start = self.first_trainable_layer

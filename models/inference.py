@@ -15,7 +15,7 @@ from PIL import Image
 
 from .architecture import ModerationModel
 from .categories.bundle import BundleError, CategoryBundle, load_bundle
-from .categories.embedding import CategoryEmbedder
+from .categories.embedding import CategoryEmbedder, TextAndCategoryTower
 from .checkpoint import load_checkpoint
 from .encoder_cache import LruCache, image_key, text_key
 from .errors import CheckpointError
@@ -131,11 +131,22 @@ class Moderator:
                 )
         self.model = model.eval()
         self.processor = processor
-        # What turns token ids into sentence embeddings on the fast path (the plain path keeps torch).
-        self._text_tower: Callable[..., torch.Tensor] = model.encode_text
+        # What turns token ids into sentence embeddings on the fast path (the plain path keeps
+        # torch): (text embeddings,), or with categories (text embeddings, category embeddings)
+        # from the same pass.
+        with_categories = self.categories is not None
+        self._text_tower: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]
         if self.options.text_runtime == "onnxruntime":
             # As many threads as torch has been given (Moderator.load sets them first).
-            self._text_tower = OnnxTextTower(model, threads=torch.get_num_threads())
+            self._text_tower = OnnxTextTower(
+                model, threads=torch.get_num_threads(), categories=with_categories
+            )
+        elif with_categories:
+            self._text_tower = TextAndCategoryTower(model)
+        else:
+            self._text_tower = lambda input_ids, attention_mask: (
+                model.encode_text(input_ids, attention_mask),
+            )
         # Chunks are cut from one right-padded tokenisation (models/preprocessing.py's tokenizer).
         self._text_chunk = self.options.text_chunk if processor.tokenizer.padding_side == "right" else None
         self.sha256 = sha256
@@ -190,9 +201,6 @@ class Moderator:
         model, processor, sha256 = load_checkpoint(directory)
         if categories is None:
             return cls(model, processor, sha256=sha256, options=options)
-        # torch, whatever the checkpoint's text tower runs on: measured on the benchmark, an ONNX
-        # copy of the category tower cost ~110 MB more peak RSS (1,756 against 1,645 MB) and was no faster (docs/performance.md);
-        # in torch its embeddings and frozen bottom layers are the checkpoint's own (one copy).
         embedder = CategoryEmbedder.for_checkpoint(model, processor)
         try:
             bundle = load_bundle(categories, encoder_fingerprint=embedder.fingerprint, dim=embedder.dim)
@@ -306,9 +314,11 @@ class Moderator:
                 else:
                     jobs[key] = self._read(post.image)  # type: ignore[arg-type]
 
+        # Category embeddings come out of the same text-tower pass: text -> embedding, this batch.
+        category_features: dict[str, np.ndarray] = {}
         caption = torch.zeros(size, model.text_dim)
         caption_rows = [i for i, text in enumerate(captions) if text]
-        caption[caption_rows] = self._encode_texts([captions[i] for i in caption_rows])
+        caption[caption_rows] = self._encode_texts([captions[i] for i in caption_rows], category_features)
         image_pixels = torch.zeros(size, model.image_dim)
         if image_rows:
             images = [image for i in image_rows if (image := posts[i].image) is not None]
@@ -321,7 +331,9 @@ class Moderator:
             ocr_texts[i] = read[key]
         image_text = torch.zeros(size, model.text_dim)
         image_text_rows = [i for i, text in enumerate(ocr_texts) if text]
-        image_text[image_text_rows] = self._encode_texts([ocr_texts[i] or "" for i in image_text_rows])
+        image_text[image_text_rows] = self._encode_texts(
+            [ocr_texts[i] or "" for i in image_text_rows], category_features
+        )
 
         present = torch.zeros(size, 3, dtype=torch.bool)
         present[caption_rows, 0] = True
@@ -331,7 +343,9 @@ class Moderator:
             caption=caption, image_pixels=image_pixels, image_text=image_text, present=present
         )
         results = [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
-        return self._with_categories(results, captions, ocr_texts, [post.image for post in posts])
+        return self._with_categories(
+            results, captions, ocr_texts, [post.image for post in posts], known=category_features
+        )
 
     def _with_categories(
         self,
@@ -339,17 +353,21 @@ class Moderator:
         captions: Sequence[str],
         ocr_texts: Sequence[str | None],
         images: Sequence[Image.Image | None],
+        known: dict[str, np.ndarray] | None = None,
     ) -> list[ModerationResult]:
         """Add the example-defined categories' scores. Each text of a post (caption, image text) is
         scored alone; for ``sexual``, with an :class:`NsfwDetector`, the image's open_nsfw score
         (mapped onto the category's thresholds, :func:`models.nsfw.as_category_score`) is its
         third piece of evidence. The post gets the highest; attribution is leave-one-out on that
-        maximum: a modality's share is how far the score would fall without it."""
+        maximum: a modality's share is how far the score would fall without it. ``known``: category
+        embeddings the text tower already gave this batch (text -> embedding)."""
         if self.categories is None:
             return results
         texts = [[captions[row] or None, ocr_texts[row] or None] for row in range(len(results))]
         distinct = sorted({text for pair in texts for text in pair if text})
-        scores = dict(zip(distinct, self.categories.score(self._category_features(distinct)), strict=True))
+        scores = dict(
+            zip(distinct, self.categories.score(self._category_features(distinct, known or {})), strict=True)
+        )
         pixels = self._image_evidence(images)
         out = []
         for row, (result, (caption, image_text)) in enumerate(zip(results, texts, strict=True)):
@@ -393,19 +411,29 @@ class Moderator:
                 first.setdefault(key, image)
         if missing:
             keys = list(missing)
-            for key, value in zip(keys, self.nsfw.score([first[k] for k in keys]), strict=True):
+            # ``image_chunk`` at a time, as for the image tower: onnxruntime's arena keeps the
+            # activations of the largest call it has run for the life of the process.
+            chunk = self.options.image_chunk or len(keys)
+            values = np.concatenate(
+                [self.nsfw.score([first[k] for k in keys[i : i + chunk]]) for i in range(0, len(keys), chunk)]
+            )
+            for key, value in zip(keys, values, strict=True):
                 self.nsfw_cache.put(key, float(value))
                 for row in missing[key]:
                     found[row] = float(value)
         return found
 
-    def _category_features(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), dim) category embeddings; texts seen before come from the cache."""
+    def _category_features(self, texts: list[str], known: dict[str, np.ndarray]) -> np.ndarray:
+        """(len(texts), dim) category embeddings: from ``known`` (this batch's text-tower pass) or
+        the cache, else embedded on their own (the reference path; a cache entry evicted before its
+        text's embedding)."""
         assert self.category_embedder is not None
         out = np.zeros((len(texts), self.category_embedder.dim), dtype=np.float32)
         missing = []
         for row, text in enumerate(texts):
-            cached = self.category_cache.get(text_key(text))
+            cached = known.get(text)
+            if cached is None:
+                cached = self.category_cache.get(text_key(text))
             if cached is not None:
                 out[row] = cached
             else:
@@ -443,8 +471,10 @@ class Moderator:
             self._ocr_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postguard-ocr")
         return self._ocr_thread
 
-    def _encode_texts(self, texts: list[str]) -> torch.Tensor:
-        """(len(texts), text_dim) embeddings; each distinct text not in the cache is encoded once."""
+    def _encode_texts(self, texts: list[str], category_features: dict[str, np.ndarray]) -> torch.Tensor:
+        """(len(texts), text_dim) embeddings; each distinct text not in the cache is encoded once.
+        With categories, the category embeddings of the texts encoded go into the category cache
+        and ``category_features``."""
         out = torch.zeros(len(texts), self.model.text_dim)
         missing: dict[str, list[int]] = {}
         for row, text in enumerate(texts):
@@ -455,31 +485,40 @@ class Moderator:
                 missing.setdefault(text, []).append(row)
         if missing:
             distinct = list(missing)
-            encoded = self._encode_distinct(distinct)  # (n_distinct, text_dim)
+            encoded, categories = self._encode_distinct(distinct)  # (n_distinct, text_dim), (n_distinct, dim)
             for text, vector in zip(distinct, encoded, strict=True):
                 self.text_cache.put(text_key(text), vector.clone())
                 out[missing[text]] = vector
+            if categories is not None:
+                for text, row in zip(distinct, categories.numpy(), strict=True):
+                    self.category_cache.put(text_key(text), row.copy())
+                    category_features[text] = row
         return out
 
-    def _encode_distinct(self, texts: list[str]) -> torch.Tensor:
+    def _encode_distinct(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Embeddings of ``texts``: in one call, or shortest first in chunks of ``text_chunk`` (a
         batch is padded to its longest text, and attention costs grow with that length for every
         row: short texts beside a long one cost as much as it does)."""
         tokens = self.processor.tokenize(texts)
         chunk = self._text_chunk
         if chunk is None or len(texts) <= chunk:
-            return self._text_tower(**tokens)
-        lengths = tokens["attention_mask"].sum(dim=1)
-        order = torch.argsort(lengths, stable=True)
-        out = torch.empty(len(texts), self.model.text_dim)
-        for start in range(0, len(texts), chunk):
-            rows = order[start : start + chunk]
-            width = int(lengths[rows].max())
-            out[rows] = self._text_tower(
-                input_ids=tokens["input_ids"][rows, :width],
-                attention_mask=tokens["attention_mask"][rows, :width],
-            )
-        return out
+            outputs = self._text_tower(tokens["input_ids"], tokens["attention_mask"])
+        else:
+            lengths = tokens["attention_mask"].sum(dim=1)
+            order = torch.argsort(lengths, stable=True)
+            parts = []
+            for start in range(0, len(texts), chunk):
+                rows = order[start : start + chunk]
+                width = int(lengths[rows].max())
+                parts.append(
+                    self._text_tower(
+                        tokens["input_ids"][rows, :width], tokens["attention_mask"][rows, :width]
+                    )
+                )
+            # back into the order of ``texts``
+            inverse = torch.argsort(order)
+            outputs = tuple(torch.cat(pieces)[inverse] for pieces in zip(*parts, strict=True))
+        return outputs[0], (outputs[1] if len(outputs) > 1 else None)
 
     def _encode_images(
         self, images: list[Image.Image], keys: dict[int, str], rows: list[int]

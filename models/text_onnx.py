@@ -15,6 +15,7 @@ import io
 import logging
 import time
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,15 +44,23 @@ class _TextTower(torch.nn.Module):
 
 
 class OnnxTokenTower:
-    """A module from ``(input_ids, attention_mask)`` to ``(batch, dim)``, exported at load and
-    run by ONNX Runtime."""
+    """A module from ``(input_ids, attention_mask)`` to one or more ``(batch, dim)`` outputs,
+    exported at load and run by ONNX Runtime."""
 
-    def __init__(self, module: torch.nn.Module, *, threads: int | None = None, name: str = "tower") -> None:
-        """``threads``: onnxruntime intra-op threads (None: all cores)."""
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        *,
+        outputs: Sequence[str] = ("embeddings",),
+        threads: int | None = None,
+        name: str = "tower",
+    ) -> None:
+        """``outputs``: names of the module's outputs, in order; ``threads``: onnxruntime
+        intra-op threads (None: all cores)."""
         import onnxruntime
 
         started = time.perf_counter()
-        graph = export_token_module(module)
+        graph = export_token_module(module, outputs=outputs)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or 0
@@ -61,23 +70,37 @@ class OnnxTokenTower:
         self._session = cpu_session_from_bytes(graph, options)
         logger.info("%s on onnxruntime ready in %.1f s", name, time.perf_counter() - started)
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(batch, dim) outputs, as the module returns them."""
-        (embeddings,) = self._session.run(
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The module's outputs, each (batch, dim)."""
+        outputs = self._session.run(
             None,
             {
                 "input_ids": input_ids.numpy().astype(np.int64, copy=False),
                 "attention_mask": attention_mask.numpy().astype(np.int64, copy=False),
             },
         )
-        return torch.from_numpy(embeddings)
+        return tuple(torch.from_numpy(output) for output in outputs)
 
 
 class OnnxTextTower(OnnxTokenTower):
-    """Sentence embeddings of the checkpoint's text tower, computed by ONNX Runtime."""
+    """The checkpoint's text tower computed by ONNX Runtime: its sentence embeddings, and with
+    ``categories`` the example-defined categories' embeddings from the same pass
+    (models/categories/embedding.py)."""
 
-    def __init__(self, model: ModerationModel, *, threads: int | None = None) -> None:
-        super().__init__(_TextTower(model), threads=threads, name="text tower")
+    def __init__(
+        self, model: ModerationModel, *, threads: int | None = None, categories: bool = False
+    ) -> None:
+        if categories:
+            from .categories.embedding import TextAndCategoryTower
+
+            super().__init__(
+                TextAndCategoryTower(model),
+                outputs=("embeddings", "category_embeddings"),
+                threads=threads,
+                name="text tower (with the category embedding)",
+            )
+        else:
+            super().__init__(_TextTower(model), threads=threads, name="text tower")
 
 
 def export_text_tower(model: ModerationModel) -> bytes:
@@ -85,9 +108,9 @@ def export_text_tower(model: ModerationModel) -> bytes:
     return export_token_module(_TextTower(model))
 
 
-def export_token_module(module: torch.nn.Module) -> bytes:
-    """The ONNX graph (bytes) of a module from ``(input_ids, attention_mask)`` to one
-    ``(batch, dim)`` output, with dynamic batch and sequence length."""
+def export_token_module(module: torch.nn.Module, *, outputs: Sequence[str] = ("embeddings",)) -> bytes:
+    """The ONNX graph (bytes) of a module from ``(input_ids, attention_mask)`` to the
+    ``(batch, dim)`` ``outputs``, with dynamic batch and sequence length."""
     tower = module.eval()
     # Any two short inputs: the shapes are dynamic, the values only drive the trace.
     input_ids = torch.tensor([[101, 7592, 2088, 102], [101, 2023, 102, 0]], dtype=torch.long)
@@ -102,11 +125,11 @@ def export_token_module(module: torch.nn.Module) -> bytes:
             (input_ids, attention_mask),
             buffer,  # type: ignore[arg-type]  # a file object is accepted (not in torch's annotation)
             input_names=["input_ids", "attention_mask"],
-            output_names=["embeddings"],
+            output_names=list(outputs),
             dynamic_axes={
                 "input_ids": {0: "batch", 1: "tokens"},
                 "attention_mask": {0: "batch", 1: "tokens"},
-                "embeddings": {0: "batch"},
+                **{output: {0: "batch"} for output in outputs},
             },
             opset_version=OPSET,
             dynamo=False,

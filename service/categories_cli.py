@@ -1,10 +1,13 @@
-"""``postguard categories``: list the categories scored, add one from examples, remove one.
+"""``postguard categories``: list the categories scored, add one from examples, remove one, refit
+a bundle on a retrained checkpoint.
 
 A category defined by example lives in a *category bundle* (a directory; see
 ``models/categories/bundle.py``). The service scores the bundle at ``POSTGUARD_CATEGORIES_PATH``,
 or the bundled one (``self_harm``, ``violence``, ``sexual``) when that is not set. The bundled
 directory is part of the installed package and is never written: ``add`` on a new directory
-first copies the bundled categories into it, so a platform's bundle extends ours.
+first copies the bundled categories into it, so a platform's bundle extends ours. Heads read the
+checkpoint's own text tower (models/categories/embedding.py), so a bundle fits one checkpoint:
+after a retrain, ``refit`` fits every category again from the examples the bundle keeps.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from models.categories.embedding import CategoryEmbedder
 
 COMMANDS = ("categories",)
 EXIT_OK = 0
@@ -25,7 +31,7 @@ EXIT_OK = 0
 def add_commands(commands: Any) -> None:
     parser = commands.add_parser(
         "categories",
-        help="list the categories scored; add one defined by example posts; remove one",
+        help="list the categories scored; add one defined by example posts; remove one; refit a bundle",
         description="Without an action: the taxonomy (every category scored, its definition, "
         "thresholds, measured quality and the OpenAI/Azure names it maps to).",
     )
@@ -36,7 +42,7 @@ def add_commands(commands: Any) -> None:
     add = actions.add_parser(
         "add",
         help='define a category by example posts (JSONL: {"text": ..., "label": 1 or 0}, >= 20 positives)',
-        description="Embed the examples with the frozen pretrained text tower, fit a small head "
+        description="Embed the examples with the checkpoint's text tower, fit a small head "
         "against them and ordinary benign posts, set review/block thresholds precision-first, and "
         "write it into the category bundle. Prints what fitting measured and the policy lines to add.",
     )
@@ -50,6 +56,13 @@ def add_commands(commands: Any) -> None:
     remove = actions.add_parser("remove", help="delete a category from a bundle")
     remove.add_argument("name")
     remove.add_argument("--bundle", type=Path, help="bundle directory (default: POSTGUARD_CATEGORIES_PATH)")
+    refit = actions.add_parser(
+        "refit",
+        help="fit every category of a bundle again on the checkpoint loaded (after a retrain)",
+        description="Refit each category from the examples the bundle keeps, on the checkpoint at "
+        "POSTGUARD_MODEL_PATH (or the bundled one). Thresholds are set again; print them into the policy.",
+    )
+    refit.add_argument("--bundle", type=Path, help="bundle directory (default: POSTGUARD_CATEGORIES_PATH)")
 
 
 def _settings() -> Settings:
@@ -75,24 +88,57 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _checkpoint_embedder(settings: Settings) -> tuple[CategoryEmbedder, tuple[str, ...]]:
+    """The category embedding of the checkpoint the service loads, and that checkpoint's own labels."""
+    from models.categories.embedding import CategoryEmbedder
+    from models.checkpoint import load_checkpoint
+    from models.inference import DEFAULT_CHECKPOINT
+
+    model, processor, _ = load_checkpoint(settings.model_path or DEFAULT_CHECKPOINT)
+    return CategoryEmbedder.for_checkpoint(model, processor), tuple(model.config.labels)
+
+
+def _refit_all(bundle: Path, embedder: CategoryEmbedder) -> str:
+    from models.categories.benign import load_sample
+    from models.categories.bundle import refit_bundle
+    from models.categories.define import define_category
+    from models.categories.examples import CategoryExample
+    from models.categories.head import CategoryHead
+
+    benign = load_sample()
+
+    def fit(name: str, examples: list[CategoryExample], description: str) -> CategoryHead:
+        _say(f"refitting {name!r}")
+        head, report = define_category(
+            name, examples, embedder=embedder, benign=benign, description=description, progress=_say
+        )
+        _say(
+            f"  {name}: cross-validated AUROC {report.cv_auroc:.3f}; review {head.review}, block {head.block}"
+        )
+        return head
+
+    return refit_bundle(bundle, fit, encoder_fingerprint=embedder.fingerprint)
+
+
 def _add(args: argparse.Namespace) -> int:
     from models.categories.benign import load_sample
-    from models.categories.bundle import MANIFEST_FILE, check_name, copy_bundle, save_category
+    from models.categories.bundle import MANIFEST_FILE, check_name, copy_bundle, save_category, verify_bundle
     from models.categories.define import define_category
-    from models.categories.embedding import CategoryEmbedder
-    from models.categories.examples import read_examples
-    from models.checkpoint import load_checkpoint
-    from models.inference import DEFAULT_CATEGORIES, DEFAULT_CHECKPOINT
+    from models.categories.examples import check_examples, read_examples
+    from models.inference import DEFAULT_CATEGORIES
 
     settings = _settings()
     bundle = _writable_bundle(args.bundle, settings)
-    model, processor, _ = load_checkpoint(settings.model_path or DEFAULT_CHECKPOINT)
-    check_name(args.name, reserved=model.config.labels)
+    embedder, own_labels = _checkpoint_embedder(settings)
+    check_name(args.name, reserved=own_labels)
     examples = read_examples(args.examples)
+    check_examples(examples, source=str(args.examples))  # before any copying or refitting
     if not (bundle / MANIFEST_FILE).is_file() and not args.empty:
         copy_bundle(DEFAULT_CATEGORIES, bundle)
         _say(f"new bundle {bundle}: started with a copy of the bundled categories (--empty to start without)")
-    embedder = CategoryEmbedder.for_checkpoint(model, processor)
+        if verify_bundle(bundle)["encoder_fingerprint"] != embedder.fingerprint:
+            _say("the bundled categories were fit on the bundled checkpoint, not this one: refitting them")
+            _refit_all(bundle, embedder)
     head, report = define_category(
         args.name,
         examples,
@@ -115,6 +161,23 @@ def _add(args: argparse.Namespace) -> int:
     )
     if report.positives < 50:
         _say("note: with fewer than 50 positives a head is much weaker (docs/categories.md, learning curve)")
+    return EXIT_OK
+
+
+def _refit(args: argparse.Namespace) -> int:
+    from models.categories.bundle import load_bundle
+
+    settings = _settings()
+    bundle = _writable_bundle(args.bundle, settings)
+    embedder, _ = _checkpoint_embedder(settings)
+    version = _refit_all(bundle, embedder)
+    lines = [
+        f"[categories.{h.name}]\nreview = {h.review}\nblock = {h.block}\n" for h in load_bundle(bundle).heads
+    ]
+    print(
+        f"every category of {bundle} refit on this checkpoint (bundle version {version}).\n"
+        "Thresholds are set again: update the policy file (and raise its version):\n\n" + "\n".join(lines)
+    )
     return EXIT_OK
 
 
@@ -193,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
             return _add(args)
         if args.categories_command == "remove":
             return _remove(args)
+        if args.categories_command == "refit":
+            return _refit(args)
         return _list(args.json)
     except ModelError as exc:  # bad examples, a damaged bundle: the user's to fix
         raise ConfigError(str(exc)) from exc

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -321,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     benign = load_sample()
     model, processor, _ = load_checkpoint(args.checkpoint)
     embedder = CategoryEmbedder.for_checkpoint(model, processor)
+    if args.output.exists():
+        # The bundled set is written whole (its heads may have been fit on another checkpoint).
+        say(f"replacing the bundle at {args.output}")
+        shutil.rmtree(args.output)
     test_benign = benign_posts(args.data_dir, "test")
     say(f"embedding {len(test_benign)} benign test posts")
     test_features = embedder.embed([p.text for p in test_benign])

@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,10 +145,32 @@ def save_category(
         manifest = _read_manifest(directory)
         if manifest["encoder_fingerprint"] != encoder_fingerprint:
             raise BundleError(
-                f"{directory} holds heads fit on another text tower; refit them or use a new bundle"
+                f"{directory} holds heads fit on another text tower; refit them first "
+                "(`postguard categories refit`) or use a new bundle"
             )
     directory.mkdir(parents=True, exist_ok=True)
     _write_head(directory, head, examples)
+    return _write_manifest(directory, encoder_fingerprint)
+
+
+def refit_bundle(
+    directory: Path,
+    fit: Callable[[str, list[CategoryExample], str], CategoryHead],
+    *,
+    encoder_fingerprint: str,
+) -> str:
+    """Refit every category of the bundle at ``directory`` from the examples it keeps, with
+    ``fit(name, examples, description)`` (on another text tower: after a retrained checkpoint).
+    Every head is fit before any file is written, so a failure leaves the bundle as it was.
+    Returns the bundle's new version."""
+    manifest = verify_bundle(directory)
+    refitted = []
+    for name in manifest["categories"]:
+        examples = bundle_examples(directory, name)
+        card = json.loads((directory / name / CARD_FILE).read_text(encoding="utf-8"))
+        refitted.append((fit(name, examples, str(card.get("description", ""))), examples))
+    for head, examples in refitted:
+        _write_head(directory, head, examples)
     return _write_manifest(directory, encoder_fingerprint)
 
 
@@ -206,7 +228,7 @@ def load_bundle(
         raise BundleError(
             f"the categories in {directory} were fit on another text tower than the one loaded "
             f"(fingerprint {manifest['encoder_fingerprint'][:12]}… != {encoder_fingerprint[:12]}…); "
-            "refit them with `postguard categories add` from their examples.jsonl",
+            "refit them on it with `postguard categories refit` (the bundle keeps their examples)",
             other_tower=True,
         )
     heads = []

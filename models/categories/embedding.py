@@ -1,100 +1,86 @@
-"""Sentence embeddings for example-defined categories, from the pretrained text tower.
+"""Sentence embeddings for example-defined categories, read from the checkpoint's own text tower.
 
-The checkpoint's own text tower is fine-tuned for hate and offence; that narrows what its
-embeddings keep. Measured on spam (SMS + YouTube, learning curve in models/eval/categories.json),
-a head on the *pretrained* all-MiniLM-L6-v2 embeddings learns a new category from 20 examples
-far better than one on the fine-tuned tower. So categories read the pretrained, frozen tower,
-which also means a retrained checkpoint does not invalidate them.
+A category head reads the mean-pooled outputs of the checkpoint's text layers from the top of its
+frozen part up: the frozen layers' output (the pretrained all-MiniLM-L6-v2's: general meaning and
+wording) and each fine-tuned layer's (what the checkpoint learned about harmful language), each
+L2-normalised, side by side (:func:`pooled_layers`). These are hidden states the checkpoint
+computes anyway for its own categories, so the service gets them from the same pass
+(:class:`TextAndCategoryTower`; the text tower's ONNX graph returns both): a category costs a dot
+product, not a second pass over the text.
 
-The embedding is the mean-pooled output of the tower's last three layers, each normalised, side by
-side: the top layer alone keeps mostly the topic ("hurt", "starve"), lower layers keep more of
-the wording that separates intent from its report. Among the pools compared (top layer; top
-mean + max; top + [CLS]; last three; all of those), the last three raised cross-validated AUROC
-on every category's training examples and on spam, and held-out AUROC (record in
-docs/categories.md).
+Measured against the design it replaced (a second, pristine all-MiniLM-L6-v2 pass, the mean of its
+last three layers; docs/categories.md has the table): held-out AUROC equal or higher on every
+bundled category, the spam learning curve as good, and the service's category cost per text from
+~9 ms to ~0. The price: a head is valid for one checkpoint's tower only (the fingerprint covers its
+weights and the layers pooled), so a retrained checkpoint needs its categories refit —
+``postguard categories refit`` does that from the examples each bundle keeps.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
 
-from ..architecture import ModerationModel, mean_pool
-from ..config import TextEncoderConfig
-from ..encoders import build_text_encoder
+from ..architecture import ModerationModel
 from ..preprocessing import ModerationProcessor
 
 Tokenize = Callable[[Sequence[str]], dict[str, torch.Tensor]]
 
 #: Texts embedded per forward pass.
 EMBED_BATCH = 32
-#: Layers whose mean-pooled outputs make the embedding (negative: counted from the top).
-POOLED_LAYERS: tuple[int, ...] = (-3, -2, -1)
 
 
-class _PooledLayers(torch.nn.Module):
-    """The embedding of :class:`CategoryEmbedder` as one module (what the ONNX export traces)."""
+def pooled_layers(model: ModerationModel) -> tuple[int, ...]:
+    """Hidden states a category reads (0: the embeddings' output, i: text layer i's): the frozen
+    part's output, then every fine-tuned layer's."""
+    return tuple(range(model.first_trainable_layer, model.num_text_layers + 1))
 
-    def __init__(self, encoder: PreTrainedModel) -> None:
+
+class TextAndCategoryTower(torch.nn.Module):
+    """One pass over the text tower: the checkpoint's sentence embedding (as ``encode_text``) and
+    the category embedding (:func:`pooled_layers`, each normalised, concatenated, scaled to unit
+    length). What the service runs (in torch, or exported to ONNX: models/text_onnx.py)."""
+
+    def __init__(self, model: ModerationModel) -> None:
         super().__init__()
-        self.encoder = encoder
+        self.model = model
+        self.layers = pooled_layers(model)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        # hidden_states: the embeddings' output, then one (batch, seq, hidden) per layer
-        layers = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-        pooled = [
-            torch.nn.functional.normalize(mean_pool(layers.hidden_states[i], attention_mask), dim=1)
-            for i in POOLED_LAYERS
-        ]
-        return torch.cat(pooled, dim=1) / len(pooled) ** 0.5  # (batch, dim), unit length
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        text, pooled = self.model.encode_text_and_layers(input_ids, attention_mask, self.layers)
+        normalised = [torch.nn.functional.normalize(p, dim=1) for p in pooled]
+        return text, torch.cat(normalised, dim=1) / len(normalised) ** 0.5
 
 
 class CategoryEmbedder:
-    """Frozen text tower, mean pooling of :data:`POOLED_LAYERS`, each L2-normalised, concatenated
-    and scaled: (n, dim) float32 rows of unit length."""
+    """The category embedding of texts on their own (fitting, ``categories add``, the reference
+    scoring path): (n, dim) float32 rows of unit length."""
 
-    def __init__(self, encoder: PreTrainedModel, tokenize: Tokenize, *, runtime: str = "torch") -> None:
-        """``runtime``: ``torch``, or ``onnxruntime`` to run the tower as an ONNX graph exported
-        at load (in memory; the same embeddings to ~1e-6, about twice as fast on short posts)."""
-        self.encoder = encoder.eval()
-        for parameter in self.encoder.parameters():
-            parameter.requires_grad_(False)
+    def __init__(self, model: ModerationModel, tokenize: Tokenize) -> None:
+        self.model = model.eval()
         self.tokenize = tokenize
-        self.dim = int(encoder.config.hidden_size) * len(POOLED_LAYERS)
+        self.tower = TextAndCategoryTower(self.model)
+        self.dim = int(model.text_encoder.config.hidden_size) * len(self.tower.layers)
         self._fingerprint: str | None = None
-        self._tower: Callable[..., torch.Tensor] = _PooledLayers(self.encoder)
-        if runtime == "onnxruntime":
-            from ..text_onnx import OnnxTokenTower
-
-            self._tower = OnnxTokenTower(
-                _PooledLayers(self.encoder), threads=torch.get_num_threads(), name="category tower"
-            )
-        elif runtime != "torch":
-            raise ValueError(f"runtime must be 'torch' or 'onnxruntime', not {runtime!r}")
 
     @classmethod
-    def for_checkpoint(
-        cls, model: ModerationModel, processor: ModerationProcessor, *, runtime: str = "torch"
-    ) -> CategoryEmbedder:
-        """The pretrained tower the checkpoint was fine-tuned from, with the checkpoint's tokenizer
-        (and its folding of disguised spellings). A checkpoint with a random tower (tests) reuses
-        all-MiniLM-L6-v2's tokenizer: its categories read the packaged all-MiniLM-L6-v2."""
-        config = model.config.text_encoder
-        encoder = build_text_encoder(TextEncoderConfig() if config.source == "random" else config)
-        _share_frozen_modules(encoder, model)
-        return cls(encoder, processor.tokenize, runtime=runtime)
+    def for_checkpoint(cls, model: ModerationModel, processor: ModerationProcessor) -> CategoryEmbedder:
+        """The checkpoint's tower with its tokenizer (and its folding of disguised spellings)."""
+        return cls(model, processor.tokenize)
 
     @property
     def fingerprint(self) -> str:
-        """sha256 over the tower's weights: a category head is only valid on the tower it was fit on."""
+        """sha256 over the layers pooled and the tower's weights: a category head is only valid on
+        the embedding it was fit on. Taken when first asked (Moderator.load asks before any
+        speed option changes the tower's weights)."""
         if self._fingerprint is None:
-            digest = hashlib.sha256()
-            for name, tensor in sorted(self.encoder.state_dict().items()):
+            digest = hashlib.sha256(f"pooled layers {self.tower.layers}".encode())
+            for name, tensor in sorted(self.model.text_encoder.state_dict().items()):
                 digest.update(name.encode())
                 digest.update(tensor.detach().to(torch.float32).contiguous().numpy().tobytes())
             self._fingerprint = digest.hexdigest()
@@ -109,28 +95,8 @@ class CategoryEmbedder:
         for start in range(0, len(texts), EMBED_BATCH):
             rows = order[start : start + EMBED_BATCH]
             tokens = self.tokenize([texts[i] for i in rows])
-            out[rows] = self._tower(tokens["input_ids"], tokens["attention_mask"]).numpy()
+            _, categories = self.tower(tokens["input_ids"], tokens["attention_mask"])
+            out[rows] = categories.numpy()
             if progress is not None:
                 progress(min(start + EMBED_BATCH, len(texts)))
         return out
-
-
-def _share_frozen_modules(encoder: PreTrainedModel, model: ModerationModel) -> None:
-    """Point ``encoder``'s embeddings and bottom layers at the checkpoint's own where these are the
-    same weights (the checkpoint's frozen part is the pretrained tower's): one copy in memory
-    instead of two (~60 MB). Weights that differ (fine-tuned layers, another tower) are kept."""
-    own: Any = model.text_encoder  # transformers' BertModel: untyped submodules
-    target: Any = encoder
-
-    def same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-        first, second = a.state_dict(), b.state_dict()
-        return first.keys() == second.keys() and all(
-            first[k].shape == second[k].shape and torch.equal(first[k], second[k]) for k in first
-        )
-
-    if type(own.embeddings) is type(target.embeddings) and same(own.embeddings, target.embeddings):
-        target.embeddings = own.embeddings
-    for index in range(min(len(own.encoder.layer), len(target.encoder.layer))):
-        if not same(own.encoder.layer[index], target.encoder.layer[index]):
-            break
-        target.encoder.layer[index] = own.encoder.layer[index]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from models.categories.embedding import TextAndCategoryTower
 from models.inference import DEFAULT_CHECKPOINT, InferenceOptions, Moderator
 from models.testing import build_tiny_model
 from models.text_onnx import OnnxTextTower
@@ -33,9 +34,28 @@ def test_the_onnx_tower_gives_torch_embeddings_for_any_batch_and_padding() -> No
         tokens = processor.tokenize(batch)
         with torch.inference_mode():
             expected = model.encode_text(**tokens)
-        got = tower(**tokens)
+        (got,) = tower(tokens["input_ids"], tokens["attention_mask"])
         assert got.shape == expected.shape == (len(batch), model.text_dim)
         assert torch.allclose(got, expected, atol=1e-5), float((got - expected).abs().max())
+
+
+def test_the_onnx_tower_with_categories_gives_both_torch_embeddings_from_one_pass() -> None:
+    model, processor = build_tiny_model()
+    tower = OnnxTextTower(model, threads=1, categories=True)
+    reference = TextAndCategoryTower(model)
+    texts = [t for t in TEXTS if t]
+    for batch in (texts, texts[:1], list(reversed(texts))):
+        tokens = processor.tokenize(batch)
+        with torch.inference_mode():
+            text, categories = reference(tokens["input_ids"], tokens["attention_mask"])
+            own = model.encode_text(**tokens)
+        got_text, got_categories = tower(tokens["input_ids"], tokens["attention_mask"])
+        assert torch.equal(text, own)  # the torch pass is encode_text's, operation for operation
+        assert torch.allclose(got_text, text, atol=1e-5)
+        assert (
+            got_categories.shape == categories.shape == (len(batch), len(reference.layers) * model.text_dim)
+        )
+        assert torch.allclose(got_categories, categories, atol=1e-5)
 
 
 @pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])

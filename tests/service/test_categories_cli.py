@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from models.categories.bundle import load_bundle
-from models.inference import DEFAULT_CATEGORIES
+from models.categories.bundle import BundleError, load_bundle
+from models.inference import DEFAULT_CATEGORIES, Moderator
 from models.testing import build_tiny_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,3 +88,36 @@ def test_user_errors_exit_2_with_a_message(tiny_model: Path, tmp_path: Path) -> 
     assert clash.returncode == 2 and "already scored by the checkpoint" in clash.stderr
     missing = _run("add", "phone_scam", "--examples", str(tmp_path / "nope.jsonl"), *bundle, env=env)
     assert missing.returncode == 2 and "examples file not found" in missing.stderr
+
+
+def test_refit_moves_a_bundle_onto_a_retrained_checkpoint(tiny_model: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    env = {"POSTGUARD_MODEL_PATH": str(tiny_model), "POSTGUARD_CATEGORIES_PATH": str(bundle)}
+    added = _run("add", "phone_scam", "--examples", str(_examples(tmp_path / "e.jsonl")), "--empty", env=env)
+    assert added.returncode == 0, added.stderr
+    before = load_bundle(bundle)
+    retrained = build_tiny_checkpoint(tmp_path / "retrained", seed=1)  # other tower weights
+    env["POSTGUARD_MODEL_PATH"] = str(retrained)
+    refused = _run("add", "other_scam", "--examples", str(_examples(tmp_path / "o.jsonl")), env=env)
+    assert refused.returncode == 2 and "postguard categories refit" in refused.stderr
+    refit = _run("refit", env=env)
+    assert refit.returncode == 0, refit.stderr
+    assert "refitting 'phone_scam'" in refit.stderr and "[categories.phone_scam]\nreview = " in refit.stdout
+    after = load_bundle(bundle)
+    assert after.names == ("phone_scam",) and after.encoder_fingerprint != before.encoder_fingerprint
+    assert after.version != before.version
+    assert Moderator.load(retrained, categories=bundle).labels[-1] == "phone_scam"
+    with pytest.raises(BundleError, match="categories refit"):
+        Moderator.load(tiny_model, categories=bundle)
+
+
+def test_a_new_bundle_on_another_checkpoint_starts_with_the_bundled_categories_refit(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle"
+    env = {"POSTGUARD_MODEL_PATH": str(tiny_model), "POSTGUARD_CATEGORIES_PATH": str(bundle)}
+    added = _run("add", "phone_scam", "--examples", str(_examples(tmp_path / "e.jsonl")), env=env)
+    assert added.returncode == 0, added.stderr
+    assert "refitting them" in added.stderr
+    assert load_bundle(bundle).names == tuple(sorted((*load_bundle(DEFAULT_CATEGORIES).names, "phone_scam")))
+    assert Moderator.load(tiny_model, categories=bundle).labels[-5:] == load_bundle(bundle).names

@@ -101,18 +101,26 @@ class _FixedNsfw:
     def __init__(self, probability: float) -> None:
         self.probability = probability
         self.calls = 0
+        self.sizes: list[int] = []
 
     def score(self, images: list[Image.Image]) -> np.ndarray:
         self.calls += 1
+        self.sizes.append(len(images))
         return np.full(len(images), self.probability, dtype=np.float32)
 
 
 def _with_sexual_head(
-    tiny_checkpoint: Path, tmp_path: Path, embedder: CategoryEmbedder, nsfw: _FixedNsfw
+    tiny_checkpoint: Path,
+    tmp_path: Path,
+    embedder: CategoryEmbedder,
+    nsfw: _FixedNsfw,
+    options: InferenceOptions | None = None,
 ) -> Moderator:
     head = CategoryHead("sexual", np.zeros(embedder.dim, dtype=np.float32), -4.0, 0.4, 0.9)
     save_category(tmp_path, head, [CategoryExample("x", 1)], encoder_fingerprint=embedder.fingerprint)
-    loaded = Moderator.load(tiny_checkpoint, categories=tmp_path, options=InferenceOptions(cache_entries=8))
+    loaded = Moderator.load(
+        tiny_checkpoint, categories=tmp_path, options=options or InferenceOptions(cache_entries=8)
+    )
     return Moderator(
         loaded.model,
         loaded.processor,
@@ -138,6 +146,19 @@ def test_open_nsfw_is_the_sexual_categorys_image_evidence(
     assert result[1].attribution["sexual"]["image_pixels"] == 0.0
     moderator.score([PostContent(image=photo)])
     assert nsfw.calls == 1  # the second sight of the same image comes from the cache
+
+
+def test_open_nsfw_runs_image_chunk_images_at_a_time(
+    tiny_checkpoint: Path, tmp_path: Path, tiny_embedder: CategoryEmbedder, photo: Image.Image
+) -> None:
+    nsfw = _FixedNsfw(0.1)
+    options = InferenceOptions(cache_entries=8, image_chunk=2)
+    moderator = _with_sexual_head(tiny_checkpoint, tmp_path, tiny_embedder, nsfw, options)
+    images = [photo.rotate(angle) for angle in (0, 90, 180, 270, 45)]  # five distinct images
+    results = moderator.score([PostContent(image=image) for image in images])
+    assert nsfw.sizes == [2, 2, 1]
+    expected = as_category_score(0.1, review=0.4, block=0.9)
+    assert [r.scores["sexual"] for r in results] == pytest.approx([expected] * 5, abs=1e-5)
 
 
 def test_without_a_sexual_category_open_nsfw_is_not_run(tiny_checkpoint: Path, bundle: Path) -> None:
