@@ -48,12 +48,14 @@ import numpy as np
 import torch
 
 from .architecture import ModerationModel
+from .categories.embedding import CategoryEmbedder
+from .category_targets import category_targets
 from .checkpoint import load_checkpoint
 from .data.memes import random_spec
 from .data.multimodal import MultimodalExample, coco_benign_pairs, compose, image_only_memes
 from .data.sources import TextExample, default_data_dir, load_coco, load_text_corpus
 from .features import FeatureSet, OcrCache, encode_texts, multimodal_features, predict, text_only_features
-from .inference import DEFAULT_CHECKPOINT
+from .inference import DEFAULT_CATEGORIES, DEFAULT_CHECKPOINT
 from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class
 from .preprocessing import ModerationProcessor
 from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
@@ -632,10 +634,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "every 5th out-of-distribution post (numbers are not comparable with a full run)",
     )
     parser.add_argument("--threads", type=int)
+    parser.add_argument(
+        "--categories",
+        type=Path,
+        default=DEFAULT_CATEGORIES,
+        help="the category bundle whose targets the report checks (measured by models.categories.build)",
+    )
+    parser.add_argument(
+        "--categories-only",
+        action="store_true",
+        help="only re-check the policy-coverage targets (categories, open_nsfw) in the existing --output",
+    )
     ns = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if ns.categories_only:
+        return _refresh_category_targets(ns.output, ns.checkpoint, ns.categories)
     if ns.data_dir is None or not Path(ns.data_dir).is_dir():
         parser.error("--data-dir is required (the shared datasets folder was not found)")
     if ns.threads:
@@ -673,6 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "datasets": evaluator.sizes(),
         "targets": check_targets(rows, default_name),
+        "category_targets": _category_targets(default_model, default_processor, ns.categories),
         "rows": rows,
         "seed": ns.seed,
         "quick": ns.quick,
@@ -685,10 +701,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"functional suite, default checkpoint ({default_name}):")
     print(format_functional_table(rows[default_name]))
     print()
-    for name, verdict in report["targets"].items():
-        status = {True: "met", False: "MISSED", None: "n/a"}[verdict["met"]]
-        print(f"{name:34s} measured {verdict['measured']:.4f}  target {verdict['target']}  {status}")
+    print_targets(report["targets"])
+    print_targets(report["category_targets"])
     print(f"\nreport written to {ns.output} ({report['seconds']:.0f} s)")
+    return 0
+
+
+def print_targets(targets: dict[str, dict[str, Any]]) -> None:
+    for name, verdict in targets.items():
+        status = {True: "met", False: "MISSED", None: "n/a"}[verdict["met"]]
+        measured = "—" if verdict["measured"] is None else f"{verdict['measured']:.4f}"
+        note = f"  ({verdict['note']})" if verdict.get("note") else ""
+        print(f"{name:38s} measured {measured:>7}  target {verdict['target']}  {status}{note}")
+
+
+def _category_targets(model: ModerationModel, processor: ModerationProcessor, bundle: Path) -> dict[str, Any]:
+    """The policy-coverage targets of ``bundle``, which must fit this checkpoint's text tower."""
+    fingerprint = CategoryEmbedder.for_checkpoint(model, processor).fingerprint
+    return category_targets(bundle, encoder_fingerprint=fingerprint)
+
+
+def _refresh_category_targets(output: Path, checkpoint: Path, bundle: Path) -> int:
+    """``--categories-only``: re-check the category targets of an existing report, in place."""
+    if not output.is_file():
+        raise SystemExit(f"--categories-only: {output} does not exist; run python -m models.evaluate first")
+    report = json.loads(output.read_text(encoding="utf-8"))
+    model, processor, _ = load_checkpoint(checkpoint)
+    if report.get("checkpoint", {}).get("version") != model.config.version:
+        raise SystemExit(
+            f"--categories-only: {output} is the report of {report.get('checkpoint', {}).get('version')}, "
+            f"not of {model.config.version} ({checkpoint})"
+        )
+    report["category_targets"] = _category_targets(model, processor, bundle)
+    output.write_text(json.dumps(report, indent=2, default=float, allow_nan=True) + "\n", encoding="utf-8")
+    print_targets(report["category_targets"])
+    print(f"\ncategory targets written to {output}")
     return 0
 
 
