@@ -11,7 +11,8 @@ product, not a second pass over the text.
 Measured against the design it replaced (a second, pristine all-MiniLM-L6-v2 pass, the mean of its
 last three layers; docs/categories.md has the table): held-out AUROC equal or higher on every
 bundled category, the spam learning curve as good, and the service's category cost per text from
-~9 ms to ~0. The price: a head is valid for one checkpoint's tower only (the fingerprint covers its
+a ~9 ms second pass to the heads' dot products (text posts 7 % slower at batch 32 with the
+categories than without, docs/performance.md). The price: a head is valid for one checkpoint's tower only (the fingerprint covers its
 weights and the layers pooled), so a retrained checkpoint needs its categories refit —
 ``postguard categories refit`` does that from the examples each bundle keeps.
 """

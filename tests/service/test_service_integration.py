@@ -30,6 +30,7 @@ from service.producer import OutgoingPost, publish
 from service.scoring import Scorer, load_scorer
 from service.settings import Settings
 from service.tables import DecisionRow, PostRow
+from tests.utils.categories import bundled_names_bundle
 from tests.utils.service import isolated_settings
 
 pytestmark = pytest.mark.integration
@@ -45,9 +46,16 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def scorer(tiny_checkpoint: Path) -> Scorer:
+def scorer(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Scorer:
+    # the bundled categories fit only the bundled checkpoint: the same names on the tiny one's tower
+    categories = bundled_names_bundle(tiny_checkpoint, tmp_path_factory.mktemp("categories"))
     return load_scorer(
-        _settings("127.0.0.1:1", "postgresql://unused@localhost/unused", model_path=tiny_checkpoint)
+        _settings(
+            "127.0.0.1:1",
+            "postgresql://unused@localhost/unused",
+            model_path=tiny_checkpoint,
+            categories_path=categories,
+        )
     )
 
 
@@ -181,7 +189,7 @@ async def test_posts_of_every_kind_are_decided_or_dead_lettered(
         assert payload["post_id"] == record.key.decode()
         assert payload["action"] in ("allow", "review", "block")
         assert payload["model_version"] == scorer.version
-        # the bundled example-defined categories are scored, stored and published like the checkpoint's
+        # example-defined categories (the bundled names) are scored, stored and published like the checkpoint's
         assert set(payload["scores"]) == {
             "hate",
             "offensive",
