@@ -1,7 +1,8 @@
-"""Categories defined by example: small heads on the frozen pretrained text tower.
+"""Categories defined by example: small heads on the checkpoint's text tower.
 
 A platform adds a category without a dataset: positive and negative example posts
-(:mod:`.examples`) are embedded by the pretrained tower (:mod:`.embedding`), a logistic head is
+(:mod:`.examples`) are embedded by the checkpoint's text tower, from the hidden states it computes
+for its own categories (:mod:`.embedding`), a logistic head is
 fit with thresholds set precision-first (:mod:`.head`, :mod:`.define`), and the heads live in a
 versioned, checksummed bundle (:mod:`.bundle`) that the service scores beside the checkpoint.
 """
