@@ -124,7 +124,12 @@ class Settings(BaseSettings):
         le=4096,
         description="OCR text detection at most this many pixels a side; 0 = RapidOCR default",
     )
-    quantize_text_encoder: bool = Field(False, description="int8 dynamic quantization of the text tower")
+    quantize_text_encoder: bool = Field(
+        False,
+        description="int8 dynamic quantization of the text tower (torch only); the example-defined "
+        "categories then read the int8 tower too, though their heads were fit on the float one "
+        "(their scores shift; not measured)",
+    )
     ocr_threads: int | None = Field(
         None, ge=1, description="onnxruntime threads of the OCR engine; default: all cores"
     )

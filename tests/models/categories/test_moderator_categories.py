@@ -183,3 +183,31 @@ def test_open_nsfw_probabilities_map_onto_the_category_thresholds(
     probability: float, expected: float
 ) -> None:
     assert as_category_score(probability, review=0.4, block=0.9) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        InferenceOptions(cache_entries=16, text_chunk=2),
+        InferenceOptions(cache_entries=16, text_runtime="onnxruntime", text_chunk=3),
+        InferenceOptions(text_runtime="onnxruntime"),
+    ],
+)
+def test_category_scores_from_the_text_towers_pass_equal_the_reference_path(
+    tiny_checkpoint: Path, bundle: Path, options: InferenceOptions
+) -> None:
+    """The fast path takes the category embeddings from the text tower's own pass (chunked,
+    shortest first, on onnxruntime); the plain path embeds each text on its own."""
+    texts = [
+        "ALARM ALARM ALARM",
+        "a quiet afternoon by the river with friends and a long walk",
+        "hi",
+        "ok then",
+    ]
+    posts = [PostContent(text=t) for t in texts] + [PostContent(text=texts[0])]  # a repeat in the batch
+    reference = Moderator.load(tiny_checkpoint, categories=bundle).score(posts)
+    fast = Moderator.load(tiny_checkpoint, categories=bundle, options=options)
+    assert not fast.options.plain
+    for _ in range(2):  # the second time from the caches
+        for expected, got in zip(reference, fast.score(posts), strict=True):
+            assert got.scores == pytest.approx(expected.scores, abs=1e-5)
