@@ -207,7 +207,12 @@ class Moderator:
         except BundleError as exc:
             if categories_required or not exc.other_tower:
                 raise
-            logger.warning("example-defined categories are not scored: %s", exc)
+            logger.warning(
+                "example-defined categories are not scored: %s. To score them with this checkpoint: "
+                "postguard categories refit --bundle DIR (a new DIR starts from the bundled "
+                "categories), then POSTGUARD_CATEGORIES_PATH=DIR",
+                exc,
+            )
             return cls(model, processor, sha256=sha256, options=options)
         detector = NsfwDetector(threads=1) if nsfw and NSFW_CATEGORY in bundle.names else None
         return cls(

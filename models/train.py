@@ -835,6 +835,14 @@ def run(args: TrainArgs) -> dict[str, object]:
     shutil.copytree(args.work_dir / "variants" / best, args.output)
     (args.work_dir / "training_report.json").write_text(json.dumps(facts, indent=2, default=float) + "\n")
     log.info("default checkpoint (%s) written to %s in %.0f s", best, args.output, time.time() - started)
+    # Category heads read the text tower's hidden states (models/categories/embedding.py): a new
+    # tower invalidates every category bundle fit on the old one.
+    log.info(
+        "example-defined categories fit only the checkpoint they were fit on: refit them on this one "
+        "(python -m models.categories.build --checkpoint %s for the bundled set; "
+        "postguard categories refit --bundle DIR for a bundle of your own)",
+        args.output,
+    )
     return facts
 
 

@@ -60,7 +60,8 @@ def add_commands(commands: Any) -> None:
         "refit",
         help="fit every category of a bundle again on the checkpoint loaded (after a retrain)",
         description="Refit each category from the examples the bundle keeps, on the checkpoint at "
-        "POSTGUARD_MODEL_PATH (or the bundled one). Thresholds are set again; print them into the policy.",
+        "POSTGUARD_MODEL_PATH (or the bundled one). A new directory starts from a copy of the bundled "
+        "categories. Thresholds are set again: the policy lines are printed.",
     )
     refit.add_argument("--bundle", type=Path, help="bundle directory (default: POSTGUARD_CATEGORIES_PATH)")
 
@@ -165,11 +166,15 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _refit(args: argparse.Namespace) -> int:
-    from models.categories.bundle import load_bundle
+    from models.categories.bundle import MANIFEST_FILE, copy_bundle, load_bundle
+    from models.inference import DEFAULT_CATEGORIES
 
     settings = _settings()
     bundle = _writable_bundle(args.bundle, settings)
     embedder, _ = _checkpoint_embedder(settings)
+    if not (bundle / MANIFEST_FILE).is_file():
+        copy_bundle(DEFAULT_CATEGORIES, bundle)
+        _say(f"new bundle {bundle}: a copy of the bundled categories, to refit")
     version = _refit_all(bundle, embedder)
     lines = [
         f"[categories.{h.name}]\nreview = {h.review}\nblock = {h.block}\n" for h in load_bundle(bundle).heads

@@ -121,3 +121,14 @@ def test_a_new_bundle_on_another_checkpoint_starts_with_the_bundled_categories_r
     assert "refitting them" in added.stderr
     assert load_bundle(bundle).names == tuple(sorted((*load_bundle(DEFAULT_CATEGORIES).names, "phone_scam")))
     assert Moderator.load(tiny_model, categories=bundle).labels[-5:] == load_bundle(bundle).names
+
+
+def test_refit_into_a_new_directory_starts_from_the_bundled_categories(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "refit"
+    refit = _run("refit", "--bundle", str(bundle), env={"POSTGUARD_MODEL_PATH": str(tiny_model)})
+    assert refit.returncode == 0, refit.stderr
+    assert "a copy of the bundled categories" in refit.stderr
+    assert load_bundle(bundle).names == load_bundle(DEFAULT_CATEGORIES).names
+    assert Moderator.load(tiny_model, categories=bundle).labels[3:] == load_bundle(bundle).names
