@@ -30,7 +30,8 @@ MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read 1 MiB at a time."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -55,7 +56,7 @@ def save_checkpoint(model: ModerationModel, processor: ModerationProcessor, dire
     processor.save_pretrained(directory)
     for path in _checkpoint_files(directory):
         path.chmod(0o644)  # safetensors writes 0600; a non-root service user must be able to read it
-    files = {str(p.relative_to(directory)): _sha256(p) for p in _checkpoint_files(directory)}
+    files = {str(p.relative_to(directory)): file_sha256(p) for p in _checkpoint_files(directory)}
     overall = hashlib.sha256(
         "".join(f"{name}:{digest}\n" for name, digest in sorted(files.items())).encode()
     ).hexdigest()
@@ -88,7 +89,7 @@ def verify_checkpoint(directory: Path) -> dict[str, object]:
         path = directory / name
         if not path.is_file():
             raise CheckpointError(f"checkpoint file missing: {path}")
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != expected:
             raise CheckpointError(
                 f"checkpoint file {path} is damaged: sha256 {actual[:12]}… != {expected[:12]}…"

@@ -349,7 +349,12 @@ class Moderator:
         )
         results = [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
         return self._with_categories(
-            results, captions, ocr_texts, [post.image for post in posts], known=category_features
+            results,
+            captions,
+            ocr_texts,
+            [post.image for post in posts],
+            known=category_features,
+            image_keys=keys,
         )
 
     def _with_categories(
@@ -359,13 +364,16 @@ class Moderator:
         ocr_texts: Sequence[str | None],
         images: Sequence[Image.Image | None],
         known: dict[str, np.ndarray] | None = None,
+        image_keys: dict[int, str] | None = None,
     ) -> list[ModerationResult]:
         """Add the example-defined categories' scores. Each text of a post (caption, image text) is
         scored alone; for ``sexual``, with an :class:`NsfwDetector`, the image's open_nsfw score
         (mapped onto the category's thresholds, :func:`models.nsfw.as_category_score`) is its
         third piece of evidence. The post gets the highest; attribution is leave-one-out on that
         maximum: a modality's share is how far the score would fall without it. ``known``: category
-        embeddings the text tower already gave this batch (text -> embedding)."""
+        embeddings the text tower already gave this batch (text -> embedding); ``image_keys``: the
+        cache keys of the rows' images where the caller has them (hashing an image's pixels is not
+        free)."""
         if self.categories is None:
             return results
         texts = [[captions[row] or None, ocr_texts[row] or None] for row in range(len(results))]
@@ -373,7 +381,7 @@ class Moderator:
         scores = dict(
             zip(distinct, self.categories.score(self._category_features(distinct, known or {})), strict=True)
         )
-        pixels = self._image_evidence(images)
+        pixels = self._image_evidence(images, image_keys or {})
         out = []
         for row, (result, (caption, image_text)) in enumerate(zip(results, texts, strict=True)):
             merged_scores, merged_attribution = dict(result.scores), dict(result.attribution)
@@ -396,9 +404,9 @@ class Moderator:
             out.append(replace(result, scores=merged_scores, attribution=merged_attribution))
         return out
 
-    def _image_evidence(self, images: Sequence[Image.Image | None]) -> dict[int, float]:
+    def _image_evidence(self, images: Sequence[Image.Image | None], keys: dict[int, str]) -> dict[int, float]:
         """Row -> open_nsfw probability for the rows with an image (none without a detector);
-        images seen before come from the cache."""
+        images seen before come from the cache. ``keys``: row -> cache key, where already known."""
         if self.nsfw is None:
             return {}
         found: dict[int, float] = {}
@@ -407,7 +415,7 @@ class Moderator:
         for row, image in enumerate(images):
             if image is None:
                 continue
-            key = image_key(image)
+            key = keys.get(row) or image_key(image)
             cached = self.nsfw_cache.get(key)
             if cached is not None:
                 found[row] = cached
@@ -415,14 +423,17 @@ class Moderator:
                 missing.setdefault(key, []).append(row)
                 first.setdefault(key, image)
         if missing:
-            keys = list(missing)
+            distinct = list(missing)
             # ``image_chunk`` at a time, as for the image tower: onnxruntime's arena keeps the
             # activations of the largest call it has run for the life of the process.
-            chunk = self.options.image_chunk or len(keys)
+            chunk = self.options.image_chunk or len(distinct)
             values = np.concatenate(
-                [self.nsfw.score([first[k] for k in keys[i : i + chunk]]) for i in range(0, len(keys), chunk)]
+                [
+                    self.nsfw.score([first[k] for k in distinct[i : i + chunk]])
+                    for i in range(0, len(distinct), chunk)
+                ]
             )
-            for key, value in zip(keys, values, strict=True):
+            for key, value in zip(distinct, values, strict=True):
                 self.nsfw_cache.put(key, float(value))
                 for row in missing[key]:
                     found[row] = float(value)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..checkpoint import file_sha256
 from ..errors import CheckpointError
 from .examples import CategoryExample, read_examples, write_examples
 from .head import CategoryHead
@@ -85,10 +86,6 @@ class CategoryBundle:
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -50.0, 50.0)))
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write_head(directory: Path, head: CategoryHead, examples: Iterable[CategoryExample]) -> None:
     folder = directory / head.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -107,7 +104,7 @@ def _write_head(directory: Path, head: CategoryHead, examples: Iterable[Category
 def _write_manifest(directory: Path, encoder_fingerprint: str) -> str:
     names = sorted(p.name for p in directory.iterdir() if p.is_dir())
     files = {
-        f"{name}/{file}": _sha256(directory / name / file)
+        f"{name}/{file}": file_sha256(directory / name / file)
         for name in names
         for file in (HEAD_FILE, CARD_FILE, EXAMPLES_FILE)
     }
@@ -214,7 +211,7 @@ def verify_bundle(directory: Path) -> dict[str, Any]:
         path = directory / name
         if not path.is_file():
             raise BundleError(f"category bundle file missing: {path}")
-        if _sha256(path) != expected:
+        if file_sha256(path) != expected:
             raise BundleError(f"category bundle file {path} is damaged (sha256 differs from the manifest)")
     return manifest
 
