@@ -16,13 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "postguard needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet $(PIP_EXTRA) -c constraints.txt "$(TORCH_SPEC)" -e ".[dev]"
+	$(VENV)/bin/python -m pip install --quiet $(PIP_EXTRA) -c constraints.txt "$(TORCH_SPEC)" -e ".[dev,demo]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: setup
-	$(VENV)/bin/postguard demo
+	$(VENV)/bin/python -m devtools.demo
 
 test: setup
 	$(VENV)/bin/python -m pytest
@@ -32,7 +32,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy service models bench tests
+	$(VENV)/bin/mypy service models devtools bench tests
 
 train: setup
 	$(VENV)/bin/python -m models.train

@@ -25,12 +25,13 @@ from faststream.kafka.annotations import KafkaMessage
 from models.image_decoding import decode_image
 from models.inference import InferenceOptions, Moderator
 from models.types import PostContent
-from service.contract import parse_post
-from service.database import create_engine_from_url, session_factory
-from service.policy import load_policy
-from service.repository import DecisionRecord, SourceRef, record_decisions
-from service.scoring import category_bundle_path
+from service.moderation.parsing import parse_post
+from service.moderation.policy import load_policy
+from service.moderation.scoring import category_bundle_path
+from service.records import SourceRef
 from service.settings import load_settings
+from service.storage.database import create_engine_from_url, session_factory
+from service.storage.repository import DecisionRecord, record_decisions
 
 logger = logging.getLogger("bench.naive_consumer")
 

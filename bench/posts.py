@@ -58,7 +58,7 @@ class BenchPost:
 
 
 def _fallback_texts() -> list[str]:
-    samples = Path(__file__).resolve().parents[1] / "service" / "samples" / "posts.jsonl"
+    samples = Path(__file__).resolve().parents[1] / "devtools" / "samples" / "posts.jsonl"
     lines = [json.loads(line)["text"] for line in samples.read_text(encoding="utf-8").splitlines() if line]
     rng = random.Random(0)
     return [f"{rng.choice(lines)} {rng.choice(lines)} #{i}" for i in range(5000)]

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.run [--posts 5000] [--quick] [--checkpoint DIR]     (or: make bench)
 
-Starts a Tansu broker and a PostgreSQL on loopback (service.embedded), then measures:
+Starts a Tansu broker and a PostgreSQL on loopback (devtools.embedded), then measures:
 
 1. bare model: ``Moderator.score`` in-process at batch sizes 1, 8, 32, 64 for text-only and
    text+image posts, and on the benchmark mix itself at the service's batch size (no Kafka, no
@@ -38,9 +38,9 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from bench.posts import BenchPost, MixSpec, build_mix, load_photos, load_texts, summary
-from service import migrate
-from service.embedded import free_port, start_postgres, start_tansu
+from devtools.embedded import free_port, start_postgres, start_tansu
 from service.settings import Settings, load_settings
+from service.storage import migrate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH_SIZES = (1, 8, 32, 64)
@@ -109,7 +109,7 @@ def run_bare(
     from models.image_decoding import decode_image
     from models.inference import Moderator
     from models.types import PostContent
-    from service.scoring import category_bundle_path, inference_options
+    from service.moderation.scoring import category_bundle_path, inference_options
 
     moderator = Moderator.load(
         settings.model_path,

@@ -1,1 +1,1 @@
-"""Alembic migrations of postguard's PostgreSQL schema (run them with ``service.migrate``)."""
+"""Alembic migrations of postguard's PostgreSQL schema (run them with ``service.storage.migrate``)."""

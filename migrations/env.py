@@ -1,7 +1,7 @@
 """Alembic environment: async (asyncpg), URL from the caller, ``-x url=``, or ``Settings``.
 
 Where the URL comes from, first match wins:
-1. ``config.attributes["database_url"]`` — set by ``service.migrate`` (no ``%`` escaping issues,
+1. ``config.attributes["database_url"]`` — set by ``service.storage.migrate`` (no ``%`` escaping issues,
    never written to an ini file);
 2. ``alembic -x url=postgresql://...``;
 3. ``sqlalchemy.url`` in the ini file (empty in ours);
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.settings import load_settings, with_driver
-from service.tables import Base
+from service.storage.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -77,5 +77,5 @@ async def run_migrations_online() -> None:
 if context.is_offline_mode():
     run_migrations_offline()
 else:
-    # service.migrate runs Alembic in a thread of its own, so no event loop is running here.
+    # service.storage.migrate runs Alembic in a thread of its own, so no event loop is running here.
     asyncio.run(run_migrations_online())

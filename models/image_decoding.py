@@ -9,7 +9,7 @@ and a downscale so the longest side is at most ``max_side`` pixels.
 
 Decoding is split in two (:func:`open_image` reads the header, :func:`finish_decode` decodes the
 pixels) so that a caller decoding many images at once can hold a shared memory budget for
-:attr:`OpenedImage.decode_bytes` between the two (``service/decode_budget.py``).
+:attr:`OpenedImage.decode_bytes` between the two (``service/moderation/decode_budget.py``).
 
 Memory is kept near the decoded size: JPEGs decode at a reduced scale (libjpeg draft mode), and
 any image at least twice ``max_side`` is shrunk by an integer factor in its own pixel mode before

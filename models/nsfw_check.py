@@ -33,7 +33,7 @@ from .nsfw import BLOCK_AT, REVIEW_AT, NsfwDetector
 from .suite.benign_images import ood_benign_images
 
 DEFAULT_REPORT = Path(__file__).resolve().parent / "eval" / "nsfw.json"
-SAMPLES = Path(__file__).resolve().parents[1] / "service" / "samples" / "images"
+SAMPLES = Path(__file__).resolve().parents[1] / "devtools" / "samples" / "images"
 #: The issue's bound: at most this share of any benign image set may reach the review point.
 MAX_BENIGN_FPR = 0.005
 

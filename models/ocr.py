@@ -35,7 +35,7 @@ READ_VERSION = 2
 
 class SpareThread(Protocol):
     """Another thread that may take part of a read while it has nothing of its own to do (the
-    service lends its inference thread, service/inference_thread.py)."""
+    service lends its inference thread, service/moderation/inference_thread.py)."""
 
     def offer(self, job: Callable[[Callable[[], bool]], None]) -> bool:
         """Start ``job(wanted_back)`` on the spare thread if it is idle and return True; return False

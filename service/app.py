@@ -1,4 +1,7 @@
-"""The postguard service: a Kafka batch consumer wired to the moderation pipeline.
+"""The postguard service, wired: the Kafka consumer (:mod:`service.kafka.consumer`, where posts
+enter) feeds the moderation pipeline (:mod:`service.moderation.pipeline`, where they are scored and
+decided), which stores through :mod:`service.storage` and publishes through
+:mod:`service.kafka.publishers` (where decisions leave). This module only builds and starts them.
 
 :func:`build_app` builds a :class:`PostguardApp`; ``postguard serve`` runs it until SIGTERM or
 SIGINT, the demo and the integration tests run it in-process through the same code.
@@ -10,7 +13,7 @@ Delivery guarantees, in one place:
 - an offset is committed only once its post's decision is committed in PostgreSQL and the decision
   (or dead letter) is acknowledged by Kafka. Posts whose image needs OCR are decided by the OCR lane
   after :meth:`Pipeline.process` returns, so posts of a partition can be decided out of order:
-  :class:`~service.offsets.OffsetTracker` commits each partition only up to its first undecided post;
+  :class:`~service.kafka.offsets.OffsetTracker` commits each partition only up to its first undecided post;
 - if anything unexpected escapes the pipeline, the batch is rewound (``nack`` seeks each partition
   back to the batch's first offset), so it is redelivered rather than skipped by a later commit;
 - when the group takes partitions away, what is decided is committed first; the rest is redelivered
@@ -25,242 +28,46 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.message import FakeConsumer
-from faststream.kafka.schemas import Topic
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from models.text_gate import TextGate
-
-from . import migrate
-from .database import create_engine_from_url, session_factory, wait_for_database
-from .errors import InfrastructureError
-from .images import ImageLimits, ImageLoader
-from .kafka_setup import (
+from service.errors import InfrastructureError
+from service.kafka.clients import (
     GRACEFUL_TIMEOUT_S,
-    BrokerPublisher,
     build_broker,
     check_idempotent_producer,
     ensure_topics,
 )
-from .memory import limit_arenas
-from .metrics import HealthServer, ServiceMetrics, build_metrics
-from .monitor import KafkaLag, Monitor, review_counter
-from .offsets import CommitFunction, CommittedFunction, OffsetTracker
-from .pipeline import Pipeline, RawRecord
-from .policy import load_policy
-from .repository import DecisionRecord, StoredDecision, record_decisions
-from .review.audit import record_service_versions
-from .review.events import OutboxRelay
-from .scoring import Scorer, load_scorer
-from .settings import Settings
-from .topic_keeper import TopicKeeper
+from service.kafka.consumer import subscribe
+from service.kafka.lag import KafkaLag
+from service.kafka.offsets import OffsetTracker
+from service.kafka.publishers import BrokerPublisher
+from service.kafka.topic_keeper import TopicKeeper
+from service.moderation.images import ImageLimits, ImageLoader
+from service.moderation.memory import limit_arenas
+from service.moderation.pipeline import Pipeline
+from service.moderation.policy import load_policy
+from service.moderation.scoring import Scorer, load_scorer
+from service.observability.metrics import HealthServer, ServiceMetrics, build_metrics
+from service.observability.monitor import Monitor
+from service.records import RawRecord
+from service.review.audit import record_service_versions
+from service.review.events import OutboxRelay
+from service.settings import Settings
+from service.storage import migrate
+from service.storage.database import create_engine_from_url, session_factory, wait_for_database
+from service.storage.repository import DecisionRecord, StoredDecision, record_decisions, review_counter
 
 logger = logging.getLogger(__name__)
 
 #: How long the service waits for PostgreSQL at start before giving up.
 DATABASE_WAIT_S = 60.0
-#: Pause before a failed batch is fetched again, doubled per consecutive failure up to the cap, so
-#: a persistent fault (a model outage, a broker refusing publishes) neither spins a core nor
-#: re-fetches every URL image of the batch every second.
-REDELIVERY_PAUSE_S = 1.0
-REDELIVERY_PAUSE_MAX_S = 60.0
 #: A stop (SIGTERM) ends within this bound, whatever the threads do: Kubernetes' default grace
 #: period is 30 s. The OCR lane's drain and the batch in flight take at most GRACEFUL_TIMEOUT_S each.
 SHUTDOWN_BOUND_S = 20.0
-#: Longest a rebalance waits for the posts of partitions being taken away to be decided (the
-#: group waits for this consumer meanwhile; must stay well under the rebalance timeout).
-REVOKE_DRAIN_S = 10.0
-
-
-async def _keep_raw(message: Any) -> None:
-    """Decoder that decodes nothing: the pipeline parses the raw bytes itself, so a message that
-    is not JSON reaches the dead-letter topic instead of failing inside FastStream."""
-    return None
-
-
-def _raw_record(record: ConsumerRecord[Any, Any]) -> RawRecord:
-    return RawRecord(
-        value=record.value,
-        key=record.key,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp_ms=record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None,
-    )
-
-
-def _committer(consumer: Any) -> CommitFunction:
-    """Explicit per-partition commits through the batch's consumer."""
-    if isinstance(consumer, FakeConsumer):
-        # FastStream's in-memory test broker has no offsets to commit (unit tests only).
-        async def commit_nothing(positions: dict[TopicPartition, int]) -> None:
-            await consumer.commit()
-
-        return commit_nothing
-
-    async def commit(positions: dict[TopicPartition, int]) -> None:
-        await consumer.commit(positions)
-
-    return commit
-
-
-def _committed_lookup(consumer: Any) -> CommittedFunction | None:
-    """The group's committed offset of a partition, through the batch's consumer."""
-    if isinstance(consumer, FakeConsumer):
-        return None
-
-    async def committed(partition: TopicPartition) -> int | None:
-        offset = await consumer.committed(partition)
-        return int(offset) if offset is not None else None
-
-    return committed
-
-
-class BatchRetry:
-    """Exponential back-off between attempts at a failed batch: ``first_s``, doubled per
-    consecutive failure, at most ``max_s``; a success resets it. Counted and exported."""
-
-    def __init__(
-        self,
-        first_s: float | None = None,
-        max_s: float | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        # Read at construction, not at import: tests shorten the module's pauses.
-        self.first_s = REDELIVERY_PAUSE_S if first_s is None else first_s
-        self.max_s = REDELIVERY_PAUSE_MAX_S if max_s is None else max_s
-        self.sleep = sleep
-        self.failures = 0
-
-    def failed(self, metrics: ServiceMetrics | None) -> float:
-        """Record a failure; the pause before the batch is fetched again."""
-        self.failures += 1
-        pause = min(self.max_s, self.first_s * 2 ** (self.failures - 1))
-        if metrics is not None:
-            metrics.batch_retries.inc()
-            metrics.batch_retry_backoff_seconds.set(pause)
-        return pause
-
-    def succeeded(self, metrics: ServiceMetrics | None) -> None:
-        if self.failures and metrics is not None:
-            metrics.batch_retry_backoff_seconds.set(0)
-        self.failures = 0
-
-
-async def handle_batch(
-    message: KafkaMessage, pipeline: Pipeline, offsets: OffsetTracker, retry: BatchRetry | None = None
-) -> None:
-    """Process one consumed batch and commit what is decided, or rewind it when processing failed
-    (and wait ``retry``'s back-off before it is fetched again)."""
-    retry = retry if retry is not None else BatchRetry()
-    records = [_raw_record(r) for r in message.raw_message]
-    offsets.bind(_committer(message.consumer), _committed_lookup(message.consumer))
-    offsets.register(records)
-    try:
-        outcome = await pipeline.process(records)
-    except Exception:
-        first = records[0] if records else None
-        pause = retry.failed(pipeline.metrics)
-        logger.exception(
-            "batch of %d records (from %s) failed (%d in a row); not committing it, it is fetched "
-            "again in %.0f s",
-            len(records),
-            f"{first.topic}/{first.partition}@{first.offset}" if first else "?",
-            retry.failures,
-            pause,
-        )
-        # The records stay registered as pending, so no later commit passes them before they are
-        # redelivered (from the rewound position) and decided.
-        await message.nack()
-        await retry.sleep(pause)
-        return
-    retry.succeeded(pipeline.metrics)
-    deferred = {r.position for r in outcome.deferred}
-    offsets.settle(r for r in records if r.position not in deferred)
-    # A failed commit (typically a rebalance took the partitions mid-batch) is logged by the tracker:
-    # the new owner redelivers and finds the decisions already stored, so nothing is lost or doubled.
-    await offsets.commit()
-
-
-class _CommitBeforeRevoke(ConsumerRebalanceListener):
-    """Before the group takes partitions away: waits (at most ``drain_s``) for their posts still
-    being decided (the batch in flight, memes in the OCR lane), commits what is decided, and marks
-    them revoked. On assignment, the tracker catches up with the group's committed offsets."""
-
-    def __init__(self, offsets: OffsetTracker, drain_s: float = REVOKE_DRAIN_S) -> None:
-        self._offsets = offsets
-        self._drain_s = drain_s
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        partitions = list(revoked)
-        if not await self._offsets.wait_settled(partitions, self._drain_s):
-            logger.warning(
-                "giving up partitions %s with posts still being decided after %.0f s: "
-                "they stay uncommitted and their new owner decides them again",
-                ", ".join(f"{p.topic}/{p.partition}" for p in sorted(partitions)),
-                self._drain_s,
-            )
-        await self._offsets.commit()
-        self._offsets.revoke(partitions)
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self._offsets.assign(list(assigned))
-
-
-def subscribe(
-    broker: KafkaBroker,
-    settings: Settings,
-    pipeline: Pipeline | None = None,
-    offsets: OffsetTracker | None = None,
-) -> Callable[[Pipeline], None]:
-    """Register the batch subscriber on ``broker``; returns a function that attaches the pipeline,
-    which the service builds at start (it needs the model), after the subscriber is declared."""
-    slot: dict[str, Pipeline | None] = {"pipeline": pipeline}
-    tracker = offsets if offsets is not None else OffsetTracker()
-    retry = BatchRetry()
-
-    @broker.subscriber(
-        # declare=False: ensure_topics creates topics with DEFAULT_PARTITIONS; FastStream would
-        # create the input topic with a single partition, which caps the group at one consumer.
-        Topic(settings.input_topic, declare=False),
-        batch=True,
-        group_id=settings.group_id,
-        # A new group starts at the beginning: posts published before the first start are decided.
-        auto_offset_reset="earliest",
-        max_records=settings.batch_max_size,
-        batch_timeout_ms=settings.batch_max_wait_ms,
-        ack_policy=AckPolicy.MANUAL,
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        max_partition_fetch_bytes=settings.max_message_bytes,
-        # Prefetched records are the biggest buffer of a consumer with inline images: a burst of
-        # posts fills it completely (docs/performance.md, peak RSS).
-        fetch_max_bytes=max(settings.kafka_fetch_max_bytes, settings.max_message_bytes),
-        # An idle consumer's fetch is parked at the broker for up to this long. Apache Kafka answers
-        # as soon as a post arrives; Tansu (the embedded broker) waits the whole time, which added
-        # ~0.1-0.25 s to every post's latency at aiokafka's default of 500 ms.
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        decoder=_keep_raw,
-        listener=_CommitBeforeRevoke(tracker, min(REVOKE_DRAIN_S, settings.session_timeout_ms / 2000)),
-    )
-    async def moderate(message: KafkaMessage) -> None:
-        current = slot["pipeline"]
-        if current is None:  # cannot happen: the broker starts after the pipeline exists
-            raise RuntimeError("the pipeline is not attached")
-        await handle_batch(message, current, tracker, retry)
-
-    def attach(new: Pipeline) -> None:
-        slot["pipeline"] = new
-
-    return attach
 
 
 class PostguardApp:

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
-from .settings import Settings, load_settings
+from service.errors import ConfigError
+from service.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from models.categories.embedding import CategoryEmbedder
@@ -203,9 +203,8 @@ def taxonomy_rows(settings: Settings) -> list[dict[str, Any]]:
     from models.categories.taxonomy import describe
     from models.config import ModerationConfig
     from models.inference import DEFAULT_CHECKPOINT
-
-    from .policy import load_policy
-    from .scoring import category_bundle_path
+    from service.moderation.policy import load_policy
+    from service.moderation.scoring import category_bundle_path
 
     config = ModerationConfig.load((settings.model_path or DEFAULT_CHECKPOINT) / "config.json")
     policy = load_policy(settings.policy_path)

@@ -1,4 +1,4 @@
-"""The ``postguard`` command: serve, migrate, produce, demo, review, categories.
+"""The ``postguard`` command: serve, migrate, produce, review, categories.
 
 Exit codes: 0 success; 1 a runtime failure (broker or database unreachable, invalid input lines);
 2 a configuration error (the message names the ``POSTGUARD_*`` variable) or bad command-line usage.
@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from . import categories_cli
-from .errors import ConfigError, PostguardError, PostRejected
-from .log_safety import configure_logging
-from .review import cli as review_cli
-from .settings import ENV_PREFIX, Settings, load_settings
+from service import categories_cli
+from service.errors import ConfigError, PostguardError, PostRejected
+from service.observability.log_safety import configure_logging
+from service.review import cli as review_cli
+from service.settings import ENV_PREFIX, Settings, load_settings
 
 logger = logging.getLogger("postguard")
 
@@ -87,15 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--topic", help="topic to publish to (default: POSTGUARD_INPUT_TOPIC)")
     produce.add_argument("--bootstrap", help="Kafka bootstrap servers (default: POSTGUARD_KAFKA_BOOTSTRAP)")
 
-    demo = commands.add_parser(
-        "demo",
-        help="run everything locally (embedded Kafka + PostgreSQL) on sample posts",
-        description="Start an embedded Tansu broker and a throwaway PostgreSQL, run the service on N "
-        "sample posts (text, image, both, malformed), print a summary and stop everything. "
-        "Needs no configuration.",
-    )
-    demo.add_argument("--posts", type=int, default=200, metavar="N", help="number of posts (default: 200)")
-    demo.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     review_cli.add_commands(commands)
     categories_cli.add_commands(commands)
     return parser
@@ -108,7 +98,7 @@ def _configure_logging(level: str = "INFO") -> None:
 def _serve() -> int:
     settings = load_settings()
     _configure_logging(settings.log_level)
-    from .app import build_app, run_service
+    from service.app import build_app, run_service
 
     return run_service(build_app(settings))
 
@@ -117,8 +107,8 @@ def _migrate(downgrade_to: str | None) -> int:
     # Migrations never talk to Kafka: the placeholder only satisfies that required setting.
     settings = load_settings(kafka_bootstrap="unused:9092")
     _configure_logging(settings.log_level)
-    from . import migrate
-    from .database import describe_url
+    from service.storage import migrate
+    from service.storage.database import describe_url
 
     url = settings.database_url.get_secret_value()
     if downgrade_to:
@@ -145,7 +135,7 @@ def _migrate(downgrade_to: str | None) -> int:
 
 def _read_posts(path: Path) -> Iterator[tuple[int, bytes, str | PostRejected]]:
     """(line number, raw line, post_id or the rejection) for each non-blank line."""
-    from .contract import parse_post
+    from service.moderation.parsing import parse_post
 
     with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
@@ -170,7 +160,7 @@ def _produce(file: Path, topic: str | None, bootstrap: str | None) -> int:
         return EXIT_FAILURE
     from tqdm import tqdm
 
-    from .producer import OutgoingPost, publish
+    from service.kafka.producer import OutgoingPost, publish
 
     valid: list[OutgoingPost] = []
     invalid = 0
@@ -187,18 +177,6 @@ def _produce(file: Path, topic: str | None, bootstrap: str | None) -> int:
     return EXIT_FAILURE if invalid else EXIT_OK
 
 
-def _demo(posts: int, as_json: bool) -> int:
-    _configure_logging("WARNING")
-    from .demo import render_summary, run_demo
-
-    summary = asyncio.run(run_demo(posts))
-    if as_json:
-        print(json.dumps(summary.as_dict()))
-    else:
-        print(render_summary(summary))
-    return EXIT_OK if summary.complete else EXIT_FAILURE
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``postguard`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -209,11 +187,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate(args.downgrade)
         if args.command == "produce":
             return _produce(args.file, args.topic, args.bootstrap)
-        if args.command == "demo":
-            if args.posts < 1:
-                print("postguard demo: --posts must be at least 1", file=sys.stderr)
-                return EXIT_CONFIG
-            return _demo(args.posts, args.json)
         if args.command in review_cli.COMMANDS:
             return review_cli.run(args)
         if args.command in categories_cli.COMMANDS:

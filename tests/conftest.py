@@ -13,9 +13,9 @@ import pytest
 from hypothesis import settings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.database import create_engine_from_url, session_factory
-from service.embedded import PostgresServer, TansuBroker, start_postgres, start_tansu
-from service.migrate import upgrade
+from devtools.embedded import PostgresServer, TansuBroker, start_postgres, start_tansu
+from service.storage.database import create_engine_from_url, session_factory
+from service.storage.migrate import upgrade
 from tests.utils.prometheus import PrometheusTools, ensure_prometheus_tools
 
 # Property tests check behaviour, not speed (speed is measured by the benchmarks): without this,

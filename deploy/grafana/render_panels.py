@@ -36,12 +36,12 @@ import httpx  # noqa: E402
 from PIL import Image  # noqa: E402
 from prometheus_client import CollectorRegistry  # noqa: E402
 
-from service import migrate  # noqa: E402
+from devtools.embedded import start_postgres, start_tansu  # noqa: E402
 from service.app import build_app  # noqa: E402
-from service.embedded import start_postgres, start_tansu  # noqa: E402
-from service.producer import OutgoingPost, publish  # noqa: E402
-from service.scoring import load_scorer  # noqa: E402
+from service.kafka.producer import OutgoingPost, publish  # noqa: E402
+from service.moderation.scoring import load_scorer  # noqa: E402
 from service.settings import Settings, load_settings  # noqa: E402
+from service.storage import migrate  # noqa: E402
 from tests.utils.prometheus import PrometheusTools, run_prometheus  # noqa: E402
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "postguard.json"
@@ -180,7 +180,7 @@ async def main(model_path: Path | None) -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as directory, start_tansu() as broker, start_postgres() as postgres:
         if model_path is None:
-            from models.testing import build_tiny_checkpoint
+            from devtools.testing import build_tiny_checkpoint
 
             model_path = build_tiny_checkpoint(Path(directory) / "tiny")
             description = "tiny random-weight checkpoint"

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..tables import AuditLogRow
+from service.storage.tables import AuditLogRow
 
 __all__ = ["AuditEntry", "add_audit", "audit_entries", "record_service_versions"]
 

@@ -23,9 +23,9 @@ from typing import TypeVar
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..errors import ModeratorRejected, ReviewConflict, ReviewNotFound
-from ..tables import MODERATOR_ROLES, ModeratorRow
-from .audit import add_audit
+from service.errors import ModeratorRejected, ReviewConflict, ReviewNotFound
+from service.review.audit import add_audit
+from service.storage.tables import MODERATOR_ROLES, ModeratorRow
 
 __all__ = [
     "MIN_PASSWORD_CHARS",

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..log_safety import configure_logging
-from ..settings import Settings, load_settings
+from service.observability.log_safety import configure_logging
+from service.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the CLI starts without importing SQLAlchemy
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -134,7 +134,7 @@ def _database_settings() -> Settings:
 
 
 def _with_sessions(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    from ..database import create_engine_from_url, session_factory
+    from service.storage.database import create_engine_from_url, session_factory
 
     async def main() -> T:
         engine = create_engine_from_url(settings.database_url.get_secret_value(), pool_size=2)
@@ -164,7 +164,7 @@ def _print_json(value: Any) -> None:
 
 
 def _review(args: argparse.Namespace) -> int:
-    from . import queue
+    from service.review import queue, verdicts
 
     action = args.review_command
     if action == "serve":
@@ -206,7 +206,7 @@ def _review(args: argparse.Namespace) -> int:
         labels = {name.strip(): 1 for name in args.labels.split(",") if name.strip()}
         verdict = _with_sessions(
             settings,
-            lambda s: queue.resolve(
+            lambda s: verdicts.resolve(
                 sessions=s,
                 item_id=args.item,
                 moderator=args.moderator,
@@ -230,7 +230,7 @@ def _review(args: argparse.Namespace) -> int:
     if action == "appeal":
         filed = _with_sessions(
             settings,
-            lambda s: queue.appeal(sessions=s, post_id=args.post_id, reason=args.reason, actor=args.actor),
+            lambda s: verdicts.appeal(sessions=s, post_id=args.post_id, reason=args.reason, actor=args.actor),
         )
         previous = f"; {filed.previous_moderator} may not decide it again" if filed.previous_moderator else ""
         print(f"appeal {filed.appeal_id}: item {filed.item_id} re-opened{previous}")
@@ -239,7 +239,8 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _publish() -> int:
-    from .events import KafkaEventPublisher, OutboxRelay, pending_events
+    from service.kafka.publishers import KafkaEventPublisher
+    from service.review.events import OutboxRelay, pending_events
 
     settings = load_settings()
 
@@ -259,7 +260,7 @@ def _publish() -> int:
 
 
 def _outbox(settings: Settings, *, requeue: bool) -> int:
-    from .events import outbox_state, parked_events, requeue_parked
+    from service.review.events import outbox_state, parked_events, requeue_parked
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> int:
         parked = await parked_events(sessions=sessions)
@@ -282,7 +283,7 @@ def _outbox(settings: Settings, *, requeue: bool) -> int:
 
 
 def _serve(host: str | None, port: int | None) -> int:
-    from .server import serve
+    from service.review.server import serve
 
     settings = load_settings()
     configure_logging(settings.log_level, datefmt=None)
@@ -307,7 +308,7 @@ def _read_new_password() -> str:
 
 
 def _moderators(args: argparse.Namespace) -> int:
-    from . import auth
+    from service.review import auth
 
     settings = _database_settings()
     action = args.moderators_command
@@ -346,7 +347,7 @@ def _parse_since(value: str | None) -> datetime | None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_labels
+    from service.review.export import export_labels
 
     since = _parse_since(args.since)
     settings = _database_settings()

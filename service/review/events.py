@@ -34,14 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..metrics import OutboxGauges
-from ..pipeline import OutgoingMessage
-from ..settings import Settings
-from ..tables import OutboxRow
+from service.observability.metrics import OutboxGauges
+from service.records import OutgoingMessage
+from service.storage.tables import OutboxRow
 
 __all__ = [
     "EVENT_HEADER",
-    "KafkaEventPublisher",
     "MAX_ROW_ATTEMPTS",
     "OutboxRelay",
     "OutboxState",
@@ -348,49 +346,3 @@ async def _count_failures(session: AsyncSession, failures: dict[int, Exception],
             values["parked_at"] = case((OutboxRow.attempts + 1 >= MAX_ROW_ATTEMPTS, func.now()), else_=None)
             logger.warning("outbox row %d was refused (%r)", row_id, error)
         await session.execute(update(OutboxRow).where(OutboxRow.id == row_id).values(**values))
-
-
-class KafkaEventPublisher:
-    """A plain aiokafka producer (acks=all, idempotent where configured) for processes without a
-    FastStream broker."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._producer: Any = None
-
-    async def _started(self) -> Any:
-        if self._producer is None:
-            from aiokafka import AIOKafkaProducer
-
-            from ..kafka_setup import (
-                CLIENT_ID,
-                client_security_kwargs,
-                producer_delivery_kwargs,
-                start_producer,
-            )
-
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._settings.kafka_bootstrap,
-                client_id=f"{CLIENT_ID}-review",
-                request_timeout_ms=15_000,
-                **producer_delivery_kwargs(self._settings),
-                **client_security_kwargs(self._settings),
-            )
-            await start_producer(producer, self._settings)
-            self._producer = producer
-        return self._producer
-
-    async def publish_all(self, messages: Sequence[OutgoingMessage]) -> None:
-        producer = await self._started()
-        futures = [
-            await producer.send(
-                m.topic, m.value, key=m.key, headers=[(k, v.encode()) for k, v in m.headers.items()]
-            )
-            for m in messages
-        ]
-        await asyncio.gather(*futures)
-
-    async def close(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()

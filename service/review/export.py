@@ -30,7 +30,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from ..tables import PostRow, VerdictRow
+from service.storage.tables import PostRow, VerdictRow
 
 __all__ = ["ExportSummary", "export_labels", "split_for"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from ..tables import REVIEW_STATUSES, VERDICT_ACTIONS
+from service.storage.tables import REVIEW_STATUSES, VERDICT_ACTIONS
 
 PREFIX = "postguard_review"
 #: Values of the ``outcome`` label of the agreement counter.

@@ -10,14 +10,16 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from .. import migrate
-from ..database import create_engine_from_url, describe_url, session_factory, wait_for_database
-from ..errors import InfrastructureError
-from ..metrics import build_outbox_gauges
-from ..settings import Settings
-from .events import KafkaEventPublisher, OutboxRelay
-from .metrics import build_review_metrics
-from .web import build_review_app, review_secret
+from service.errors import InfrastructureError
+from service.kafka.publishers import KafkaEventPublisher
+from service.observability.metrics import build_outbox_gauges
+from service.review.events import OutboxRelay
+from service.review.metrics import build_review_metrics
+from service.review.web import build_review_app
+from service.review.web_security import review_secret
+from service.settings import Settings
+from service.storage import migrate
+from service.storage.database import create_engine_from_url, describe_url, session_factory, wait_for_database
 
 __all__ = ["serve"]
 

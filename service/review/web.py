@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import ipaddress
 import logging
 import secrets
 import time
@@ -42,25 +40,39 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import ConfigError, ModeratorRejected, ReviewConflict, ReviewNotFound
-from ..settings import Settings
-from .auth import HashingBusy, Moderator, PasswordHashing, authenticate, get_active_moderator, revoke_sessions
-from .events import OutboxRelay
-from .login_throttle import LoginThrottle
-from .metrics import ReviewMetrics
-from .queue import (
+from service.errors import ModeratorRejected, ReviewConflict, ReviewNotFound
+from service.review.auth import (
+    HashingBusy,
+    Moderator,
+    PasswordHashing,
+    authenticate,
+    get_active_moderator,
+    revoke_sessions,
+)
+from service.review.events import OutboxRelay
+from service.review.login_throttle import LoginThrottle
+from service.review.metrics import ReviewMetrics
+from service.review.queue import (
     DEFAULT_DEFER_S,
     claim_next,
     current_claim,
-    model_flags,
     refresh_queue_metrics,
     release_expired_claims,
-    resolve,
     skip,
     thumbnail,
 )
+from service.review.verdicts import model_flags, resolve
+from service.review.web_security import (
+    SecurityHeaders,
+    cookie_secure,
+    csrf_forbidden,
+    csrf_ok,
+    csrf_token,
+    review_secret,
+)
+from service.settings import Settings
 
-__all__ = ["SESSION_COOKIE", "build_review_app", "cookie_secure", "review_secret"]
+__all__ = ["SESSION_COOKIE", "build_review_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,36 +84,8 @@ SESSION_ABSOLUTE_S = 8 * 3600
 #: Every failed login answers no sooner than this after it arrived: longer than a password hash
 #: plus the audit insert a known user name costs, so timing does not reveal which names exist.
 FAILED_LOGIN_FLOOR_S = 1.0
-MIN_SECRET_CHARS = 32
 #: How often the page server sweeps expired claims and re-reads the queue depth.
 REFRESH_INTERVAL_S = 15.0
-_PLACEHOLDERS = {"changeme", "change-me", "secret", "default", "development", "test"}
-
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
-def review_secret(settings: Settings) -> str:
-    """``POSTGUARD_REVIEW_SECRET``, or a ``ConfigError`` saying how to set one."""
-    secret = settings.review_secret.get_secret_value() if settings.review_secret is not None else ""
-    hint = "set it to a random string, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
-    if not secret:
-        raise ConfigError(
-            f"POSTGUARD_REVIEW_SECRET is required by the review page (it signs sessions): {hint}"
-        )
-    if len(secret) < MIN_SECRET_CHARS or secret.lower() in _PLACEHOLDERS:
-        raise ConfigError(
-            f"POSTGUARD_REVIEW_SECRET must have at least {MIN_SECRET_CHARS} random characters: {hint}"
-        )
-    return secret
 
 
 class _Pages:
@@ -136,7 +120,7 @@ class _Pages:
     def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         flash = request.session.pop("flash", None)
         body = self.templates.get_template(name).render(
-            csrf_token=_csrf_token(request), flash=flash, user=request.session.get("user"), **context
+            csrf_token=csrf_token(request), flash=flash, user=request.session.get("user"), **context
         )
         return HTMLResponse(body, status_code=status_code)
 
@@ -170,8 +154,8 @@ class _Pages:
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
-        if not _csrf_ok(request, form.get("csrf_token")):
-            return _forbidden()
+        if not csrf_ok(request, form.get("csrf_token")):
+            return csrf_forbidden()
         arrived = time.monotonic()
         username, password = form.get("username"), form.get("password")
         if not (isinstance(username, str) and isinstance(password, str) and username and password):
@@ -215,8 +199,8 @@ class _Pages:
 
     async def logout(self, request: Request) -> Response:
         form = await request.form()
-        if not _csrf_ok(request, form.get("csrf_token")):
-            return _forbidden()
+        if not csrf_ok(request, form.get("csrf_token")):
+            return csrf_forbidden()
         user = await self.moderator(request)
         if user is not None:  # every cookie of this account stops working, copies included
             await revoke_sessions(sessions=self.sessions, username=user.username)
@@ -252,8 +236,8 @@ class _Pages:
         if user is None:
             return RedirectResponse("/login", status_code=303)
         form = await request.form()
-        if not _csrf_ok(request, form.get("csrf_token")):
-            return _forbidden()
+        if not csrf_ok(request, form.get("csrf_token")):
+            return csrf_forbidden()
         item_id = _item_id(request)
         if item_id is None:
             return _bad_request(f"no review item {request.path_params['item_id']}", status_code=404)
@@ -312,23 +296,6 @@ class _Pages:
         return Response(encoder(self.metrics.registry), media_type=content_type)
 
 
-def _csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
-
-
-def _csrf_ok(request: Request, given: object) -> bool:
-    expected = request.session.get("csrf")
-    return isinstance(expected, str) and isinstance(given, str) and hmac.compare_digest(given, expected)
-
-
-def _forbidden() -> Response:
-    return Response("403 Forbidden: missing or wrong CSRF token; reload the page.", status_code=403)
-
-
 #: Review item ids are PostgreSQL BIGINTs: a larger number in a URL names no item (and would fail
 #: the query with a 500).
 _MAX_ITEM_ID = 2**63 - 1
@@ -340,44 +307,8 @@ def _item_id(request: Request) -> int | None:
     return item_id if 0 < item_id <= _MAX_ITEM_ID else None
 
 
-def cookie_secure(settings: Settings, host: str) -> bool:
-    """``POSTGUARD_REVIEW_COOKIE_SECURE`` when set; otherwise Secure unless ``host`` is loopback
-    (a browser on the same machine speaks plain HTTP to it; anything else should be HTTPS)."""
-    if settings.review_cookie_secure is not None:
-        return settings.review_cookie_secure
-    if host.strip("[]").lower() == "localhost":
-        return False
-    try:
-        return not ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return True
-
-
 def _bad_request(message: str, status_code: int = 400) -> Response:
     return Response(f"{status_code}: {message}", status_code=status_code, media_type="text/plain")
-
-
-class _SecurityHeaders:
-    """Pure ASGI middleware adding :data:`_SECURITY_HEADERS` to every HTTP response."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                extra = [(k.lower().encode(), v.encode()) for k, v in _SECURITY_HEADERS.items()]
-                headers.extend(item for item in extra if item[0] not in present)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 async def _refresh_forever(pages: _Pages, interval_s: float) -> None:
@@ -447,7 +378,7 @@ def build_review_app(
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
-        Middleware(_SecurityHeaders),
+        Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,
             secret_key=review_secret(settings),

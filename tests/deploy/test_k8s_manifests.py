@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from service.kafka_setup import DEFAULT_PARTITIONS
+from service.kafka.clients import DEFAULT_PARTITIONS
 from service.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.embedded import PostgresServer, TansuBroker, start_postgres, start_tansu
+from devtools.embedded import PostgresServer, TansuBroker, start_postgres, start_tansu
 
 from .harness import ServiceProcess, Topics, service_env
 
@@ -15,7 +15,7 @@ from .harness import ServiceProcess, Topics, service_env
 @pytest.fixture(scope="session")
 def serve_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight checkpoint of the real architecture (fast to load and to score)."""
-    from models.testing import build_tiny_checkpoint
+    from devtools.testing import build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("serve-checkpoint"))
 

@@ -17,8 +17,8 @@ from PIL import Image
 
 from models.types import ModerationResult, PostContent
 from service.app import build_app, run_service
-from service.log_safety import configure_logging
-from service.policy import load_policy
+from service.moderation.policy import load_policy
+from service.observability.log_safety import configure_logging
 from service.settings import load_settings
 
 

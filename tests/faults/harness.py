@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from PIL import Image, ImageDraw, ImageFont
 
-from service.embedded import free_port
+from devtools.embedded import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Longest any single wait in these tests may take: a stuck service fails instead of hanging CI.

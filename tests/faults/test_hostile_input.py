@@ -19,9 +19,14 @@ from typing import Any
 import pytest
 from aiokafka import ConsumerRecord
 
-from service.embedded import PostgresServer, TansuBroker
-from service.migrate import upgrade
-from service.pipeline import HEADER_ERROR, HEADER_ORIGINAL_BYTES, HEADER_REASON, HEADER_SOURCE_OFFSET
+from devtools.embedded import PostgresServer, TansuBroker
+from service.moderation.messages import (
+    HEADER_ERROR,
+    HEADER_ORIGINAL_BYTES,
+    HEADER_REASON,
+    HEADER_SOURCE_OFFSET,
+)
+from service.storage.migrate import upgrade
 from tests.corpus.hostile import (
     AUTHOR_MARKER,
     DECIDED,

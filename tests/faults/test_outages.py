@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from service.embedded import PostgresServer, TansuBroker
-from service.migrate import upgrade
-from service.pipeline import HEADER_ERROR
+from devtools.embedded import PostgresServer, TansuBroker
+from service.moderation.messages import HEADER_ERROR
+from service.storage.migrate import upgrade
 
 from .conftest import SpawnService
 from .harness import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.embedded import TansuBroker
+from devtools.embedded import TansuBroker
 
 from .conftest import SpawnService
 from .harness import (

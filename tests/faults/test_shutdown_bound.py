@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from devtools.embedded import PostgresServer, TansuBroker
 from service.app import SHUTDOWN_BOUND_S
-from service.embedded import PostgresServer, TansuBroker
-from service.migrate import upgrade
+from service.storage.migrate import upgrade
 
 from .harness import ServiceProcess, Topics, post_message, produce, service_env
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
+from devtools.testing import build_tiny_checkpoint
 from models.inference import Moderator
-from models.testing import build_tiny_checkpoint
 
 
 @pytest.fixture(scope="session", autouse=True)

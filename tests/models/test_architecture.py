@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from devtools.testing import build_tiny_model, tiny_config
 from models.architecture import ModerationModel
 from models.config import FUSION_MODES, ModerationConfig, TextEncoderConfig
 from models.encoders import HFVisionFeatures
 from models.preprocessing import ModerationProcessor
-from models.testing import build_tiny_model, tiny_config
 
 BATCH = 4
 TEXTS = ["you are all wonderful people", "a cat on a mat", "what a day", "nothing to see here at all"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from devtools.testing import build_tiny_model
 from models.architecture import ModerationModel
 from models.checkpoint import (
     CONFIG_FILE,
@@ -21,7 +22,6 @@ from models.checkpoint import (
 )
 from models.errors import CheckpointError
 from models.preprocessing import ModerationProcessor
-from models.testing import build_tiny_model
 
 TEXTS = ["you people are the worst", "a quiet morning by the lake"]
 

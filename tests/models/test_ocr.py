@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from devtools.testing import build_tiny_model
 from models.data.memes import MemeSpec, render_meme
 from models.ocr import OcrEngine, without_edge_marks
 from models.preprocessing import ModerationProcessor
 from models.segmentation import WordSegmenter
-from models.testing import build_tiny_model
 
 TEXT = "you people are not welcome here go back where you came from"
 VOCABULARY = "the you a to of and people are not is here go back where came from welcome in it".split()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools.testing import build_tiny_model
 from models.checkpoint import load_checkpoint, save_checkpoint, verify_checkpoint
 from models.rebuild_ocr_vocabulary import main, training_arguments
 from models.segmentation import WordSegmenter
-from models.testing import build_tiny_model
 
 TEXTS = [
     "you people are vermin and you know it",

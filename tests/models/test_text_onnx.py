@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from devtools.testing import build_tiny_model
 from models.categories.embedding import TextAndCategoryTower
 from models.inference import DEFAULT_CHECKPOINT, InferenceOptions, Moderator
-from models.testing import build_tiny_model
 from models.text_onnx import OnnxTextTower
 from models.types import PostContent
 

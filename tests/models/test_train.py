@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from devtools.testing import build_tiny_model
 from models.checkpoint import verify_checkpoint
 from models.config import FUSION_MODES
 from models.data import augment
@@ -18,7 +19,6 @@ from models.data.sources import TextExample
 from models.features import FeatureSet
 from models.inference import DEFAULT_CHECKPOINT, Moderator
 from models.suite import BLAND_CAPTIONS, build_suite
-from models.testing import build_tiny_model
 from models.train import BASELINES, TrainArgs, ocr_vocabulary, parse_args, resolve_device, run, train_head
 from models.types import PostContent
 

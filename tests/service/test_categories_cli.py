@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.testing import build_tiny_checkpoint
 from models.categories.bundle import BundleError, load_bundle
 from models.inference import DEFAULT_CATEGORIES, Moderator
-from models.testing import build_tiny_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from service.embedded import PostgresServer, TansuBroker, free_port
+from devtools.embedded import PostgresServer, TansuBroker, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,12 +44,11 @@ def test_help_lists_commands_and_variables() -> None:
         "serve",
         "migrate",
         "produce",
-        "demo",
         "POSTGUARD_KAFKA_BOOTSTRAP",
         "POSTGUARD_DATABASE_URL",
     ):
         assert word in result.stdout
-    assert _run("demo", "--help").returncode == 0
+    assert "demo" not in result.stdout.split("environment variables")[0]  # devtools, not production
 
 
 def test_missing_configuration_exits_2_naming_the_variable() -> None:
@@ -123,33 +122,12 @@ def test_produce_publishes_valid_lines_keyed_by_post_id(tansu: TansuBroker, tmp_
     )
 
 
-@pytest.mark.integration
-@pytest.mark.slow
-def test_demo_json_end_to_end(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from models.testing import build_tiny_checkpoint
-
-    env: dict[str, str] = {}
-    if not (REPO / "models" / "default_checkpoint" / "manifest.json").is_file():
-        # No trained checkpoint in this checkout yet: the demo's plumbing runs on a tiny one.
-        env["POSTGUARD_MODEL_PATH"] = str(build_tiny_checkpoint(tmp_path_factory.mktemp("tiny")))
-    result = _run("demo", "--posts", "30", "--json", env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout)
-    assert summary["posts"] == 30
-    assert summary["decided"] + summary["dead_lettered"] == 30
-    assert summary["dead_lettered"] >= 4
-    assert sum(summary["actions"].values()) == summary["decided"]
-    assert set(summary["dlq_reasons"]) >= {"invalid_json", "schema_violation", "image_base64_invalid"}
-    assert summary["posts_per_s"] > 0
-    assert "[demo]" in result.stderr  # progress goes to stderr, stdout is only the JSON
-
-
 @pytest.fixture(scope="module")
 def model_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """POSTGUARD_MODEL_PATH pointing at a tiny checkpoint unless a trained one is bundled."""
     if (REPO / "models" / "default_checkpoint" / "manifest.json").is_file():
         return {}
-    from models.testing import build_tiny_checkpoint
+    from devtools.testing import build_tiny_checkpoint
 
     return {"POSTGUARD_MODEL_PATH": str(build_tiny_checkpoint(tmp_path_factory.mktemp("tiny")))}
 

@@ -21,15 +21,15 @@ from PIL import Image
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
+from devtools.embedded import TansuBroker
 from models.types import ModerationResult, PostContent
 from service.app import build_app
-from service.database import create_engine_from_url, session_factory
-from service.embedded import TansuBroker
-from service.pipeline import HEADER_ERROR, HEADER_SOURCE_TOPIC
-from service.producer import OutgoingPost, publish
-from service.scoring import Scorer, load_scorer
+from service.kafka.producer import OutgoingPost, publish
+from service.moderation.messages import HEADER_ERROR, HEADER_SOURCE_TOPIC
+from service.moderation.scoring import Scorer, load_scorer
 from service.settings import Settings
-from service.tables import DecisionRow, PostRow
+from service.storage.database import create_engine_from_url, session_factory
+from service.storage.tables import DecisionRow, PostRow
 from tests.utils.categories import bundled_names_bundle
 from tests.utils.service import isolated_settings
 
@@ -40,7 +40,7 @@ WAIT_S = 90.0
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from models.testing import build_tiny_checkpoint
+    from devtools.testing import build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint"))
 

@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from service.embedded import free_port
+from devtools.embedded import free_port
 from tests.utils.apt import apt_install
 
 #: A scrape every second: the tests wait for one or two of them.

@@ -6,7 +6,7 @@ import re
 
 from prometheus_client import CollectorRegistry
 
-from service.metrics import build_metrics
+from service.observability.metrics import build_metrics
 
 _KEYWORDS = {
     "and",

@@ -7,7 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.repository import DecisionRecord, SourceRef
+from service.records import SourceRef
+from service.storage.repository import DecisionRecord
 
 _BASE_TIME = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 

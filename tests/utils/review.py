@@ -9,10 +9,11 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.repository import record_decisions
 from service.review.auth import hash_password
-from service.review.queue import claim_next, resolve
-from service.tables import ModeratorRow, ReviewItemRow
+from service.review.queue import claim_next
+from service.review.verdicts import resolve
+from service.storage.repository import record_decisions
+from service.storage.tables import ModeratorRow, ReviewItemRow
 from tests.utils.records import make_record
 
 Sessions = async_sessionmaker[AsyncSession]

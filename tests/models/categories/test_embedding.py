@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from devtools.testing import build_tiny_model
 from models.categories.embedding import CategoryEmbedder, TextAndCategoryTower, pooled_layers
-from models.testing import build_tiny_model
 
 
 def test_the_layers_read_are_the_frozen_output_and_every_fine_tuned_layer() -> None:

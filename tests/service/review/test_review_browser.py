@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer
 from PIL import Image
 from sqlalchemy import select
 
-from service.embedded import TansuBroker, free_port
-from service.repository import record_decisions
-from service.tables import AuditLogRow, OutboxRow, ReviewItemRow, VerdictRow
+from devtools.embedded import TansuBroker, free_port
+from service.storage.repository import record_decisions
+from service.storage.tables import AuditLogRow, OutboxRow, ReviewItemRow, VerdictRow
 from tests.utils.browser import CHROMIUM_ARGS
 from tests.utils.records import make_record
 from tests.utils.review import PASSWORD, Sessions, add_moderators
@@ -40,7 +40,7 @@ XSS = "<script>window.__pwned = 1; alert('pwned')</script><img src=x onerror=\"w
 
 
 def _thumbnail() -> bytes:
-    with Image.open(REPO / "service" / "samples" / "images" / "benign_mondays.jpg") as opened:
+    with Image.open(REPO / "devtools" / "samples" / "images" / "benign_mondays.jpg") as opened:
         image = opened.convert("RGB")
     image.thumbnail((320, 320))
     buffer = io.BytesIO()

@@ -12,8 +12,8 @@ from PIL import Image
 
 from models.userdata import load_user_posts
 from service.cli import main
-from service.database import create_engine_from_url, session_factory
 from service.review.auth import authenticate
+from service.storage.database import create_engine_from_url, session_factory
 from tests.utils.review import PASSWORD, seed_items
 
 pytestmark = pytest.mark.integration
@@ -157,7 +157,7 @@ def test_serve_without_a_secret_is_a_configuration_error(
 def test_outbox_lists_parked_events_and_requeues_them(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     from sqlalchemy import func, select
 
-    from service.tables import OutboxRow
+    from service.storage.tables import OutboxRow
 
     async def seed() -> None:
         engine = create_engine_from_url(env)

@@ -8,9 +8,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from service.database import create_engine_from_url, session_factory
-from service.review.queue import claim_next, resolve
-from service.tables import AuditLogRow, ReviewItemRow
+from service.review.queue import claim_next
+from service.review.verdicts import resolve
+from service.storage.database import create_engine_from_url, session_factory
+from service.storage.tables import AuditLogRow, ReviewItemRow
 from tests.utils.review import Sessions, add_moderators, expire_claims, seed_items
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from service.contract import render_json_schema
-from service.pipeline import OutgoingMessage
+from service.moderation.schemas import render_json_schema
+from service.records import OutgoingMessage
 from service.review.events import (
     MAX_ROW_ATTEMPTS,
     OutboxRelay,
@@ -20,7 +20,7 @@ from service.review.events import (
     pending_events,
     verdict_event_json_schema,
 )
-from service.tables import OutboxRow
+from service.storage.tables import OutboxRow
 from tests.utils.review import Sessions, add_moderators, claim_and_resolve, seed_items
 
 pytestmark = pytest.mark.integration
@@ -192,7 +192,7 @@ async def test_events_carry_a_sequence_that_orders_a_posts_verdicts(db_sessions:
 async def test_the_outbox_gauges_show_pending_parked_and_the_oldest_wait(db_sessions: Sessions) -> None:
     from prometheus_client import CollectorRegistry
 
-    from service.metrics import build_outbox_gauges
+    from service.observability.metrics import build_outbox_gauges
 
     gauges = build_outbox_gauges(CollectorRegistry())
     relay = OutboxRelay(sessions=db_sessions, publisher=FakePublisher(), gauges=gauges)

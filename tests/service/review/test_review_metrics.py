@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from service.metrics import build_metrics
+from service.observability.metrics import build_metrics
 from service.review.metrics import build_review_metrics
 from tests.utils.prometheus import PrometheusTools, promtool
 

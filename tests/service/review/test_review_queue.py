@@ -8,21 +8,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from service.errors import ModeratorRejected, ReviewConflict, ReviewNotFound
-from service.repository import record_decisions, review_queue_depth
 from service.review.audit import audit_entries, record_service_versions
 from service.review.auth import set_disabled
 from service.review.metrics import build_review_metrics
-from service.review.queue import (
-    appeal,
-    claim_next,
-    current_claim,
-    get_item,
-    list_items,
-    release_expired_claims,
-    resolve,
-    skip,
-)
-from service.tables import DecisionRow, OutboxRow, ReviewItemRow, VerdictRow
+from service.review.queue import claim_next, current_claim, get_item, list_items, release_expired_claims, skip
+from service.review.verdicts import appeal, resolve
+from service.storage.repository import record_decisions, review_queue_depth
+from service.storage.tables import DecisionRow, OutboxRow, ReviewItemRow, VerdictRow
 from tests.utils.records import make_record
 from tests.utils.review import Sessions, add_moderators, age_items, expire_claims, seed_items
 

@@ -11,10 +11,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
 
+from devtools.embedded import TansuBroker
 from models.types import ModerationResult, PostContent
 from service.app import build_app
-from service.embedded import TansuBroker
-from service.policy import load_policy
+from service.moderation.policy import load_policy
 from service.review.audit import audit_entries
 from service.review.events import pending_events
 from service.settings import load_settings

@@ -25,11 +25,10 @@ from service.review.web import (
     SESSION_ABSOLUTE_S,
     SESSION_COOKIE,
     build_review_app,
-    cookie_secure,
-    review_secret,
 )
+from service.review.web_security import cookie_secure, review_secret
 from service.settings import load_settings
-from service.tables import AuditLogRow, ModeratorRow, VerdictRow
+from service.storage.tables import AuditLogRow, ModeratorRow, VerdictRow
 from tests.utils.review import PASSWORD, Sessions, add_moderators, seed_items
 
 pytestmark = pytest.mark.integration

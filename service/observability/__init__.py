@@ -1,0 +1,1 @@
+"""Prometheus metrics, the background gauges' monitor, logging that never leaks secrets."""

@@ -1,0 +1,1 @@
+"""PostgreSQL: engine and sessions, tables, the decisions repository, retries, migrations."""
