@@ -6,7 +6,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PIP_EXTRA ?=
-# torch is pinned in the same pip invocation as transformers (see README: a CPU build of 2.13.0).
+# torch is pinned in the same pip invocation as transformers. Which build pip picks depends on the
+# index: PyPI's default Linux wheel carries CUDA; PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
+# gets the CPU build (what the container image installs).
 TORCH_SPEC := torch==2.13.0
 STAMP := $(VENV)/.postguard-installed
 

@@ -254,8 +254,13 @@ class TansuBroker:
 
     def restart(self, timeout_s: float = 15.0) -> None:
         """Stop and start again on the same port. Memory storage: topics and offsets are lost."""
-        self._terminate()
+        self.halt()
         self.start(timeout_s)
+
+    def halt(self) -> None:
+        """Stop the process but keep its port and log, so :meth:`start` brings the same broker
+        back (an outage). Memory storage: topics and offsets are lost."""
+        self._terminate()
 
     def __enter__(self) -> Self:
         return self

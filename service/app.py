@@ -91,6 +91,7 @@ class PostguardApp:
         self._pipeline: Pipeline | None = None
         self.health: HealthServer | None = None
         self._monitor: Monitor | None = None
+        self._stopping = False
         self._relay: OutboxRelay | None = None
         self._topic_keeper: TopicKeeper | None = None
         self._started = False
@@ -189,9 +190,10 @@ class PostguardApp:
             lag_source=KafkaLag(settings),
             review_counts=review_counter(session_factory(self._engine)),
             interval_s=settings.metrics_refresh_interval_s,
+            on_broker=self._broker_reachable,
         )
-        self._monitor.start()
         self.health.set_ready(True)
+        self._monitor.start()
         logger.info(
             "consuming %s as group %s; decisions to %s, dead letters to %s; metrics on :%d",
             settings.input_topic,
@@ -201,10 +203,16 @@ class PostguardApp:
             self.health.port,
         )
 
+    def _broker_reachable(self, reachable: bool, reason: str) -> None:
+        """``/readyz`` follows the monitor's broker checks (every metrics refresh) while serving."""
+        if self.health is not None and not self._stopping:
+            self.health.set_ready(reachable, reason)
+
     async def stop(self) -> None:
         """Stop consuming (finishing and committing the batch in flight), then release everything."""
+        self._stopping = True
         if self.health is not None:
-            self.health.set_ready(False)
+            self.health.set_ready(False, "stopping")
         if self._relay is not None:  # before the broker it publishes through
             await self._relay.stop()
             self._relay = None

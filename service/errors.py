@@ -25,7 +25,8 @@ class PostRejected(PostguardError):
 
 
 class InfrastructureError(PostguardError):
-    """An embedded broker or database could not be started or reached."""
+    """A broker or database could not be started, reached or used: PostgreSQL not answering or
+    not migrated at start, or a demo/test server (devtools.embedded) failing to start."""
 
 
 class ModelUnavailable(PostguardError):

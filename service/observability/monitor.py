@@ -52,8 +52,12 @@ class Monitor:
         review_counts: ReviewCounter,
         interval_s: float,
         timeout_s: float = REFRESH_TIMEOUT_S,
+        on_broker: Callable[[bool, str], None] | None = None,
     ) -> None:
+        """``on_broker(reachable, reason)``: told after every lag refresh whether the broker
+        answered (the service's ``/readyz`` follows it)."""
         self._metrics = metrics
+        self._on_broker = on_broker
         self._topic = topic
         self._lag_source = lag_source
         self._review_counts = review_counts
@@ -108,6 +112,8 @@ class Monitor:
             raise
         except Exception as exc:  # noqa: BLE001 - an observability refresh must not stop the service
             self._metrics.refresh_errors.labels(source=source).inc()
+            if source == "consumer_lag" and self._on_broker is not None:
+                self._on_broker(False, f"the Kafka broker did not answer ({type(exc).__name__}: {exc})"[:300])
             if source not in self._failing:
                 self._failing.add(source)
                 logger.warning(
@@ -118,6 +124,8 @@ class Monitor:
                     self._interval_s,
                 )
             return
+        if source == "consumer_lag" and self._on_broker is not None:
+            self._on_broker(True, "")
         if source in self._failing:
             self._failing.discard(source)
             logger.info("refreshing %s works again", source)

@@ -133,7 +133,7 @@ class ServiceProcess:
             if not self.alive():
                 raise AssertionError(f"{self.name} exited while starting\n{self.log_tail()}")
             try:
-                status, _ = await asyncio.to_thread(self._get, "/readyz")
+                status, _ = await asyncio.to_thread(self.get, "/readyz")
                 if status == 200:
                     return
             except OSError:
@@ -171,7 +171,8 @@ class ServiceProcess:
             self.process.kill()
             self.process.wait(10)
 
-    def _get(self, path: str) -> tuple[int, str]:
+    def get(self, path: str) -> tuple[int, str]:
+        """GET ``path`` on the metrics port: (status, body), error statuses included."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}{path}", timeout=2) as response:
                 return response.status, response.read().decode()
@@ -180,7 +181,7 @@ class ServiceProcess:
 
     async def scrape(self) -> str:
         """The /metrics page (Prometheus text format)."""
-        status, body = await asyncio.to_thread(self._get, "/metrics")
+        status, body = await asyncio.to_thread(self.get, "/metrics")
         assert status == 200, status
         return body
 

@@ -98,15 +98,30 @@ async def test_broker_restart_recreates_topics_and_resumes_without_a_restart(
 ) -> None:
     topics = Topics.fresh()
     bootstrap = own_tansu.bootstrap
-    service = spawn_service("service", bootstrap=bootstrap, database_url=migrated_db, topics=topics)
+    service = spawn_service(
+        "service",
+        bootstrap=bootstrap,
+        database_url=migrated_db,
+        topics=topics,
+        metrics_refresh_interval_s=0.5,
+    )
     await service.wait_ready()
     before = valid_posts("before", 200)
     await produce(bootstrap, topics.input, before)
     await wait_until(lambda: rows_at_least(migrated_db, len(before)), "the first posts", services=[service])
 
-    # Memory-only broker: the restart loses every topic and committed offset.
+    # An outage: /readyz says the broker is gone (the monitor's broker check), then the broker comes
+    # back. Memory-only broker: the restart loses every topic and committed offset.
+    await asyncio.to_thread(own_tansu.halt)
+
+    async def not_ready() -> bool:
+        status, body = await asyncio.to_thread(service.get, "/readyz")
+        return status == 503 and "Kafka broker did not answer" in body
+
+    await wait_until(not_ready, "/readyz to report the broker outage", services=[service], timeout_s=30)
     restarted = time.monotonic()
-    await asyncio.to_thread(own_tansu.restart)
+    await asyncio.to_thread(own_tansu.start)
+    await service.wait_ready(timeout_s=30)
 
     async def topics_back() -> bool:
         return {topics.input, topics.output, topics.dlq} <= await list_topics(bootstrap)

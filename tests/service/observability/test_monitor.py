@@ -77,6 +77,31 @@ async def test_a_failing_source_keeps_the_last_values_counts_and_logs_once(
     assert any("works again" in r.getMessage() for r in caplog.records)
 
 
+async def test_the_broker_check_follows_every_lag_refresh_and_only_it() -> None:
+    """What ``/readyz`` follows: the broker is reachable while the lag refresh works."""
+    told: list[tuple[bool, str]] = []
+    lag = _FakeLag({0: 1})
+    monitor = Monitor(
+        metrics=build_metrics(CollectorRegistry()),
+        topic="posts",
+        lag_source=lag,
+        review_counts=_failing_review_counts,
+        interval_s=0.01,
+        on_broker=lambda reachable, reason: told.append((reachable, reason)),
+    )
+    await monitor.refresh()  # the database failing says nothing about the broker
+    lag.values = ConnectionError("broker down")
+    await monitor.refresh()
+    lag.values = {0: 0}
+    await monitor.refresh()
+    assert [reachable for reachable, _ in told] == [True, False, True]
+    assert "ConnectionError: broker down" in told[1][1]
+
+
+async def _failing_review_counts() -> Mapping[str, int]:
+    raise OSError("database down")
+
+
 async def test_a_hanging_source_times_out() -> None:
     metrics = build_metrics(CollectorRegistry())
 
