@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from service.errors import ConfigError
-from service.settings import Settings, load_settings
+from service.settings import CommonSettings, load_settings
 
 if TYPE_CHECKING:
     from models.categories.embedding import CategoryEmbedder
@@ -66,12 +66,11 @@ def add_commands(commands: Any) -> None:
     refit.add_argument("--bundle", type=Path, help="bundle directory (default: POSTGUARD_CATEGORIES_PATH)")
 
 
-def _settings() -> Settings:
-    # Categories never talk to Kafka or PostgreSQL: placeholders satisfy those required settings.
-    return load_settings(kafka_bootstrap="unused:9092", database_url="postgresql://unused/unused")
+def _settings() -> CommonSettings:
+    return load_settings(CommonSettings)  # categories never talk to Kafka or PostgreSQL
 
 
-def _writable_bundle(given: Path | None, settings: Settings) -> Path:
+def _writable_bundle(given: Path | None, settings: CommonSettings) -> Path:
     from models.inference import DEFAULT_CATEGORIES
 
     bundle = given or settings.categories_path
@@ -89,7 +88,7 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _checkpoint_embedder(settings: Settings) -> tuple[CategoryEmbedder, tuple[str, ...]]:
+def _checkpoint_embedder(settings: CommonSettings) -> tuple[CategoryEmbedder, tuple[str, ...]]:
     """The category embedding of the checkpoint the service loads, and that checkpoint's own labels."""
     from models.categories.embedding import CategoryEmbedder
     from models.checkpoint import load_checkpoint
@@ -197,7 +196,7 @@ def _remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def taxonomy_rows(settings: Settings) -> list[dict[str, Any]]:
+def taxonomy_rows(settings: CommonSettings) -> list[dict[str, Any]]:
     """Every category the service would score with these settings, with what is known about it."""
     from models.categories.bundle import load_bundle
     from models.categories.taxonomy import describe

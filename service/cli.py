@@ -17,7 +17,7 @@ from service import categories_cli
 from service.errors import ConfigError, PostguardError, PostRejected
 from service.observability.log_safety import configure_logging
 from service.review import cli as review_cli
-from service.settings import ENV_PREFIX, Settings, load_settings
+from service.settings import ENV_PREFIX, DatabaseSettings, KafkaSettings, Settings, load_settings
 
 logger = logging.getLogger("postguard")
 
@@ -38,7 +38,9 @@ _FALLBACK_HELP = {
 def _environment_help() -> str:
     """One line per setting: the variable, its description, its default (from Settings itself)."""
     lines = ["environment variables (prefix POSTGUARD_; only the first two are required):"]
-    for name, info in Settings.model_fields.items():
+    # The two connections first (the only required ones), then the rest in the class's order.
+    fields = sorted(Settings.model_fields.items(), key=lambda item: not item[1].is_required())
+    for name, info in fields:
         if info.is_required():
             default = "required"
         else:
@@ -104,8 +106,7 @@ def _serve() -> int:
 
 
 def _migrate(downgrade_to: str | None) -> int:
-    # Migrations never talk to Kafka: the placeholder only satisfies that required setting.
-    settings = load_settings(kafka_bootstrap="unused:9092")
+    settings = load_settings(DatabaseSettings)  # migrations never talk to Kafka
     _configure_logging(settings.log_level)
     from service.storage import migrate
     from service.storage.database import describe_url
@@ -149,11 +150,8 @@ def _read_posts(path: Path) -> Iterator[tuple[int, bytes, str | PostRejected]]:
 
 
 def _produce(file: Path, topic: str | None, bootstrap: str | None) -> int:
-    overrides: dict[str, object] = {"database_url": "postgresql://unused@localhost/unused"}
-    if bootstrap:
-        overrides["kafka_bootstrap"] = bootstrap
-    # produce never touches the database, so POSTGUARD_DATABASE_URL is not required here.
-    settings = load_settings(**overrides)
+    overrides: dict[str, object] = {"kafka_bootstrap": bootstrap} if bootstrap else {}
+    settings = load_settings(KafkaSettings, **overrides)  # produce never touches the database
     _configure_logging(settings.log_level)
     if not file.is_file():
         print(f"postguard produce: {file} is not a file", file=sys.stderr)

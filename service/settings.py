@@ -1,13 +1,17 @@
-"""The one configuration class of postguard. Nothing else reads the environment.
+"""postguard's configuration. Nothing else reads the environment.
 
 Every field is an environment variable named ``POSTGUARD_<FIELD>`` (upper case). Only the two
-connection settings have no default.
+connection settings have no default, and a command asks only for the ones it uses:
+:class:`Settings` (``postguard serve``: both), :class:`DatabaseSettings` (``migrate``, the review
+commands), :class:`KafkaSettings` (``produce``), :class:`CommonSettings` (``categories``). A
+function that takes :class:`Settings` cannot be handed a command's partial settings (mypy checks),
+so a command that never loaded the broker's address never reaches code that connects to it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -18,16 +22,11 @@ from service.errors import ConfigError
 ENV_PREFIX = "POSTGUARD_"
 
 
-class Settings(BaseSettings):
-    """postguard's configuration, read from ``POSTGUARD_*`` environment variables."""
+class CommonSettings(BaseSettings):
+    """Every setting but the two connections, read from ``POSTGUARD_*`` environment variables."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False)
 
-    # --- connections (required) ---
-    kafka_bootstrap: str = Field(description="Kafka bootstrap servers, host:port[,host:port...]")
-    database_url: SecretStr = Field(
-        description="PostgreSQL URL, e.g. postgresql://user:password@host:5432/db (driver chosen by postguard)"
-    )
     database_runtime_role: str | None = Field(
         None,
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
@@ -237,6 +236,22 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("text_encoder_runtime")
+    @classmethod
+    def _check_text_runtime(cls, value: str, info: ValidationInfo) -> str:
+        if value == "onnxruntime" and info.data.get("quantize_text_encoder"):
+            raise ValueError(
+                "onnxruntime cannot run the int8 torch layers of POSTGUARD_QUANTIZE_TEXT_ENCODER; "
+                "set POSTGUARD_TEXT_ENCODER_RUNTIME=torch or turn the quantization off"
+            )
+        return value
+
+
+class KafkaSettings(CommonSettings):
+    """The settings of a command that talks to Kafka."""
+
+    kafka_bootstrap: str = Field(description="Kafka bootstrap servers, host:port[,host:port...]")
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:
@@ -249,15 +264,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{host!r} is not host:port")
         return ",".join(hosts)
 
-    @field_validator("text_encoder_runtime")
-    @classmethod
-    def _check_text_runtime(cls, value: str, info: ValidationInfo) -> str:
-        if value == "onnxruntime" and info.data.get("quantize_text_encoder"):
-            raise ValueError(
-                "onnxruntime cannot run the int8 torch layers of POSTGUARD_QUANTIZE_TEXT_ENCODER; "
-                "set POSTGUARD_TEXT_ENCODER_RUNTIME=torch or turn the quantization off"
-            )
-        return value
+
+class DatabaseSettings(CommonSettings):
+    """The settings of a command that talks to PostgreSQL."""
+
+    database_url: SecretStr = Field(
+        description="PostgreSQL URL, e.g. postgresql://user:password@host:5432/db (driver chosen by postguard)"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -273,16 +286,33 @@ class Settings(BaseSettings):
         return with_driver(self.database_url.get_secret_value(), "asyncpg")
 
 
+class Settings(DatabaseSettings, KafkaSettings):
+    """Everything ``postguard serve`` needs: both connections and every other setting."""
+
+
+#: Which settings a command loads.
+AnySettings = TypeVar("AnySettings", bound=CommonSettings)
+
+
 def with_driver(url: str, driver: str) -> str:
     """Rewrite ``postgresql://`` / ``postgres://`` / ``postgresql+x://`` to ``postgresql+<driver>://``."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(scheme=f"postgresql+{driver}"))
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the settings, turning validation errors into one message that names each variable."""
+@overload
+def load_settings(kind: None = None, /, **overrides: object) -> Settings: ...
+
+
+@overload
+def load_settings(kind: type[AnySettings], /, **overrides: object) -> AnySettings: ...
+
+
+def load_settings(kind: type[CommonSettings] | None = None, /, **overrides: object) -> CommonSettings:
+    """Read the settings of ``kind`` (default: all of them, :class:`Settings`), turning validation
+    errors into one message that names each variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return (kind or Settings)(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

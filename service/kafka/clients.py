@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from service.errors import ConfigError
-from service.settings import Settings
+from service.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +34,14 @@ GRACEFUL_TIMEOUT_S = 8.0
 CLIENT_ID = "postguard"
 
 
-def _ssl_context(settings: Settings) -> Any:
+def _ssl_context(settings: KafkaSettings) -> Any:
     cafile = settings.kafka_ssl_cafile
     if cafile is not None and not cafile.is_file():
         raise ConfigError(f"POSTGUARD_KAFKA_SSL_CAFILE: {cafile} is not a file")
     return create_ssl_context(cafile=str(cafile) if cafile else None)
 
 
-def _sasl_credentials(settings: Settings) -> tuple[str, str, str]:
+def _sasl_credentials(settings: KafkaSettings) -> tuple[str, str, str]:
     missing = [
         name
         for name, value in (
@@ -64,7 +64,7 @@ def _sasl_credentials(settings: Settings) -> tuple[str, str, str]:
     )
 
 
-def client_security_kwargs(settings: Settings) -> dict[str, Any]:
+def client_security_kwargs(settings: KafkaSettings) -> dict[str, Any]:
     """Security keyword arguments for plain aiokafka clients (producer, consumer, admin)."""
     protocol = settings.kafka_security_protocol
     kwargs: dict[str, Any] = {"security_protocol": protocol}
@@ -76,7 +76,7 @@ def client_security_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def producer_delivery_kwargs(settings: Settings) -> dict[str, Any]:
+def producer_delivery_kwargs(settings: KafkaSettings) -> dict[str, Any]:
     """How every producer of the service waits for the broker: ``acks="all"`` (a write counts only
     once every in-sync replica has it, so a leader failover cannot lose a decision whose offset
     was committed) and, where the broker supports it, idempotence (producer retries never write
@@ -84,7 +84,7 @@ def producer_delivery_kwargs(settings: Settings) -> dict[str, Any]:
     return {"acks": "all", "enable_idempotence": settings.kafka_enable_idempotence}
 
 
-async def check_idempotent_producer(settings: Settings, *, timeout_s: float = 15.0) -> None:
+async def check_idempotent_producer(settings: KafkaSettings, *, timeout_s: float = 15.0) -> None:
     """With ``POSTGUARD_KAFKA_ENABLE_IDEMPOTENCE`` on, make sure the broker grants a producer id
     before the service starts: a broker without idempotence support otherwise fails every publish
     later, with an error that names neither the setting nor the cause."""
@@ -103,7 +103,7 @@ async def check_idempotent_producer(settings: Settings, *, timeout_s: float = 15
         await producer.stop()
 
 
-async def start_producer(producer: AIOKafkaProducer, settings: Settings) -> None:
+async def start_producer(producer: AIOKafkaProducer, settings: KafkaSettings) -> None:
     """Start ``producer`` (stopped again if that fails). With idempotence on, start() asks the
     broker for a producer id (InitProducerId): a refusal becomes a :class:`ConfigError` naming
     the setting; an unreachable broker is not a verdict on idempotence and is raised as it is."""
@@ -124,7 +124,7 @@ async def start_producer(producer: AIOKafkaProducer, settings: Settings) -> None
         raise
 
 
-def broker_security(settings: Settings) -> BaseSecurity | None:
+def broker_security(settings: KafkaSettings) -> BaseSecurity | None:
     """The same security settings in the form FastStream's broker takes."""
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
@@ -138,7 +138,7 @@ def broker_security(settings: Settings) -> BaseSecurity | None:
     return kind(username, password, ssl_context=ssl_context, use_ssl=use_ssl)
 
 
-def build_broker(settings: Settings) -> KafkaBroker:
+def build_broker(settings: KafkaSettings) -> KafkaBroker:
     """A FastStream broker for the service: producer limits raised for inline images, every publish
     acknowledged by all in-sync replicas."""
     return KafkaBroker(
@@ -155,7 +155,7 @@ def build_broker(settings: Settings) -> KafkaBroker:
 
 
 async def ensure_topics(
-    settings: Settings, names: Sequence[str], *, partitions: int = DEFAULT_PARTITIONS
+    settings: KafkaSettings, names: Sequence[str], *, partitions: int = DEFAULT_PARTITIONS
 ) -> None:
     """Create the missing topics among ``names``; never fails the start over it.
 

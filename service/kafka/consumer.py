@@ -23,11 +23,12 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import FakeConsumer
 from faststream.kafka.schemas import Topic
 
+from service.background import Backoff
 from service.kafka.offsets import CommitFunction, CommittedFunction, OffsetTracker
 from service.moderation.pipeline import Pipeline
 from service.observability.metrics import ServiceMetrics
 from service.records import RawRecord
-from service.settings import Settings
+from service.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 
@@ -96,24 +97,28 @@ class BatchRetry:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         # Read at construction, not at import: tests shorten the module's pauses.
-        self.first_s = REDELIVERY_PAUSE_S if first_s is None else first_s
-        self.max_s = REDELIVERY_PAUSE_MAX_S if max_s is None else max_s
+        self._backoff = Backoff(
+            REDELIVERY_PAUSE_S if first_s is None else first_s,
+            REDELIVERY_PAUSE_MAX_S if max_s is None else max_s,
+        )
         self.sleep = sleep
-        self.failures = 0
+
+    @property
+    def failures(self) -> int:
+        """Failed attempts in a row."""
+        return self._backoff.failures
 
     def failed(self, metrics: ServiceMetrics | None) -> float:
         """Record a failure; the pause before the batch is fetched again."""
-        self.failures += 1
-        pause = min(self.max_s, self.first_s * 2 ** (self.failures - 1))
+        pause = self._backoff.failed()
         if metrics is not None:
             metrics.batch_retries.inc()
             metrics.batch_retry_backoff_seconds.set(pause)
         return pause
 
     def succeeded(self, metrics: ServiceMetrics | None) -> None:
-        if self.failures and metrics is not None:
+        if self._backoff.succeeded() and metrics is not None:
             metrics.batch_retry_backoff_seconds.set(0)
-        self.failures = 0
 
 
 async def handle_batch(
@@ -178,7 +183,7 @@ class _CommitBeforeRevoke(ConsumerRebalanceListener):
 
 def subscribe(
     broker: KafkaBroker,
-    settings: Settings,
+    settings: KafkaSettings,
     pipeline: Pipeline | None = None,
     offsets: OffsetTracker | None = None,
 ) -> Callable[[Pipeline], None]:

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from service.kafka.clients import CLIENT_ID, client_security_kwargs
 from service.observability.monitor import REFRESH_TIMEOUT_S, START_GRACE_S
-from service.settings import Settings
+from service.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class KafkaLag:
     both clients are dropped and rebuilt on the next refresh.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._topic = settings.input_topic
         self._group = settings.group_id

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 
 from service.kafka.clients import CLIENT_ID, client_security_kwargs, producer_delivery_kwargs, start_producer
-from service.settings import Settings
+from service.settings import KafkaSettings
 
 #: Sends in flight before waiting for acknowledgements: bounds memory for large files.
 _WINDOW = 1000
@@ -29,7 +29,7 @@ class OutgoingPost:
 
 
 async def publish(
-    settings: Settings,
+    settings: KafkaSettings,
     posts: Iterable[OutgoingPost],
     *,
     topic: str | None = None,

@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker
 
 from service.kafka.clients import CLIENT_ID, client_security_kwargs, producer_delivery_kwargs, start_producer
 from service.records import OutgoingMessage
-from service.settings import Settings
+from service.settings import KafkaSettings
 
 
 class BrokerPublisher:
@@ -47,7 +47,7 @@ class KafkaEventPublisher:
     """A plain aiokafka producer (acks=all, idempotent where configured) for processes without a
     FastStream broker."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._producer: Any = None
 

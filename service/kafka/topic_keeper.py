@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from service.background import BackgroundTask
 from service.kafka.clients import CLIENT_ID, DEFAULT_PARTITIONS, client_security_kwargs, ensure_topics
-from service.settings import Settings
+from service.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class TopicKeeper:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaSettings,
         names: Sequence[str],
         *,
         interval_s: float = TOPIC_CHECK_INTERVAL_S,
@@ -45,21 +46,17 @@ class TopicKeeper:
         self._interval_s = interval_s
         self._partitions = partitions
         self._admin: AIOKafkaAdminClient | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("postguard-topic-keeper", self._run)
         self._unreachable_since: float | None = None
 
     def start(self) -> None:
         """Start checking in the running event loop."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="postguard-topic-keeper")
+        if not self._loop.running:
+            self._loop.start()
 
     async def stop(self) -> None:
         """Stop checking and close the admin client."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
         await self._close_admin()
 
     async def _run(self) -> None:

@@ -44,7 +44,7 @@ from service.moderation.contract import ImageRef
 from service.moderation.decode_budget import DecodeBudget
 
 if TYPE_CHECKING:
-    from service.settings import Settings
+    from service.settings import CommonSettings
 
 #: ``async (host, port) -> addresses``; the default asks the system resolver via ``loop.getaddrinfo``.
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
@@ -75,7 +75,7 @@ class ImageLimits:
     max_redirects: int = MAX_REDIRECTS
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ImageLimits:
+    def from_settings(cls, settings: CommonSettings) -> ImageLimits:
         """The limits configured by ``POSTGUARD_IMAGE_*``."""
         return cls(
             max_bytes=settings.image_max_bytes,

@@ -29,6 +29,8 @@ from typing import Generic, TypeVar
 
 from PIL import Image
 
+from service.background import Backoff
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -180,7 +182,7 @@ class OcrLane(Generic[T]):
             group = [await self._to_decide.get()]
             while len(group) < self._max_group and not self._to_decide.empty():
                 group.append(self._to_decide.get_nowait())
-            failures = 0
+            backoff = Backoff(RETRY_PAUSE_S, RETRY_PAUSE_MAX_S)
             while True:
                 try:
                     await self._decide(group)
@@ -190,12 +192,11 @@ class OcrLane(Generic[T]):
                 except Exception:
                     # Decisions are idempotent: trying again cannot duplicate one. Nothing is
                     # committed past these posts meanwhile, so a crash here loses nothing either.
-                    failures += 1
-                    pause = min(RETRY_PAUSE_MAX_S, RETRY_PAUSE_S * 2 ** (failures - 1))
+                    pause = backoff.failed()
                     logger.exception(
                         "deciding %d posts from the OCR lane failed (%d in a row); retrying in %.0f s",
                         len(group),
-                        failures,
+                        backoff.failures,
                         pause,
                     )
                     if self._on_retry is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from models.types import ModerationResult, PostContent
 from service.errors import ConfigError
-from service.settings import Settings
+from service.settings import CommonSettings
 
 if TYPE_CHECKING:
     from models.inference import InferenceOptions
@@ -39,7 +39,7 @@ class Scorer(Protocol):
         ...
 
 
-def load_scorer(settings: Settings) -> Scorer:
+def load_scorer(settings: CommonSettings) -> Scorer:
     """Load the checkpoint named by ``POSTGUARD_MODEL_PATH`` (default: the bundled one) with the
     category bundle of ``POSTGUARD_CATEGORIES_PATH`` (default: the bundled one).
 
@@ -77,7 +77,7 @@ def load_scorer(settings: Settings) -> Scorer:
     return moderator
 
 
-def category_bundle_path(settings: Settings) -> Path | None:
+def category_bundle_path(settings: CommonSettings) -> Path | None:
     """The category bundle the service scores: ``POSTGUARD_CATEGORIES_PATH``, else the bundled one;
     None when ``POSTGUARD_CATEGORIES_ENABLED`` is false."""
     if not settings.categories_enabled:
@@ -89,7 +89,7 @@ def category_bundle_path(settings: Settings) -> Path | None:
     return DEFAULT_CATEGORIES
 
 
-def inference_options(settings: Settings) -> InferenceOptions:
+def inference_options(settings: CommonSettings) -> InferenceOptions:
     """The model's speed options as configured by ``POSTGUARD_*`` (see docs/performance.md)."""
     from models.inference import InferenceOptions
 

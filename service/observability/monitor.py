@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
+from service.background import BackgroundTask
 from service.observability.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
@@ -63,24 +64,16 @@ class Monitor:
         self._review_counts = review_counts
         self._interval_s = interval_s
         self._timeout_s = min(timeout_s, max(interval_s, 1.0))
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("postguard-monitor", self._run)
         self._failing: set[str] = set()
 
     def start(self) -> None:
         """Start refreshing (the first refresh runs at once)."""
-        if self._task is not None:
-            raise RuntimeError("Monitor is already started")
-        self._task = asyncio.create_task(self._run(), name="postguard-monitor")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop refreshing and close the Kafka clients. Safe to call twice."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await self._loop.stop()
         await self._lag_source.close()
 
     async def refresh(self) -> None:

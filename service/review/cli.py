@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from service.observability.log_safety import configure_logging
-from service.settings import Settings, load_settings
+from service.settings import DatabaseSettings, load_settings
 
 if TYPE_CHECKING:  # the CLI starts without importing SQLAlchemy
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -128,12 +128,13 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--test-fraction", type=float, default=0.1, help="share of posts in split test (0.1)")
 
 
-def _database_settings() -> Settings:
-    # These commands never talk to Kafka: the placeholder only satisfies that required setting.
-    return load_settings(kafka_bootstrap="unused:9092")
+def _database_settings() -> DatabaseSettings:
+    return load_settings(DatabaseSettings)  # these commands never talk to Kafka
 
 
-def _with_sessions(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+def _with_sessions(
+    settings: DatabaseSettings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
     from service.storage.database import create_engine_from_url, session_factory
 
     async def main() -> T:
@@ -259,7 +260,7 @@ def _publish() -> int:
     return EXIT_OK
 
 
-def _outbox(settings: Settings, *, requeue: bool) -> int:
+def _outbox(settings: DatabaseSettings, *, requeue: bool) -> int:
     from service.review.events import outbox_state, parked_events, requeue_parked
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> int:

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.background import BackgroundTask, Backoff
 from service.observability.metrics import OutboxGauges
 from service.records import OutgoingMessage
 from service.storage.tables import OutboxRow
@@ -224,7 +225,7 @@ class OutboxRelay:
         self._interval_s = interval_s
         self._max_backoff_s = max_backoff_s
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask("postguard-outbox-relay", self._run)
 
     async def drain_once(self) -> int:
         """Publish every pending event; return how many. Raises the publisher's error (rows stay pending)."""
@@ -298,37 +299,30 @@ class OutboxRelay:
         self._wake.set()
 
     def start(self) -> None:
-        if self._task is not None:
-            raise RuntimeError("OutboxRelay is already started")
-        self._task = asyncio.create_task(self._run(), name="postguard-outbox-relay")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop the background task (what is pending stays in the outbox). Safe to call twice."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
 
     async def _run(self) -> None:
-        backoff = 0.0
+        backoff = Backoff(first_s=1.0, max_s=self._max_backoff_s)
         while True:
             try:
                 sent = await self.drain_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - retried with backoff; the events stay in the outbox
-                backoff = min(max(backoff * 2, 1.0), self._max_backoff_s)
-                logger.warning("publishing verdict events failed (%s); retrying in %.0f s", exc, backoff)
+                pause = backoff.failed()
+                logger.warning("publishing verdict events failed (%s); retrying in %.0f s", exc, pause)
                 await self._refresh_quietly()
-                await asyncio.sleep(backoff)
+                await asyncio.sleep(pause)
                 continue
             await self._refresh_quietly()
             if sent:
                 logger.info("published %d events from the outbox", sent)
-            if backoff:
+            if backoff.succeeded():
                 logger.info("publishing verdict events works again")
-                backoff = 0.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)
             self._wake.clear()

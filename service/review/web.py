@@ -40,6 +40,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from service.background import BackgroundTask
 from service.errors import ModeratorRejected, ReviewConflict, ReviewNotFound
 from service.review.auth import (
     HashingBusy,
@@ -349,20 +350,16 @@ def build_review_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        refresher = (
-            asyncio.create_task(_refresh_forever(pages, refresh_interval_s), name="postguard-review-refresh")
-            if refresh_interval_s
-            else None
-        )
+        interval_s = refresh_interval_s or 0.0
+        refresher = BackgroundTask("postguard-review-refresh", lambda: _refresh_forever(pages, interval_s))
+        if refresh_interval_s:
+            refresher.start()
         if relay is not None:
             relay.start()
         try:
             yield
         finally:
-            if refresher is not None:
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
+            await refresher.stop()
             if relay is not None:
                 await relay.stop()
 

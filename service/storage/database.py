@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from service.background import Backoff
 from service.errors import InfrastructureError
 from service.settings import with_driver
 
@@ -63,7 +64,8 @@ async def wait_for_database(url: str, timeout_s: float = 30.0) -> None:
     """
     engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=NullPool)
     deadline = time.monotonic() + timeout_s
-    delay = 0.1
+    backoff = Backoff(first_s=0.1, max_s=1.0)
+    delay = backoff.failed()
     last_error: BaseException | None = None
     try:
         while True:
@@ -83,7 +85,7 @@ async def wait_for_database(url: str, timeout_s: float = 30.0) -> None:
                 break
             logger.info("waiting for PostgreSQL at %s: %s", describe_url(url), _first_line(last_error))
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            delay = backoff.failed()
     finally:
         await engine.dispose()
     raise InfrastructureError(

@@ -46,8 +46,9 @@ T = TypeVar("T")
 SCRIPT_LOCATION = Path(next(iter(migrations.__path__)))
 
 
-def alembic_config(database_url: str) -> Config:
-    """The Alembic configuration of ``migrations/``, built in code (no ini file, no logging setup).
+def alembic_config(database_url: str | None = None) -> Config:
+    """The Alembic configuration of ``migrations/``, built in code (no ini file, no logging setup);
+    without a URL it only reads the scripts (the head revision).
 
     The URL travels in ``config.attributes``, not in ``sqlalchemy.url``: the ini parser would
     treat a ``%`` in a password as interpolation.
@@ -55,7 +56,8 @@ def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     config.set_main_option("path_separator", "os")
-    config.attributes["database_url"] = with_driver(database_url, "asyncpg")
+    if database_url is not None:
+        config.attributes["database_url"] = with_driver(database_url, "asyncpg")
     return config
 
 
@@ -90,7 +92,7 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 
 def head() -> str | None:
     """The newest revision in ``migrations/versions`` (no database needed)."""
-    return ScriptDirectory.from_config(alembic_config("postgresql://unused/unused")).get_current_head()
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current(database_url: str) -> str | None:

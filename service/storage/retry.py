@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from service.background import Backoff
 from service.observability.metrics import ServiceMetrics
 from service.storage.repository import DecisionRecord, StoredDecision
 
@@ -77,8 +78,7 @@ class StoreRetry:
     async def _until_stored(
         self, store: StoreFunction, records: Sequence[DecisionRecord]
     ) -> list[StoredDecision]:
-        delay = self.initial_s
-        attempt = 0
+        backoff = Backoff(self.initial_s, self.max_s)
         while True:
             started = asyncio.get_running_loop().time()
             try:
@@ -93,7 +93,7 @@ class StoreRetry:
                     raise _DataRejected(
                         sqlstate, f"PostgreSQL refused the post as data (SQLSTATE {sqlstate})"
                     ) from exc
-                attempt += 1
+                delay = backoff.failed()
                 self.metrics.db_write_errors.inc()
                 self.metrics.db_retry_backoff_seconds.set(delay)
                 self.metrics.consumer_paused.set(1)
@@ -101,17 +101,16 @@ class StoreRetry:
                     "writing %d decisions to PostgreSQL failed (attempt %d: %s: %s); "
                     "consumption is paused, retrying in %.1f s",
                     len(records),
-                    attempt,
+                    backoff.failures,
                     type(exc).__name__,
                     _first_line(exc),
                     delay,
                 )
                 await self._sleep(delay)
-                delay = min(delay * 2, self.max_s)
                 continue
             self.metrics.db_write_seconds.observe(asyncio.get_running_loop().time() - started)
-            if attempt:
-                logger.warning("PostgreSQL is writable again after %d failed attempts", attempt)
+            if failed := backoff.succeeded():
+                logger.warning("PostgreSQL is writable again after %d failed attempts", failed)
                 self.metrics.db_retry_backoff_seconds.set(0)
                 self.metrics.consumer_paused.set(0)
             return stored

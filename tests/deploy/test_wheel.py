@@ -3,6 +3,7 @@ nothing of the demo and test tooling (no devtools/, no broker or database binari
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy of what the image's build context holds (.dockerignore) and devtools/, so
+    # the build's scratch directories stay out of the checkout.
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("service", "models", "migrations", "devtools"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "eval"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
@@ -30,7 +38,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(out),
             ".",
         ],
-        cwd=ROOT,
+        cwd=source,
         check=True,
         capture_output=True,
         timeout=300,
