@@ -48,7 +48,7 @@ from service.kafka.publishers import BrokerPublisher
 from service.kafka.topic_keeper import TopicKeeper
 from service.moderation.images import ImageLimits, ImageLoader
 from service.moderation.memory import limit_arenas
-from service.moderation.pipeline import Pipeline
+from service.moderation.pipeline import OcrLaneOptions, Pipeline
 from service.moderation.policy import load_policy
 from service.moderation.scoring import Scorer, load_scorer
 from service.observability.metrics import HealthServer, ServiceMetrics, build_metrics
@@ -164,13 +164,16 @@ class PostguardApp:
             trim_memory=settings.trim_memory,
             needs_ocr=TextGate(settings.ocr_gate_threshold).likely_has_text,
             cheapest_first=settings.score_cheapest_first,
-            ocr_lane=settings.ocr_lane,
-            ocr_lane_max_pending=settings.ocr_lane_max_pending,
-            ocr_lane_readers=settings.ocr_lane_readers,
-            # A scorer that cannot read images on its own (a test fake) reads them when scoring.
-            read_image_text=getattr(scorer, "read_image_text", None),
-            ocr_lane_borrows_idle_inference=settings.ocr_lane_borrows_idle_inference,
-            on_settled=self._settled,
+            ocr_lane=OcrLaneOptions(
+                max_pending=settings.ocr_lane_max_pending,
+                readers=settings.ocr_lane_readers,
+                # A scorer that cannot read images on its own (a test fake) reads them when scoring.
+                read_image_text=getattr(scorer, "read_image_text", None),
+                borrows_idle_inference=settings.ocr_lane_borrows_idle_inference,
+                on_settled=self._settled,
+            )
+            if settings.ocr_lane
+            else None,
         )
         self._attach(self._pipeline)
         await self.broker.start()

@@ -35,8 +35,9 @@ from typing import Protocol
 
 from PIL import Image
 
-from models.types import ModerationResult, PostContent
+from models.types import ModerationResult
 from service.errors import PostRejected
+from service.moderation.candidates import Candidate, content_of, cost_groups, image_of, position_of
 from service.moderation.contract import Post
 from service.moderation.images import ImageLoader, LoadedImage
 from service.moderation.inference_thread import InferenceThread
@@ -79,14 +80,19 @@ class BatchOutcome:
 
 
 @dataclass(frozen=True)
-class _Candidate:
-    """A post that parsed and whose image (if any) loaded: ready to be scored."""
+class OcrLaneOptions:
+    """Images that need OCR read beside the consumer (:mod:`service.moderation.ocr_lane`): at most
+    ``max_pending`` posts held, ``readers`` read at a time with ``read_image_text`` on the lane's
+    own threads (None: the scorer reads them when it scores), each group decided reported to
+    ``on_settled`` (so its offsets can be committed). ``borrows_idle_inference``: call
+    ``read_image_text(image, spare=...)`` with the inference thread as the spare thread
+    (models/ocr.py: it recognises text lines while it has nothing to score)."""
 
-    record: RawRecord
-    post: Post
-    image: LoadedImage | None
-    #: The text in the image when it was already read (by the OCR lane).
-    ocr_text: str | None = None
+    max_pending: int = 64
+    readers: int = 1
+    read_image_text: Callable[..., str] | None = None
+    borrows_idle_inference: bool = False
+    on_settled: Callable[[Sequence[RawRecord]], Awaitable[None]] | None = None
 
 
 class Pipeline:
@@ -109,23 +115,13 @@ class Pipeline:
         trim_memory: bool = False,
         needs_ocr: Callable[[Image.Image], bool] | None = None,
         cheapest_first: bool = True,
-        ocr_lane: bool = False,
-        ocr_lane_max_pending: int = 64,
-        ocr_lane_readers: int = 1,
-        read_image_text: Callable[..., str] | None = None,
-        ocr_lane_borrows_idle_inference: bool = False,
-        on_settled: Callable[[Sequence[RawRecord]], Awaitable[None]] | None = None,
+        ocr_lane: OcrLaneOptions | None = None,
         single_post_retry_s: Sequence[float] = SINGLE_POST_RETRY_S,
     ) -> None:
         """``single_post_retry_s``: pauses between the attempts at a post that fails alone (with
         the model working on a known-good post) before it is dead-lettered as ``model_error``.
-        ``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to
-        an :class:`OcrLane` holding at most ``ocr_lane_max_pending`` posts, which reads them with
-        ``read_image_text``, ``ocr_lane_readers`` at a time, on its own threads (None: the scorer
-        reads them) and reports each group it decided to ``on_settled``.
-        ``ocr_lane_borrows_idle_inference``: call ``read_image_text(image, spare=...)`` with the
-        inference thread as the spare thread (models/ocr.py: it recognises text lines while it has
-        nothing to score)."""
+        ``ocr_lane``: hand images that need OCR (``needs_ocr``; only with ``cheapest_first``) to an
+        :class:`OcrLane` (see :class:`OcrLaneOptions`); None: they are read while scored."""
         self._policy = policy
         self._images = image_loader
         self._store = store
@@ -144,11 +140,12 @@ class Pipeline:
         # the CPU budget allows anyway. The event loop stays free for heartbeats and fetches.
         self._inference = InferenceThread(on_lent=metrics.inference_thread_lent_seconds.inc)
         self._model = ModelGuard(scorer, self._inference, metrics, single_post_retry_s)
-        self._on_settled = on_settled
-        self._ocr_lane: OcrLane[_Candidate] | None = None
-        if ocr_lane and cheapest_first and needs_ocr is not None:
+        self._on_settled = ocr_lane.on_settled if ocr_lane is not None else None
+        self._ocr_lane: OcrLane[Candidate] | None = None
+        if ocr_lane is not None and cheapest_first and needs_ocr is not None:
+            read_image_text = ocr_lane.read_image_text
             read_text = read_image_text
-            if read_image_text is not None and ocr_lane_borrows_idle_inference:
+            if read_image_text is not None and ocr_lane.borrows_idle_inference:
                 if _takes_spare(read_image_text):
                     read_text = functools.partial(read_image_text, spare=self._inference)
                 else:
@@ -156,13 +153,13 @@ class Pipeline:
                         "the scorer's read_image_text takes no spare thread: OCR reads use one thread"
                     )
             self._ocr_lane = OcrLane(
-                image_of=_image_of,
+                image_of=image_of,
                 # Its Kafka position: a batch rewound and fetched again does not queue a post twice.
-                key_of=_position_of,
+                key_of=position_of,
                 read_text=read_text,
                 decide=self._decide_read,
-                max_pending=ocr_lane_max_pending,
-                readers=ocr_lane_readers,
+                max_pending=ocr_lane.max_pending,
+                readers=ocr_lane.readers,
                 on_depth=metrics.ocr_lane_posts.set,
                 on_read=self._observe_ocr,
                 on_retry=metrics.ocr_lane_retries.inc,
@@ -217,8 +214,8 @@ class Pipeline:
         # OCR (up to a second each). A post does not wait for a slower post that happens to share
         # its batch. Nothing is committed on Kafka before it is stored: the caller commits the batch
         # after this returns, and the OCR lane's posts (and anything behind them) once they are.
-        groups = await self._cost_groups(candidates)
-        deferred: list[_Candidate] = []
+        groups = await cost_groups(candidates, self._needs_ocr, cheapest_first=self._cheapest_first)
+        deferred: list[Candidate] = []
         ocr_lane = self._ocr_lane
         if ocr_lane is not None and not ocr_lane.closing and len(groups) == 3 and groups[2]:
             # Queued before the cheaper groups are scored, so the lane's thread reads these images
@@ -245,7 +242,7 @@ class Pipeline:
             deferred_records += later.deferred
         return BatchOutcome(decisions=decisions, dead_letters=all_dead, deferred=deferred_records)
 
-    async def _decide_read(self, group: list[tuple[_Candidate, str | None]]) -> None:
+    async def _decide_read(self, group: list[tuple[Candidate, str | None]]) -> None:
         """The OCR lane's decider: posts whose image text was read (or not: then the scorer reads it)."""
         candidates = [
             candidate if text is None else replace(candidate, ocr_text=text) for candidate, text in group
@@ -261,34 +258,11 @@ class Pipeline:
         # Decoded images and their tensors were freed: give the pages back (service/moderation/memory.py).
         await self._inference.run(release_free_memory)
 
-    async def _cost_groups(self, candidates: list[_Candidate]) -> list[list[_Candidate]]:
-        """Candidates grouped by expected cost: text only, images without text, images with text
-        (one group unless cheapest-first is off)."""
-        if not self._cheapest_first:
-            return [candidates]
-        text_only = [c for c in candidates if c.image is None]
-        with_image = [c for c in candidates if c.image is not None]
-        if self._needs_ocr is None or not with_image:
-            return [text_only, with_image]
-        check = self._needs_ocr
-        slow = await asyncio.gather(
-            *(asyncio.to_thread(check, c.image.image) for c in with_image if c.image is not None)
-        )
-        plain_photos: list[_Candidate] = []
-        needing_ocr: list[_Candidate] = []
-        for candidate, has_text in zip(with_image, slow, strict=True):
-            if has_text:
-                needing_ocr.append(candidate)
-            else:
-                # The gate found no text: say so (empty image text), so the scorer does not ask it again.
-                plain_photos.append(replace(candidate, ocr_text=""))
-        return [text_only, plain_photos, needing_ocr]
-
-    async def _decide_group(self, group: list[_Candidate], dead: list[DeadLetter]) -> list[StoredDecision]:
+    async def _decide_group(self, group: list[Candidate], dead: list[DeadLetter]) -> list[StoredDecision]:
         """Score, decide, store and publish one group of candidates, and the dead letters in ``dead``
         (to which this group's own failures are added)."""
-        results = await self._model.score([_content(c) for c in group], [c.post.post_id for c in group])
-        scored: list[tuple[_Candidate, ModerationResult]] = []
+        results = await self._model.score([content_of(c) for c in group], [c.post.post_id for c in group])
+        scored: list[tuple[Candidate, ModerationResult]] = []
         for candidate, result in zip(group, results, strict=True):
             if isinstance(result, Unscorable):
                 dead.append(DeadLetter(candidate.record, result.code, result.reason, candidate.post.post_id))
@@ -315,7 +289,7 @@ class Pipeline:
 
     async def _prepare(
         self, records: Sequence[RawRecord], dead: list[DeadLetter], repeats: list[RawRecord]
-    ) -> tuple[list[_Candidate], set[str]]:
+    ) -> tuple[list[Candidate], set[str]]:
         """Parse every record and load its image; rejected ones go to ``dead``, records whose
         ``post_id`` came earlier in ``records`` to ``repeats`` (for a later round). Returns the
         candidates and the post ids that have repeats."""
@@ -346,12 +320,12 @@ class Pipeline:
             posts.append((record, post))
 
         loaded = await asyncio.gather(*(self._load_image(post) for _, post in posts))
-        candidates: list[_Candidate] = []
+        candidates: list[Candidate] = []
         for (record, post), image in zip(posts, loaded, strict=True):
             if isinstance(image, PostRejected):
                 dead.append(DeadLetter(record, image.code, image.reason, post.post_id))
             else:
-                candidates.append(_Candidate(record, post, image))
+                candidates.append(Candidate(record, post, image))
         return candidates, repeated_ids
 
     async def _load_image(self, post: Post) -> LoadedImage | PostRejected | None:
@@ -362,9 +336,7 @@ class Pipeline:
         except PostRejected as exc:
             return exc
 
-    def _decide(
-        self, candidate: _Candidate, result: ModerationResult, decided_at: datetime
-    ) -> DecisionRecord:
+    def _decide(self, candidate: Candidate, result: ModerationResult, decided_at: datetime) -> DecisionRecord:
         post = candidate.post
         # Deny/allow terms apply to every text the post shows: the caption and the text in the image.
         texts = [t for t in (post.text, result.ocr_text) if t]
@@ -400,21 +372,3 @@ def _takes_spare(read_image_text: Callable[..., str]) -> bool:
     except (TypeError, ValueError):
         return False
     return "spare" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-
-
-def _position_of(candidate: _Candidate) -> tuple[str, int, int]:
-    return candidate.record.position
-
-
-def _content(candidate: _Candidate) -> PostContent:
-    return PostContent(
-        text=candidate.post.text,
-        image=candidate.image.image if candidate.image else None,
-        ocr_text=candidate.ocr_text,
-    )
-
-
-def _image_of(candidate: _Candidate) -> Image.Image:
-    if candidate.image is None:  # cannot happen: only posts with an image enter the OCR lane
-        raise ValueError(f"post {candidate.post.post_id} has no image to read")
-    return candidate.image.image

@@ -46,7 +46,7 @@ from service.moderation.messages import (
     HEADER_SOURCE_TOPIC,
 )
 from service.moderation.model_guard import KNOWN_GOOD_TEXT
-from service.moderation.pipeline import BatchOutcome, Pipeline
+from service.moderation.pipeline import BatchOutcome, OcrLaneOptions, Pipeline
 from service.moderation.policy import load_policy
 from service.observability.metrics import ServiceMetrics, build_metrics
 from service.records import OutgoingMessage, RawRecord
@@ -901,10 +901,7 @@ def _lane_pipeline(
     pipeline = _bare_pipeline(
         store=store,
         needs_ocr=_is_blue,
-        ocr_lane=True,
-        read_image_text=reader,
-        on_settled=on_settled,
-        **options,
+        ocr_lane=OcrLaneOptions(read_image_text=reader, on_settled=on_settled, **options),
     )
     pipeline._model.scorer = scorer
     return pipeline, store, scorer
@@ -944,7 +941,7 @@ async def test_a_full_ocr_lane_holds_the_consumer_back() -> None:
     reader = BlockingReader()
     settled: list[list[int]] = []
     # Room for two posts in the whole lane: one being read, one waiting to be read.
-    pipeline, _, _ = _lane_pipeline(reader, settled, ocr_lane_max_pending=2)
+    pipeline, _, _ = _lane_pipeline(reader, settled, max_pending=2)
     try:
         await pipeline.process(_records([_meme("m-1")]))  # being read (taken from the queue)
         await until(lambda: len(reader.threads) == 1)
@@ -1069,7 +1066,7 @@ async def _one_meme_through_the_lane(
 @pytest.mark.parametrize("borrow", [True, False])
 async def test_the_ocr_lane_borrows_the_idle_inference_thread_when_asked(borrow: bool) -> None:
     reader = _LendingReader()
-    pipeline, scorer = await _one_meme_through_the_lane(reader, ocr_lane_borrows_idle_inference=borrow)
+    pipeline, scorer = await _one_meme_through_the_lane(reader, borrows_idle_inference=borrow)
     assert scorer.ocr_texts[-1] == "read with help"
     lent_s = pipeline._metrics.inference_thread_lent_seconds._value.get()
     if borrow:
@@ -1083,5 +1080,5 @@ async def test_the_ocr_lane_borrows_the_idle_inference_thread_when_asked(borrow:
 async def test_a_reader_that_takes_no_spare_is_called_as_before() -> None:
     reader = BlockingReader()  # read_image_text(image) only: a custom scorer's
     reader.release.set()
-    _, scorer = await _one_meme_through_the_lane(reader, ocr_lane_borrows_idle_inference=True)
+    _, scorer = await _one_meme_through_the_lane(reader, borrows_idle_inference=True)
     assert scorer.ocr_texts[-1] == "text read in the lane"
