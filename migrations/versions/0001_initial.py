@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2025-11-27
 
-Hand-written to match ``service/storage/tables.py``; ``tests/service/test_migrations.py`` compares them.
+Hand-written to match ``service/storage/tables.py``; ``tests/service/storage/test_migrations.py`` compares them.
 Every name is wrapped in ``op.f()``: it is final, not to be run through the naming convention.
 """
 

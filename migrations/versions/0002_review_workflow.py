@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2025-12-01
 
-Hand-written to match ``service/storage/tables.py``; ``tests/service/test_migrations.py`` compares them.
+Hand-written to match ``service/storage/tables.py``; ``tests/service/storage/test_migrations.py`` compares them.
 The audit log's append-only rule is a trigger (not expressible in the tables module): UPDATE,
 DELETE and TRUNCATE on ``audit_log`` raise an error for every role that is not a superuser
 disabling the trigger on purpose.

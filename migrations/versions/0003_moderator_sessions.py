@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-05
 
-Hand-written to match ``service/storage/tables.py``; ``tests/service/test_migrations.py`` compares them.
+Hand-written to match ``service/storage/tables.py``; ``tests/service/storage/test_migrations.py`` compares them.
 A review-page session carries the moderator's ``session_version`` from the login; each request
 compares it with the row (service/review/web.py), and logout and disabling add one.
 """

@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-05
 
-Hand-written to match ``service/storage/tables.py``; ``tests/service/test_migrations.py`` compares them.
+Hand-written to match ``service/storage/tables.py``; ``tests/service/storage/test_migrations.py`` compares them.
 A row the broker refuses again and again while its neighbours go through gets ``parked_at`` and
 leaves the relay's scan (service/review/events.py); the pending index skips parked rows too.
 """

@@ -1,7 +1,7 @@
 """PostgreSQL tables of postguard (SQLAlchemy 2 typed declarative).
 
 The schema is created and changed only by the Alembic migrations in ``migrations/``; these classes
-describe it for queries, and ``tests/service/test_migrations.py`` fails when the two drift apart.
+describe it for queries, and ``tests/service/storage/test_migrations.py`` fails when the two drift apart.
 (The word "models" means the classifier in this project, hence ``tables``.)
 
 Every constraint has a deterministic name (``NAMING_CONVENTION``) so migrations can refer to it.

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.utils.commands import run_module
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,17 +17,7 @@ def _run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m devtools.demo ARGS`` with no POSTGUARD_* variables from the caller's environment."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("POSTGUARD_")}
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "devtools.demo", *args],
-        cwd=REPO,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_module("devtools.demo", *args, env=env, timeout=timeout)
 
 
 def test_help_and_bad_post_count() -> None:

@@ -1,6 +1,6 @@
 """Metric helpers used for threshold tuning and evaluation (models/metrics.py).
 
-Named test_classification_metrics.py, not test_metrics.py: tests/service/test_metrics.py exists and
+Named test_classification_metrics.py, not test_metrics.py: tests/service/observability/test_metrics.py exists and
 test modules are imported by basename (the test folders are not packages).
 """
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from devtools.embedded import PostgresServer, TansuBroker, free_port
+from tests.utils.commands import run_module
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,17 +25,7 @@ def _run(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run ``postguard ARGS`` with no POSTGUARD_* variables from the caller's environment."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("POSTGUARD_")}
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        cwd=REPO,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_module("service.cli", *args, env=env, timeout=timeout)
 
 
 def test_help_lists_commands_and_variables() -> None:
