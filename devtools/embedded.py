@@ -58,6 +58,21 @@ class _Stoppable(Protocol):
     def stop(self) -> None: ...
 
 
+class _StopsOnExit:
+    """``with server: ...`` stops the server at the end of the block."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
 # Servers still running; stopped at interpreter exit. A lock because tests may start servers
 # from worker threads.
 _running: set[_Stoppable] = set()
@@ -169,7 +184,7 @@ async def _fetch_kafka_metadata(bootstrap: str, timeout_s: float) -> None:
         await admin.close()
 
 
-class TansuBroker:
+class TansuBroker(_StopsOnExit):
     """A running Tansu broker (memory storage) on 127.0.0.1; ``bootstrap`` is ``127.0.0.1:PORT``."""
 
     def __init__(self, *, binary: Path, port: int, log_path: Path, owns_log_dir: bool) -> None:
@@ -261,14 +276,6 @@ class TansuBroker:
         """Stop the process but keep its port and log, so :meth:`start` brings the same broker
         back (an outage). Memory storage: topics and offsets are lost."""
         self._terminate()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def start_tansu(
@@ -377,7 +384,7 @@ def _make_traversable(path: Path) -> None:
             parent.chmod(mode | stat.S_IXOTH)
 
 
-class PostgresServer:
+class PostgresServer(_StopsOnExit):
     """A PostgreSQL server on 127.0.0.1 with trust authentication for local connections.
 
     ``directory`` holds ``data/`` (the cluster), ``server.log`` and the Unix socket.
@@ -575,14 +582,6 @@ class PostgresServer:
                 await connection.close()
 
         _run_coroutine_blocking(execute)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def start_postgres(

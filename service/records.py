@@ -1,10 +1,15 @@
 """The records that pass between the stages: where a post was read from, a Kafka record as
 consumed, a message to publish. They live below every stage (Kafka, moderation, storage, review),
-so each can use them without importing another stage."""
+so each can use them without importing another stage. :data:`UtcDateTime` is the time type of
+every message postguard publishes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 
 @dataclass(frozen=True)
@@ -48,3 +53,13 @@ class OutgoingMessage:
     value: bytes
     key: bytes | None
     headers: dict[str, str]
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+#: A timezone-aware datetime, converted to UTC (naive ones are refused: their zone is a guess).
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]

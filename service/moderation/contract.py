@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from service.records import UtcDateTime
+
 SCHEMA_VERSION: Literal[1] = 1
 MAX_TEXT_CHARS = 10_000
 MAX_ID_CHARS = 128
@@ -295,12 +297,5 @@ class Decision(BaseModel):
     )
     model_version: str = Field(min_length=1)
     policy_version: str = Field(min_length=1)
-    decided_at: datetime = Field(description="When the decision was made, UTC.")
+    decided_at: UtcDateTime = Field(description="When the decision was made, UTC.")
     schema_version: Literal[1] = SCHEMA_VERSION
-
-    @field_validator("decided_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must be timezone-aware")
-        return value.astimezone(UTC)

@@ -24,6 +24,7 @@ class DecodeBudget:
             raise ValueError(f"decode budget must be positive, got {capacity}")
         self.capacity = capacity
         self._held = 0
+        self._peak = 0
         self._changed = asyncio.Condition()
 
     @property
@@ -31,12 +32,18 @@ class DecodeBudget:
         """Bytes held by decodes in progress."""
         return self._held
 
+    @property
+    def peak_held(self) -> int:
+        """The most bytes held at once so far."""
+        return self._peak
+
     @contextlib.asynccontextmanager
     async def hold(self, nbytes: int) -> AsyncIterator[None]:
         """Hold ``nbytes`` of the budget for the duration of the block, waiting until they fit."""
         async with self._changed:
             await self._changed.wait_for(lambda: self._held == 0 or self._held + nbytes <= self.capacity)
             self._held += nbytes
+            self._peak = max(self._peak, self._held)
         try:
             yield
         finally:

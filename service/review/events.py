@@ -27,16 +27,16 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.background import BackgroundTask, Backoff
 from service.observability.metrics import OutboxGauges
-from service.records import OutgoingMessage
+from service.records import OutgoingMessage, UtcDateTime
 from service.storage.tables import OutboxRow
 
 __all__ = [
@@ -88,19 +88,12 @@ class VerdictEvent(BaseModel):
     model_action: Literal["allow", "review", "block"]
     model_version: str
     policy_version: str
-    decided_at: datetime = Field(description="When the verdict was committed, UTC.")
+    decided_at: UtcDateTime = Field(description="When the verdict was committed, UTC.")
     sequence: int | None = Field(
         default=None,
         description="Set on every published event: its outbox row id. For one post, a later verdict "
         "has a higher sequence; relays may publish out of order, so keep the highest per post_id.",
     )
-
-    @field_validator("decided_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("must be timezone-aware")
-        return value.astimezone(UTC)
 
 
 def verdict_event_json_schema() -> dict[str, Any]:
