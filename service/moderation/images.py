@@ -115,11 +115,11 @@ class ImageLoader:
         self._resolve = resolver or _system_resolver
         self._ssl = ssl_context
 
-
     @property
     def decode_budget(self) -> DecodeBudget:
         """The memory budget every decode of this loader holds while it runs."""
         return self._budget
+
     async def load(self, ref: ImageRef) -> LoadedImage:
         """Decode inline data, or fetch the URL when fetching is enabled; the pixels are decoded off-loop."""
         if ref.data is not None:
