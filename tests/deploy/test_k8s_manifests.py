@@ -167,6 +167,8 @@ def test_service_exposes_the_metrics_port(manifests: dict[str, dict[str, Any]]) 
     assert service["selector"].items() <= labels.items()
     (port,) = service["ports"]
     assert port["name"] == "metrics" and port["targetPort"] == "metrics" and port["port"] == 9108
+    # A pod is not ready during a broker outage (/readyz): its metrics must stay scrapeable then.
+    assert service["publishNotReadyAddresses"] is True
 
 
 def test_pod_disruption_budget(manifests: dict[str, dict[str, Any]]) -> None:
