@@ -39,7 +39,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,7 @@ from transformers import AutoTokenizer
 from .architecture import ModerationModel
 from .checkpoint import save_checkpoint
 from .config import FUSION_MODES, ModerationConfig, TextEncoderConfig
+from .consistency import consistency_loss, damaged, twin_batches
 from .data import augment
 from .data.art import TRAIN_FAMILIES
 from .data.multimodal import (
@@ -142,6 +143,8 @@ class TrainArgs:
     counter_speech_texts: int = 1500
     identity_swap_texts: int = 1500
     stray_texts: int = 0
+    consistency_weight: float = 0.0
+    consistency_fraction: float = 0.25
     val_harm_share: float | None = 0.1
     statement_groups: int = 12
     device: str = "auto"
@@ -221,14 +224,16 @@ def cache_frozen_layers(
     batch_size: int,
     desc: str,
     device: torch.device = CPU,
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> list[CachedBatch]:
-    """Hidden states of the frozen layers, computed on ``device`` and kept on the CPU."""
+    """Hidden states of the frozen layers, computed on ``device`` and kept on the CPU, one batch per
+    group of rows (default: :func:`length_batches` of ``batch_size``)."""
     start = model.first_trainable_layer
     lengths = [len(e.text) for e in examples]
     batches = []
     # no_grad, not inference_mode: these tensors later feed layers that are being trained.
     with torch.no_grad():
-        for rows in tqdm(length_batches(lengths, batch_size), desc=desc, unit="batch"):
+        for rows in tqdm(groups or length_batches(lengths, batch_size), desc=desc, unit="batch"):
             inputs = processor.tokenize([examples[i].text for i in rows])
             hidden = model.text_hidden(
                 inputs["input_ids"].to(device), inputs["attention_mask"].to(device), stop=start
@@ -242,6 +247,34 @@ def cache_frozen_layers(
                 )
             )
     return batches
+
+
+def cache_twins(
+    model: ModerationModel,
+    processor: ModerationProcessor,
+    examples: Sequence[TextExample],
+    *,
+    batch_size: int,
+    fraction: float,
+    seed: int,
+    device: torch.device = CPU,
+) -> dict[int, CachedBatch]:
+    """For a ``fraction`` of the training batches (indexed as :func:`cache_frozen_layers` orders
+    them), the same rows with each text damaged (:func:`models.consistency.damaged`)."""
+    groups = length_batches([len(e.text) for e in examples], batch_size)
+    chosen = twin_batches(len(groups), fraction, seed)
+    rng = random.Random(seed)
+    twins = [replace(e, text=damaged(e.text, rng)) for e in examples]
+    cached = cache_frozen_layers(
+        model,
+        processor,
+        twins,
+        batch_size=batch_size,
+        desc="cache frozen text layers (damaged twins)",
+        device=device,
+        groups=[groups[i] for i in chosen],
+    )
+    return dict(zip(chosen, cached, strict=True))
 
 
 def top_layers_embed(
@@ -269,16 +302,22 @@ def finetune_text_tower(
     epochs: int,
     seed: int,
     device: torch.device = CPU,
+    twins: dict[int, CachedBatch] | None = None,
+    consistency_weight: float = 0.0,
+    learning_rate: float = 8e-5,
 ) -> dict[str, object]:
     """Fine-tune the top text layers with a temporary linear head; keep the epoch with the best val
-    AUROC. The text tower must already be on ``device``; cached batches move there one at a time."""
+    AUROC. The text tower must already be on ``device``; cached batches move there one at a time.
+    ``twins`` (train batch index -> the same rows damaged) add ``consistency_weight`` times the
+    consistency loss (:mod:`models.consistency`) on those batches."""
+    twins = twins if consistency_weight > 0 else None
     start = model.first_trainable_layer
     layers = model.text_layers[start:]
     dim = model.text_dim
     head = nn.Linear(dim, model.config.num_labels).to(device)
     optimizer = torch.optim.AdamW(
         [
-            {"params": [p for p in layers.parameters()], "lr": 8e-5},
+            {"params": [p for p in layers.parameters()], "lr": learning_rate},
             {"params": head.parameters(), "lr": 2e-3},
         ],
         weight_decay=0.01,
@@ -298,6 +337,7 @@ def finetune_text_tower(
         model.text_encoder.train()
         order = torch.randperm(len(train), generator=generator).tolist()
         running, seen = 0.0, 0
+        distance, twinned = 0.0, 0
         bar = tqdm(order, desc=f"text tower epoch {epoch}/{epochs}", unit="batch")
         for index in bar:
             batch = train[index]
@@ -305,6 +345,15 @@ def finetune_text_tower(
                 batch.hidden.to(device).float(), batch.attention_mask.to(device), start=start
             )
             loss = ModerationModel.loss(head(pooled), batch.targets.to(device), batch.mask.to(device))
+            if twins is not None and index in twins:
+                twin = twins[index]
+                pooled_twin = model.text_from_hidden(
+                    twin.hidden.to(device).float(), twin.attention_mask.to(device), start=start
+                )
+                apart = consistency_loss(pooled, pooled_twin)
+                loss = loss + consistency_weight * apart
+                distance += apart.item()
+                twinned += 1
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(list(layers.parameters()) + list(head.parameters()), 1.0)
@@ -318,6 +367,8 @@ def finetune_text_tower(
             scores = torch.sigmoid(head(top_layers_embed(model, val, device).to(device)))[:, -1].cpu().numpy()
         val_auc = auroc(val_targets[val_known], scores[val_known])
         history.append({"epoch": epoch, "train_loss": running / max(seen, 1), "val_toxic_auroc": val_auc})
+        if twinned:
+            history[-1]["twin_cosine_distance"] = distance / twinned
         log.info(
             "text tower epoch %d: train loss %.4f, val toxic AUROC %.4f",
             epoch,
@@ -612,8 +663,32 @@ def run(args: TrainArgs) -> dict[str, object]:
     if args.text_tower_from is not None:
         text_report = reuse_text_tower(base, args.text_tower_from)
     else:
+        twins = None
+        if args.consistency_weight > 0:
+            twins = cache_twins(
+                base,
+                processor,
+                train_texts,
+                batch_size=32,
+                fraction=args.consistency_fraction,
+                seed=args.seed + 11,
+                device=device,
+            )
+            log.info(
+                "consistency: %d of %d training batches have damaged twins (weight %g)",
+                len(twins),
+                len(train_cache),
+                args.consistency_weight,
+            )
         text_report = finetune_text_tower(
-            base, train_cache, val_cache, epochs=args.text_epochs, seed=args.seed, device=device
+            base,
+            train_cache,
+            val_cache,
+            epochs=args.text_epochs,
+            seed=args.seed,
+            device=device,
+            twins=twins,
+            consistency_weight=args.consistency_weight,
         )
 
     # --- stage 2: features
@@ -806,6 +881,11 @@ def run(args: TrainArgs) -> dict[str, object]:
         "data_dir": str(args.data_dir) if args.data_dir else None,
         "train_jsonl": str(args.train_jsonl) if args.train_jsonl else None,
         "text_tower": text_report,
+        "consistency": (
+            {"weight": args.consistency_weight, "fraction": args.consistency_fraction}
+            if args.consistency_weight > 0 and args.text_tower_from is None
+            else None
+        ),
         "train_texts": len(train_texts),
         "val_texts": len(val_texts),
         "train_multimodal_posts": len(memes_train),
@@ -922,6 +1002,20 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "docs/training/stray_text_experiment.md)",
     )
     parser.add_argument(
+        "--consistency-weight",
+        type=float,
+        default=0.0,
+        help="weight of the text tower's consistency loss: a text and its damaged twin (a stray word "
+        "or two glued words) should embed alike (models/consistency.py; default 0 = off; not measured "
+        "on the full recipe yet)",
+    )
+    parser.add_argument(
+        "--consistency-fraction",
+        type=float,
+        default=0.25,
+        help="share of the training batches given damaged twins (each costs a second forward pass)",
+    )
+    parser.add_argument(
         "--val-harm-share",
         type=float,
         default=0.1,
@@ -971,6 +1065,10 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
             parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(ns, name)}")
     if ns.synthetic_images < 0:
         parser.error(f"--synthetic-images must be >= 0, got {ns.synthetic_images}")
+    if ns.consistency_weight < 0:
+        parser.error(f"--consistency-weight must be >= 0, got {ns.consistency_weight}")
+    if not 0.0 < ns.consistency_fraction <= 1.0:
+        parser.error(f"--consistency-fraction must be in (0, 1], got {ns.consistency_fraction}")
     if not 0.0 <= ns.caption_less_swap <= 1.0:
         parser.error(f"--caption-less-swap must be in [0, 1], got {ns.caption_less_swap}")
     try:
@@ -1005,6 +1103,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         counter_speech_texts=ns.counter_speech_texts,
         identity_swap_texts=ns.identity_swap_texts,
         stray_texts=ns.stray_texts,
+        consistency_weight=ns.consistency_weight,
+        consistency_fraction=ns.consistency_fraction,
         val_harm_share=ns.val_harm_share or None,
         statement_groups=ns.statement_groups,
         device=ns.device,

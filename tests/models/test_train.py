@@ -225,12 +225,17 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
         counter_speech_texts=0,
         identity_swap_texts=0,
         stray_texts=0,
+        # the consistency objective's wiring too (off by default)
+        consistency_weight=1.0,
+        consistency_fraction=0.5,
     )
     facts = run(args)
 
     assert output != DEFAULT_CHECKPOINT
     report = json.loads((work / "training_report.json").read_text())
     assert report["train_jsonl"] == str(user_jsonl) and report["data_dir"] is None
+    assert report["consistency"] == {"weight": 1.0, "fraction": 0.5}
+    assert report["text_tower"]["epochs"][0]["twin_cosine_distance"] >= 0.0
     # the reactions less those equal to a functional-suite case (never trained on)
     suite = [case.text for case in build_suite()] + list(BLAND_CAPTIONS)
     reactions = len(augment.drop_suite_texts(augment.bland_reactions("train"), suite))
