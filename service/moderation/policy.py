@@ -1,6 +1,6 @@
 """The moderation policy: from category scores and texts to allow / review / block.
 
-A policy is a versioned TOML file (the packaged default is ``service/policy/default.toml``)::
+A policy is a versioned TOML file (the packaged default is ``service/moderation/default_policy.toml``)::
 
     version = "2026-11-27.1"
     [categories.hate]
@@ -170,8 +170,8 @@ class Policy:
 def load_policy(path: Path | None = None) -> Policy:
     """Load and validate a policy file; ``None`` loads the packaged default. Raises :class:`ConfigError`."""
     if path is None:
-        resource = resources.files("service").joinpath("policy", "default.toml")
-        source, text = "service/policy/default.toml (packaged)", resource.read_text(encoding="utf-8")
+        resource = resources.files("service.moderation").joinpath("default_policy.toml")
+        source, text = "service/moderation/default_policy.toml (packaged)", resource.read_text(encoding="utf-8")
     else:
         source = str(path)
         try:

@@ -53,7 +53,7 @@ def test_the_wheel_holds_the_production_packages_only(wheel: Path) -> None:
         names = archive.namelist()
     assert {"service", "models", "migrations"} <= tops
     assert not tops & {"devtools", "tests", "bench", "deploy"}, sorted(tops)
-    assert "service/policy/default.toml" in names  # the packaged policy travels with it
+    assert "service/moderation/default_policy.toml" in names  # the packaged policy travels with it
     assert not [n for n in names if "/samples/" in n]
 
 
