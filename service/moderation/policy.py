@@ -171,7 +171,10 @@ def load_policy(path: Path | None = None) -> Policy:
     """Load and validate a policy file; ``None`` loads the packaged default. Raises :class:`ConfigError`."""
     if path is None:
         resource = resources.files("service.moderation").joinpath("default_policy.toml")
-        source, text = "service/moderation/default_policy.toml (packaged)", resource.read_text(encoding="utf-8")
+        source, text = (
+            "service/moderation/default_policy.toml (packaged)",
+            resource.read_text(encoding="utf-8"),
+        )
     else:
         source = str(path)
         try:
