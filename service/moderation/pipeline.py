@@ -129,7 +129,6 @@ class Pipeline:
         self._metrics = metrics
         self._messages = MessageEncoder(output_topic, dlq_topic, max_message_bytes)
         self._max_text_chars = max_text_chars
-        self._max_message_bytes = max_message_bytes
         self._retry = store_retry or StoreRetry(metrics=metrics)
         self._trim_memory = trim_memory
         # Says which images will go through OCR (the model's text gate): those posts are scored
@@ -297,9 +296,9 @@ class Pipeline:
         seen: set[str] = set()
         repeated_ids: set[str] = set()
         for record in records:
-            size = len(record.value or b"")
-            if size > self._max_message_bytes:
-                reason = f"message is {size:,} bytes, more than the limit of {self._max_message_bytes:,}"
+            size, limit = len(record.value or b""), self._messages.max_message_bytes
+            if size > limit:
+                reason = f"message is {size:,} bytes, more than the limit of {limit:,}"
                 dead.append(DeadLetter(record, MESSAGE_TOO_LARGE, reason))
                 continue
             try:

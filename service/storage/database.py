@@ -65,7 +65,6 @@ async def wait_for_database(url: str, timeout_s: float = 30.0) -> None:
     engine = create_async_engine(with_driver(url, "asyncpg"), poolclass=NullPool)
     deadline = time.monotonic() + timeout_s
     backoff = Backoff(first_s=0.1, max_s=1.0)
-    delay = backoff.failed()
     last_error: BaseException | None = None
     try:
         while True:
@@ -81,11 +80,11 @@ async def wait_for_database(url: str, timeout_s: float = 30.0) -> None:
                     raise InfrastructureError(
                         f"PostgreSQL at {describe_url(url)} refused the connection: {_first_line(exc)}"
                     ) from None
+            delay = backoff.failed()
             if time.monotonic() + delay > deadline:
                 break
             logger.info("waiting for PostgreSQL at %s: %s", describe_url(url), _first_line(last_error))
             await asyncio.sleep(delay)
-            delay = backoff.failed()
     finally:
         await engine.dispose()
     raise InfrastructureError(
