@@ -34,7 +34,6 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from models.text_gate import TextGate
-from service.errors import InfrastructureError
 from service.kafka.clients import (
     GRACEFUL_TIMEOUT_S,
     build_broker,
@@ -49,7 +48,7 @@ from service.kafka.topic_keeper import TopicKeeper
 from service.moderation.images import ImageLimits, ImageLoader
 from service.moderation.memory import limit_arenas
 from service.moderation.pipeline import OcrLaneOptions, Pipeline
-from service.moderation.policy import load_policy
+from service.moderation.policy import policy_for
 from service.moderation.scoring import Scorer, load_scorer
 from service.observability.metrics import HealthServer, ServiceMetrics, build_metrics
 from service.observability.monitor import Monitor
@@ -116,18 +115,12 @@ class PostguardApp:
         limit_arenas(settings.malloc_arena_max)
         url = settings.database_url.get_secret_value()
         await wait_for_database(url, DATABASE_WAIT_S)
-        await _check_schema(url)
+        await migrate.require_head(url)
 
         scorer: Scorer = (
             self._scorer if self._scorer is not None else await asyncio.to_thread(load_scorer, settings)
         )
-        policy = await asyncio.to_thread(load_policy, settings.policy_path)
-        if settings.policy_path is None:
-            # The packaged policy covers the bundled categories too; with those turned off (or a
-            # checkpoint they do not fit) it moderates what the model scores. A platform's own
-            # policy file stays strict: a category it names must be scored.
-            policy = policy.restricted_to(scorer.labels)
-        policy.check_labels(scorer.labels)
+        policy = await asyncio.to_thread(policy_for, settings.policy_path, scorer.labels)
         logger.info("policy %s loaded from %s", policy.version, policy.source)
         self.metrics.model_info.info(
             {"version": scorer.version, "sha256": str(getattr(scorer, "sha256", ""))}
@@ -288,20 +281,6 @@ class _Store:
 
     async def __call__(self, records: Sequence[DecisionRecord]) -> list[StoredDecision]:
         return await record_decisions(sessions=self._sessions, records=records)
-
-
-async def _check_schema(url: str) -> None:
-    """Refuse to start on a database that is not migrated to the newest revision."""
-    expected = migrate.head()
-    try:
-        found = await asyncio.to_thread(migrate.current, url)
-    except Exception as exc:
-        raise InfrastructureError(f"cannot read the schema revision of the database: {exc}") from exc
-    if found != expected:
-        state = "not migrated" if found is None else f"at revision {found}"
-        raise InfrastructureError(
-            f"the database schema is {state}, this version needs {expected}: run `postguard migrate` first"
-        )
 
 
 def run_service(app: PostguardApp) -> int:

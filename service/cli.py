@@ -1,4 +1,4 @@
-"""The ``postguard`` command: serve, migrate, produce, review, categories.
+"""The ``postguard`` command: serve, migrate, produce, review, api, api-keys, categories.
 
 Exit codes: 0 success; 1 a runtime failure (broker or database unreachable, invalid input lines);
 2 a configuration error (the message names the ``POSTGUARD_*`` variable) or bad command-line usage.
@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from service import categories_cli
+from service.api import cli as api_cli
 from service.errors import ConfigError, PostguardError, PostRejected
 from service.observability.log_safety import configure_logging
 from service.review import cli as review_cli
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--bootstrap", help="Kafka bootstrap servers (default: POSTGUARD_KAFKA_BOOTSTRAP)")
 
     review_cli.add_commands(commands)
+    api_cli.add_commands(commands)
     categories_cli.add_commands(commands)
     return parser
 
@@ -187,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _produce(args.file, args.topic, args.bootstrap)
         if args.command in review_cli.COMMANDS:
             return review_cli.run(args)
+        if args.command in api_cli.COMMANDS:
+            return api_cli.run(args)
         if args.command in categories_cli.COMMANDS:
             return categories_cli.run(args)
     except ConfigError as exc:

@@ -23,6 +23,13 @@ class SourceRef:
 
 
 @dataclass(frozen=True)
+class ApiRequestRef:
+    """Where a post decided through the HTTP API came from: the request (``postguard api``)."""
+
+    request_id: str
+
+
+@dataclass(frozen=True)
 class RawRecord:
     """One Kafka record as consumed: the bytes and where they came from."""
 

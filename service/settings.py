@@ -234,6 +234,25 @@ class CommonSettings(BaseSettings):
         "binds a loopback address (set false only for plain HTTP on a trusted network)",
     )
 
+    # --- synchronous API (`postguard api`, service/api, docs/api.md) ---
+    api_host: str = Field("127.0.0.1", description="Address the moderation API binds")
+    api_port: int = Field(8000, ge=0, le=65535, description="Port of the moderation API (and its /metrics)")
+    api_allow_anonymous: bool = Field(
+        False,
+        description="Accept requests without an API key (local trials only: refused on a non-loopback host)",
+    )
+    api_rate_limit_per_minute: int = Field(
+        600, ge=1, description="Requests per minute per API key, unless the key has its own limit"
+    )
+    api_max_request_bytes: int = Field(
+        12 * 1024 * 1024, ge=1024, description="Largest API request body (inline images are base64)"
+    )
+    api_max_inputs: int = Field(32, ge=1, le=1024, description="Most inputs in one /v1/moderations request")
+    api_batch_max: int = Field(32, ge=1, le=256, description="Most inputs scored in one model call")
+    api_batch_wait_ms: float = Field(
+        5.0, ge=0, le=1000, description="How long an input waits for others to share its model call"
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("text_encoder_runtime")

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageFont
 from pydantic import TypeAdapter, ValidationError
@@ -27,7 +28,6 @@ from service.moderation.contract import Attribution, Scores
 from service.moderation.inference_thread import InferenceThread
 from service.moderation.messages import MODEL_ERROR
 from service.moderation.scoring import Scorer
-from service.observability.metrics import ServiceMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,25 @@ KNOWN_GOOD_TEXT = "Lovely weather today, we are going for a walk in the park."
 #: A post that fails alone (the model works on a known-good post) is tried again after these
 #: pauses before it is dead-lettered: the first failure may have been transient.
 SINGLE_POST_RETRY_S = (0.2, 1.0)
+
+
+class _Counter(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class _Histogram(Protocol):
+    def observe(self, amount: float) -> None: ...
+
+
+class GuardMetrics(Protocol):
+    """What the guard records (the consumer's ServiceMetrics and the API's ApiMetrics both have it)."""
+
+    @property
+    def model_unavailable(self) -> _Counter: ...
+    @property
+    def single_post_retries(self) -> _Counter: ...
+    @property
+    def inference_seconds(self) -> _Histogram: ...
 
 
 @dataclass(frozen=True)
@@ -53,7 +72,7 @@ class ModelGuard:
         self,
         scorer: Scorer,
         inference: InferenceThread,
-        metrics: ServiceMetrics,
+        metrics: GuardMetrics,
         single_post_retry_s: Sequence[float] = SINGLE_POST_RETRY_S,
     ) -> None:
         self.scorer = scorer

@@ -167,6 +167,19 @@ class Policy:
         return max(0, min(100, round(100 * worst)))
 
 
+def policy_for(path: Path | None, labels: Iterable[str]) -> Policy:
+    """The policy a deployment decides with: the file at ``path``, or the packaged one restricted
+    to the categories the model scores (the packaged policy covers the bundled categories too;
+    with those off, or a checkpoint they do not fit, it moderates what the model scores). A
+    platform's own policy file stays strict: a category it names must be scored (ConfigError)."""
+    labels = tuple(labels)
+    policy = load_policy(path)
+    if path is None:
+        policy = policy.restricted_to(labels)
+    policy.check_labels(labels)
+    return policy
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """Load and validate a policy file; ``None`` loads the packaged default. Raises :class:`ConfigError`."""
     if path is None:

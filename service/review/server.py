@@ -21,14 +21,14 @@ from service.settings import Settings
 from service.storage import migrate
 from service.storage.database import create_engine_from_url, describe_url, session_factory, wait_for_database
 
-__all__ = ["serve"]
+__all__ = ["serve", "serve_until_signal"]
 
 logger = logging.getLogger(__name__)
 
 DATABASE_WAIT_S = 60.0
 
 
-async def _serve_until_signal(server: Any) -> None:
+async def serve_until_signal(server: Any, name: str = "review page") -> None:
     """Run uvicorn until SIGTERM/SIGINT, then return normally (exit code 0, like ``postguard serve``).
 
     uvicorn shuts down gracefully on those signals and then re-raises the signal to the handler
@@ -43,7 +43,7 @@ async def _serve_until_signal(server: Any) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    logger.info("review page stopped")
+    logger.info("%s stopped", name)
 
 
 async def serve(settings: Settings, *, host: str, port: int) -> None:
@@ -83,7 +83,7 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
         logger.info(
             "review page on http://%s:%d/ (verdict events to %s)", host, port, settings.verdicts_topic
         )
-        await _serve_until_signal(uvicorn.Server(config))
+        await serve_until_signal(uvicorn.Server(config))
     finally:
         await publisher.close()
         await engine.dispose()

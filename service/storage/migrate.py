@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 import migrations
+from service.errors import InfrastructureError
 from service.settings import with_driver
 
 __all__ = [
@@ -169,3 +170,17 @@ def grant_runtime_role(database_url: str, role: str) -> None:
             await engine.dispose()
 
     _in_thread(lambda: asyncio.run(grant()))
+
+
+async def require_head(url: str) -> None:
+    """Refuse to start on a database that is not migrated to the newest revision."""
+    expected = head()
+    try:
+        found = await asyncio.to_thread(current, url)
+    except Exception as exc:
+        raise InfrastructureError(f"cannot read the schema revision of the database: {exc}") from exc
+    if found != expected:
+        state = "not migrated" if found is None else f"at revision {found}"
+        raise InfrastructureError(
+            f"the database schema is {state}, this version needs {expected}: run `postguard migrate` first"
+        )

@@ -19,7 +19,7 @@ from sqlalchemy import Table, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.records import SourceRef
+from service.records import ApiRequestRef, SourceRef
 from service.storage.tables import (
     ACTIONS,
     POST_ID_MAX_CHARS,
@@ -36,6 +36,7 @@ __all__ = [
     "decisions_by_action",
     "decisions_for_post",
     "record_decisions",
+    "stored_decision",
     "review_queue_depth",
 ]
 
@@ -63,7 +64,8 @@ class DecisionRecord:
     created_at: datetime
     lang: str | None
     metadata: dict[str, Any]
-    source: SourceRef
+    #: A Kafka position (``postguard serve``) or an API request (``postguard api``).
+    source: SourceRef | ApiRequestRef
     model_version: str
     policy_version: str
     action: str  # allow | review | block
@@ -115,8 +117,29 @@ def _validate(record: DecisionRecord) -> None:
         raise ValueError(f"decision record for post {record.post_id!r}: " + "; ".join(problems))
 
 
+def _source_columns(source: SourceRef | ApiRequestRef) -> dict[str, Any]:
+    if isinstance(source, ApiRequestRef):
+        return {
+            "source": "api",
+            "request_id": source.request_id,
+            "source_topic": None,
+            "source_partition": None,
+            "source_offset": None,
+            "source_timestamp": None,
+        }
+    return {
+        "source": "kafka",
+        "request_id": None,
+        "source_topic": source.topic,
+        "source_partition": source.partition,
+        "source_offset": source.offset,
+        "source_timestamp": (
+            None if source.timestamp_ms is None else datetime.fromtimestamp(source.timestamp_ms / 1000, UTC)
+        ),
+    }
+
+
 def _post_row(record: DecisionRecord) -> dict[str, Any]:
-    source = record.source
     return {
         "post_id": record.post_id,
         "author_id": record.author_id,
@@ -128,12 +151,7 @@ def _post_row(record: DecisionRecord) -> dict[str, Any]:
         "lang": record.lang,
         "metadata": record.metadata,
         "created_at": record.created_at,
-        "source_topic": source.topic,
-        "source_partition": source.partition,
-        "source_offset": source.offset,
-        "source_timestamp": (
-            None if source.timestamp_ms is None else datetime.fromtimestamp(source.timestamp_ms / 1000, UTC)
-        ),
+        **_source_columns(record.source),
     }
 
 
@@ -150,7 +168,8 @@ def _decision_row(record: DecisionRecord) -> dict[str, Any]:
     }
 
 
-def _stored(row: DecisionRow, *, created: bool) -> StoredDecision:
+def stored_decision(row: DecisionRow, *, created: bool) -> StoredDecision:
+    """A decision row as :class:`StoredDecision`."""
     return StoredDecision(
         post_id=row.post_id,
         decision_id=row.id,
@@ -229,7 +248,7 @@ async def record_decisions(
     for record in records:
         key = (record.post_id, record.model_version)
         row = stored[key]
-        result.append(_stored(row, created=row.id in new_ids and key not in seen))
+        result.append(stored_decision(row, created=row.id in new_ids and key not in seen))
         seen.add(key)
     return result
 
@@ -242,7 +261,7 @@ async def decisions_for_post(
         rows = await session.scalars(
             select(DecisionRow).where(DecisionRow.post_id == post_id).order_by(DecisionRow.id)
         )
-        return [_stored(row, created=False) for row in rows]
+        return [stored_decision(row, created=False) for row in rows]
 
 
 async def count_decisions(*, sessions: async_sessionmaker[AsyncSession]) -> int:

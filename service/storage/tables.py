@@ -48,6 +48,8 @@ REVIEW_STATUSES = ("open", "claimed", "resolved", "appealed")
 #: What a moderator's verdict may decide (``review`` is the model's "not sure", not a verdict).
 VERDICT_ACTIONS = ("allow", "block")
 MODERATOR_ROLES = ("moderator", "admin")
+#: Where a post came from: a Kafka topic (``postguard serve``) or the HTTP API (``postguard api``).
+POST_SOURCES = ("kafka", "api")
 POST_ID_MAX_CHARS = 128
 
 
@@ -74,6 +76,13 @@ class PostRow(Base):
     __tablename__ = "posts"
     __table_args__ = (
         CheckConstraint(f"char_length(post_id) BETWEEN 1 AND {POST_ID_MAX_CHARS}", name="post_id_length"),
+        CheckConstraint(_in_list("source", POST_SOURCES), name="source"),
+        # A Kafka post has its position, an API post its request id (migration 0005).
+        CheckConstraint(
+            "(source = 'kafka' AND source_topic IS NOT NULL AND source_partition IS NOT NULL "
+            "AND source_offset IS NOT NULL) OR (source = 'api' AND request_id IS NOT NULL)",
+            name="source_shape",
+        ),
     )
 
     post_id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -92,11 +101,13 @@ class PostRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    # Where the post was read from: enough to find the original message again.
-    source_topic: Mapped[str] = mapped_column(Text)
-    source_partition: Mapped[int] = mapped_column(Integer)
-    source_offset: Mapped[int] = mapped_column(BigInteger)
+    # Where the post came from: enough to find the original message or request again.
+    source: Mapped[str] = mapped_column(Text, server_default=sql_text("'kafka'"))
+    source_topic: Mapped[str | None] = mapped_column(Text)
+    source_partition: Mapped[int | None] = mapped_column(Integer)
+    source_offset: Mapped[int | None] = mapped_column(BigInteger)
     source_timestamp: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    request_id: Mapped[str | None] = mapped_column(Text)
 
 
 class DecisionRow(Base):
@@ -269,3 +280,26 @@ Index(
     OutboxRow.id,
     postgresql_where=and_(OutboxRow.published_at.is_(None), OutboxRow.parked_at.is_(None)),
 )
+
+
+class ApiKeyRow(Base):
+    """A bearer key of the HTTP API (``postguard api-keys``); only its SHA-256 is kept."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("char_length(name) BETWEEN 1 AND 64", name="name_length"),
+        CheckConstraint(
+            "rate_limit_per_minute IS NULL OR rate_limit_per_minute > 0", name="rate_limit_positive"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    # The key's first characters, shown by ``api-keys list`` so a leaked key can be told apart.
+    key_prefix: Mapped[str] = mapped_column(Text)
+    # Keys are 256 random bits: a plain SHA-256 cannot be brute-forced, and a lookup is one index probe.
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # None: the API's default (POSTGUARD_API_RATE_LIMIT_PER_MINUTE).
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -17,9 +17,11 @@ WIRING = {
     "service.categories_cli",
     "service.review.cli",
     "service.review.server",
+    "service.api.cli",
+    "service.api.server",
 }
 #: What each stage may import (besides itself). Kafka carries posts into moderation, moderation
-#: stores through storage; review reads and writes storage. Records, settings and errors sit
+#: stores through storage; review reads and writes storage; the API judges with moderation. Records, settings and errors sit
 #: below everything.
 ALLOWED = {
     "base": {"base"},
@@ -28,6 +30,7 @@ ALLOWED = {
     "moderation": {"base", "observability", "storage"},
     "kafka": {"base", "observability", "storage", "moderation"},
     "review": {"base", "observability", "storage"},
+    "api": {"base", "observability", "storage", "moderation"},
 }
 BASE = {"service.errors", "service.settings", "service.records", "service.background"}
 #: Longest module in service/ (lines); beyond it a module does more than one job.

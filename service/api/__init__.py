@@ -1,0 +1,1 @@
+"""``postguard api``: synchronous moderation over HTTP, OpenAI- and Perspective-compatible."""
