@@ -20,7 +20,7 @@ import pytest
 
 from devtools.embedded import PostgresServer, free_port
 from service.moderation.policy import Policy, Thresholds
-from service.settings import DatabaseSettings
+from service.settings import DatabaseSettings, load_settings
 from service.storage.migrate import upgrade
 
 POLICY = Policy(
@@ -72,7 +72,7 @@ def _serve(settings: DatabaseSettings, port: int, ready: threading.Event, holder
         )
         holder["server"] = server
         task = asyncio.create_task(server.serve())
-        while not server.started and not task.done():
+        while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn offers no started event
             await asyncio.sleep(0.02)
         ready.set()
         await task
@@ -86,8 +86,9 @@ def _serve(settings: DatabaseSettings, port: int, ready: threading.Event, holder
 
 @pytest.fixture(scope="module")
 def running_api(tiny_checkpoint: Path, api_database: str) -> Iterator[RunningApi]:
-    settings = DatabaseSettings(
-        database_url=api_database,  # type: ignore[arg-type]
+    settings = load_settings(
+        DatabaseSettings,
+        database_url=api_database,
         model_path=tiny_checkpoint,
         categories_enabled=False,
         nsfw_enabled=False,

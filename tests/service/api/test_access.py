@@ -11,7 +11,7 @@ from service.api.keys import KeyRing, hash_key, new_key, shown_prefix
 from service.api.rate_limit import RateLimiter, retry_after_header
 from service.api.server import check_anonymous_host
 from service.errors import ConfigError
-from service.settings import DatabaseSettings
+from service.settings import DatabaseSettings, load_settings
 from service.storage.api_records import ApiKeyRecord
 
 
@@ -90,7 +90,7 @@ async def test_anonymous_callers_share_the_default_limit() -> None:
 
 
 def test_anonymous_access_is_refused_off_loopback() -> None:
-    settings = DatabaseSettings(database_url="postgresql://u@h/d", api_allow_anonymous=True)  # type: ignore[arg-type]
+    settings = load_settings(DatabaseSettings, database_url="postgresql://u@h/d", api_allow_anonymous=True)
     check_anonymous_host(settings, "127.0.0.1")
     check_anonymous_host(settings, "::1")
     check_anonymous_host(settings, "localhost")

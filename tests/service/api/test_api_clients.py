@@ -14,10 +14,11 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
-from openai.types import ModerationCreateResponse
+from openai.types import ModerationCreateResponse, ModerationMultiModalInputParam
 from openai.types.moderation import Categories, CategoryAppliedInputTypes, CategoryScores
-from PIL import Image, ImageDraw
 from perspective import PerspectiveAPI
+from PIL import Image, ImageDraw
+from pydantic import BaseModel
 
 from tests.service.api.conftest import RunningApi, make_key, query
 
@@ -41,7 +42,7 @@ def _client(api: RunningApi, key: str) -> OpenAI:
     return client
 
 
-def _aliases(model: type) -> set[str]:
+def _aliases(model: type[BaseModel]) -> set[str]:
     return {field.alias or name for name, field in model.model_fields.items()}
 
 
@@ -114,12 +115,11 @@ def test_a_list_input_gets_one_result_per_string(running_api: RunningApi, key: s
 
 
 def test_an_inline_image_and_caption_get_one_combined_result(running_api: RunningApi, key: str) -> None:
-    response = _client(running_api, key).moderations.create(
-        input=[
-            {"type": "text", "text": "look at this"},
-            {"type": "image_url", "image_url": {"url": _png_data_url()}},
-        ]
-    )
+    parts: list[ModerationMultiModalInputParam] = [
+        {"type": "text", "text": "look at this"},
+        {"type": "image_url", "image_url": {"url": _png_data_url()}},
+    ]
+    response = _client(running_api, key).moderations.create(input=parts)
     (result,) = response.results
     extra = result.model_extra["postguard"]  # type: ignore[index]
     rows = query(
@@ -132,12 +132,11 @@ def test_an_inline_image_and_caption_get_one_combined_result(running_api: Runnin
 
 
 def test_an_internal_image_url_is_refused_by_the_ssrf_policy(running_api: RunningApi, key: str) -> None:
+    parts: list[ModerationMultiModalInputParam] = [
+        {"type": "image_url", "image_url": {"url": "http://169.254.169.254/latest/meta-data/x.png"}}
+    ]
     with pytest.raises(openai.BadRequestError) as caught:
-        _client(running_api, key).moderations.create(
-            input=[
-                {"type": "image_url", "image_url": {"url": "http://169.254.169.254/latest/meta-data/x.png"}}
-            ]
-        )
+        _client(running_api, key).moderations.create(input=parts)
     error = caught.value.body
     assert isinstance(error, dict)
     assert error["param"] == "input[0].image_url.url" and error["type"] == "invalid_request_error"

@@ -39,7 +39,8 @@ async def test_concurrent_requests_share_model_calls() -> None:
         )
     finally:
         await batcher.stop()
-    assert [r[0].scores["toxic"] for r in results] == [n / 100 for n in range(20)]  # each gets its own
+    scores = [r[0].scores["toxic"] for r in results if isinstance(r[0], ModerationResult)]
+    assert scores == [n / 100 for n in range(20)]  # each gets its own
     assert sum(guard.calls) == 20 and max(guard.calls) == 8 and len(guard.calls) < 20
     assert batches == guard.calls
 
