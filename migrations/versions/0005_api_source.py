@@ -59,8 +59,8 @@ def downgrade() -> None:
     op.drop_table("api_keys")
     # Posts decided through the API have no Kafka position: they cannot stay in the old schema.
     op.execute("DELETE FROM posts WHERE source = 'api'")
-    op.drop_constraint("ck_posts_source_shape", "posts", type_="check")
-    op.drop_constraint("ck_posts_source", "posts", type_="check")
+    op.drop_constraint(op.f("ck_posts_source_shape"), "posts", type_="check")
+    op.drop_constraint(op.f("ck_posts_source"), "posts", type_="check")
     for column in ("source_topic", "source_partition", "source_offset"):
         op.alter_column("posts", column, nullable=False)
     op.drop_column("posts", "request_id")

@@ -69,9 +69,10 @@ class KeyRing:
         self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
 
     async def caller(self, presented: str | None) -> Caller:
+        if self._allow_anonymous and (presented is None or not presented.startswith(KEY_PREFIX)):
+            # Trials: clients that insist on sending some key (the openai package does) get in too.
+            return Caller(ANONYMOUS, self._default_rate)
         if presented is None:
-            if self._allow_anonymous:
-                return Caller(ANONYMOUS, self._default_rate)
             raise _unauthorized(
                 "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' "
                 "(create one with `postguard api-keys create NAME`).",

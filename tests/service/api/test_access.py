@@ -85,8 +85,12 @@ async def test_anonymous_callers_share_the_default_limit() -> None:
     async def find(digest: str) -> ApiKeyRecord | None:
         return None
 
-    caller = await KeyRing(find=find, default_rate_per_minute=9, allow_anonymous=True).caller(None)
+    ring = KeyRing(find=find, default_rate_per_minute=9, allow_anonymous=True)
+    caller = await ring.caller(None)
     assert (caller.name, caller.rate_limit_per_minute) == ("anonymous", 9)
+    assert (await ring.caller("sk-whatever-the-client-sends")).name == "anonymous"
+    with pytest.raises(ApiError):  # a postguard key must still be a valid one
+        await ring.caller("pgk_unknown")
 
 
 def test_anonymous_access_is_refused_off_loopback() -> None:

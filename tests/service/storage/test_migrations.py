@@ -20,6 +20,8 @@ pytestmark = pytest.mark.integration
 TABLES = {"posts", "decisions", "review_items"}
 #: Added by 0002 (the review workflow).
 REVIEW_TABLES = {"moderators", "verdicts", "appeals", "audit_log", "outbox"}
+#: Added by 0005 (the HTTP API).
+API_TABLES = {"api_keys"}
 
 
 def _schema(connection: Connection) -> dict[str, Any]:
@@ -54,14 +56,19 @@ async def test_upgrade_downgrade_upgrade(empty_db: str) -> None:
 
     # Called from inside this test's running event loop on purpose: migrate must cope.
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == migrate.head() == "0004"
+    assert migrate.current(empty_db) == migrate.head() == "0005"
     schema = await run_sync_on(empty_db, _schema)
-    assert schema["tables"] == TABLES | REVIEW_TABLES
+    assert schema["tables"] == TABLES | REVIEW_TABLES | API_TABLES
     assert schema["unique"]["decisions"] == {"uq_decisions_post_id_model_version"}
     assert schema["unique"]["review_items"] == {"uq_review_items_post_id"}
     assert schema["checks"]["decisions"] == {"ck_decisions_action"}
     assert schema["checks"]["review_items"] == {"ck_review_items_status", "ck_review_items_priority_range"}
-    assert schema["checks"]["posts"] == {"ck_posts_post_id_length"}
+    assert schema["checks"]["posts"] == {
+        "ck_posts_post_id_length",
+        "ck_posts_source",
+        "ck_posts_source_shape",
+    }
+    assert schema["unique"]["api_keys"] == {"uq_api_keys_name", "uq_api_keys_key_sha256"}
     assert schema["indexes"]["decisions"] >= {"ix_decisions_action_decided_at", "ix_decisions_decided_at"}
     assert "ix_review_items_queue" in schema["indexes"]["review_items"]
     assert schema["foreign_keys"]["review_items"] == {
@@ -74,7 +81,7 @@ async def test_upgrade_downgrade_upgrade(empty_db: str) -> None:
     assert (await run_sync_on(empty_db, _schema))["tables"] == set()
 
     migrate.upgrade(empty_db)
-    assert (await run_sync_on(empty_db, _schema))["tables"] == TABLES | REVIEW_TABLES
+    assert (await run_sync_on(empty_db, _schema))["tables"] == TABLES | REVIEW_TABLES | API_TABLES
 
 
 async def test_review_migration_downgrades_to_the_initial_schema(empty_db: str) -> None:
@@ -89,7 +96,7 @@ async def test_review_migration_downgrades_to_the_initial_schema(empty_db: str) 
     assert await run_sync_on(empty_db, _catalog) == initial
 
     migrate.upgrade(empty_db)
-    assert migrate.current(empty_db) == "0004"
+    assert migrate.current(empty_db) == "0005"
 
 
 async def test_session_version_migration_downgrades_to_the_review_schema(empty_db: str) -> None:
@@ -114,6 +121,44 @@ async def test_outbox_parking_migration_downgrades_to_the_session_schema(empty_d
     assert any(kind == "index" and "parked_at IS NULL" in definition for kind, _, _, definition in added)
     migrate.downgrade(empty_db, "0003")
     assert await run_sync_on(empty_db, _catalog) == before
+
+
+async def test_api_migration_keeps_kafka_posts_and_downgrades(empty_db: str) -> None:
+    """0005: existing posts become Kafka posts; an API post needs a request id, a Kafka post its
+    position; down removes API posts (they have no position) and restores the 0004 schema."""
+    migrate.upgrade(empty_db, "0004")
+    before = await run_sync_on(empty_db, _catalog)
+    kafka_post = (
+        "INSERT INTO posts (post_id, author_id, created_at, source_topic, source_partition, source_offset) "
+        "VALUES ('{id}', 'a', now(), 'posts', 0, 1)"
+    )
+    await run_sync_on(empty_db, lambda c: c.execute(text(kafka_post.format(id="old"))) and c.commit())
+    migrate.upgrade(empty_db, "0005")
+    assert await run_sync_on(empty_db, lambda c: c.execute(text("SELECT source FROM posts")).all()) == [
+        ("kafka",)
+    ]
+
+    def insert(sql: str) -> Any:
+        def run(connection: Connection) -> None:
+            connection.execute(text(sql))
+            connection.commit()
+
+        return run_sync_on(empty_db, run)
+
+    await insert(
+        "INSERT INTO posts (post_id, author_id, created_at, source, request_id) VALUES ('api-1', 'k', now(), 'api', 'r1')"
+    )
+    with pytest.raises(Exception, match="ck_posts_source_shape"):
+        await insert(
+            "INSERT INTO posts (post_id, author_id, created_at, source) VALUES ('api-2', 'k', now(), 'api')"
+        )
+    with pytest.raises(Exception, match="ck_posts_source_shape"):
+        await insert("INSERT INTO posts (post_id, author_id, created_at) VALUES ('k-2', 'k', now())")
+    migrate.downgrade(empty_db, "0004")
+    assert await run_sync_on(empty_db, _catalog) == before
+    assert await run_sync_on(empty_db, lambda c: c.execute(text("SELECT post_id FROM posts")).all()) == [
+        ("old",)
+    ]
 
 
 async def test_migrations_match_tables(migrated_db: str) -> None:
