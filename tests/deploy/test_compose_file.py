@@ -16,7 +16,7 @@ DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 ENV_EXAMPLE = DEPLOY / ".env.example"
 
-LONG_RUNNING = ("kafka", "postgres", "postguard", "prometheus", "grafana")
+LONG_RUNNING = ("kafka", "postgres", "postguard", "api", "prometheus", "grafana")
 # ${VAR}, ${VAR:-default}, ${VAR:?message}; $$ is an escaped dollar.
 _INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 
@@ -41,7 +41,7 @@ def _env_example() -> dict[str, str]:
 
 def test_services() -> None:
     services = _services()
-    assert set(services) == {"kafka", "postgres", "migrate", "postguard", "prometheus", "grafana"}
+    assert set(services) == {"kafka", "postgres", "migrate", "postguard", "api", "prometheus", "grafana"}
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["prometheus"]["image"].startswith("prom/prometheus:")
@@ -162,3 +162,19 @@ def test_published_ports_are_loopback_only() -> None:
     for name, service in _services().items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+
+
+def test_the_api_service_needs_only_the_database_and_is_scraped() -> None:
+    api = _services()["api"]
+    assert api["command"] == ["api"] and api["image"] == _services()["postguard"]["image"]
+    assert "kafka" not in api["depends_on"], "a request never waits on Kafka"
+    assert api["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    environment = api["environment"]
+    assert (
+        environment["POSTGUARD_DATABASE_URL"]
+        == _services()["postguard"]["environment"]["POSTGUARD_DATABASE_URL"]
+    )
+    assert set(environment) <= {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
+    targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in scrape}
+    assert targets["postguard-api"] == [f"api:{environment['POSTGUARD_API_PORT']}"]

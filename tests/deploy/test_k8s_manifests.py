@@ -27,13 +27,17 @@ API_VERSIONS = {
     "Job": "batch/v1",
     "PodDisruptionBudget": "policy/v1",
     "ScaledObject": "keda.sh/v1alpha1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
 }
+#: The API's manifests (api.yaml) are keyed "<kind>/api" beside the consumer's.
+API_KINDS = {"Deployment/api": "apps/v1", "Service/api": "v1"}
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G)?$")
 
 
 def _documents() -> dict[str, dict[str, Any]]:
-    """Every manifest of deploy/k8s (but the kustomization), by kind."""
+    """Every manifest of deploy/k8s (but the kustomization), by kind ("<kind>/api" for the API's
+    Deployment and Service)."""
     found: dict[str, dict[str, Any]] = {}
     for path in sorted(K8S.glob("*.yaml")):
         if path.name == "kustomization.yaml":
@@ -42,6 +46,10 @@ def _documents() -> dict[str, dict[str, Any]]:
             if document is None:
                 continue
             kind = document["kind"]
+            if document["metadata"]["labels"].get("app.kubernetes.io/component") == "api" and kind != (
+                "HorizontalPodAutoscaler"
+            ):
+                kind = f"{kind}/api"
             assert kind not in found, f"two {kind}s"
             found[kind] = document
     return found
@@ -62,9 +70,10 @@ def _container(manifests: dict[str, dict[str, Any]], kind: str) -> dict[str, Any
 
 
 def test_kinds_api_versions_and_names(manifests: dict[str, dict[str, Any]]) -> None:
-    assert set(manifests) == set(API_VERSIONS)
+    versions = API_VERSIONS | API_KINDS
+    assert set(manifests) == set(versions)
     for kind, document in manifests.items():
-        assert document["apiVersion"] == API_VERSIONS[kind], kind
+        assert document["apiVersion"] == versions[kind], kind
         name = document["metadata"]["name"]
         assert _NAME.match(name) and len(name) <= 63, name
         assert document["metadata"]["labels"]["app.kubernetes.io/name"] == "postguard", kind
@@ -84,7 +93,7 @@ def test_no_secret_values_are_committed(manifests: dict[str, dict[str, Any]]) ->
     for path in K8S.glob("*.yaml"):
         for document in yaml.safe_load_all(path.read_text()):
             assert not document or document.get("kind") != "Secret", path.name
-    for kind in ("Deployment", "Job"):
+    for kind in ("Deployment", "Job", "Deployment/api"):
         for variable in _container(manifests, kind).get("env", []):
             assert "value" not in variable or "PASSWORD" not in variable["name"], variable
             reference = variable.get("valueFrom", {}).get("secretKeyRef")
@@ -224,3 +233,39 @@ def test_all_manifests_pin_the_same_image(manifests: dict[str, dict[str, Any]]) 
     (image,) = kustomization["images"]
     for kind in ("Deployment", "Job"):
         assert _container(manifests, kind)["image"].split(":")[0] == image["name"]
+
+
+def test_the_api_deployment_service_and_autoscaler(manifests: dict[str, dict[str, Any]]) -> None:
+    """``postguard api``: its own port for requests and /metrics, probes on it, the same image and
+    Secret as the consumer, scaled on CPU by the HPA, and never selected as a consumer."""
+    deployment = manifests["Deployment/api"]
+    container = _container(manifests, "Deployment/api")
+    assert container["args"] == ["api"]
+    assert container["image"] == _container(manifests, "Deployment")["image"]
+    env = {v["name"]: v for v in container["env"]}
+    assert set(env) <= {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    assert env["POSTGUARD_API_HOST"]["value"] == "0.0.0.0"
+    (port,) = container["ports"]
+    assert port["name"] == "http" and str(port["containerPort"]) == env["POSTGUARD_API_PORT"]["value"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert env["POSTGUARD_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
+    assert container["resources"]["requests"]["cpu"], "the HPA computes utilisation from the request"
+    assert _pod(manifests, "Deployment/api")["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    consumer = manifests["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert not consumer.items() <= labels.items(), "API pods must not count as consumers"
+    service = manifests["Service/api"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    (service_port,) = service["spec"]["ports"]
+    assert (
+        service_port["targetPort"] == "http"
+        and service["metadata"]["annotations"]["prometheus.io/port"] == "8000"
+    )
+
+    hpa = manifests["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "postguard-api"}
+    (metric,) = hpa["metrics"]
+    assert metric["resource"]["name"] == "cpu" and 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]

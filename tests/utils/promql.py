@@ -6,6 +6,7 @@ import re
 
 from prometheus_client import CollectorRegistry
 
+from service.api.metrics import build_api_metrics
 from service.observability.metrics import build_metrics
 
 _KEYWORDS = {
@@ -52,11 +53,12 @@ _SUFFIXES = {
 
 
 def exported_series_names() -> set[str]:
-    """Every series name the service's registry can export (families with no series yet included)."""
-    registry = CollectorRegistry()
+    """Every series name the service's and the API's registries can export (families with no series yet included)."""
+    registry, api_registry = CollectorRegistry(), CollectorRegistry()
     build_metrics(registry)
+    build_api_metrics(api_registry)  # postguard api exports its own on its port
     names: set[str] = set()
-    for family in registry.collect():
+    for family in [*registry.collect(), *api_registry.collect()]:
         names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
         names.update(sample.name for sample in family.samples)
     return names

@@ -240,3 +240,30 @@ def test_an_attribute_the_model_cannot_serve_is_refused() -> None:
             labels=("hate", "offensive", "toxic"),
             max_text_chars=100,
         )
+
+
+def _rule_cell(rule: Mapped | None) -> str:
+    if rule is None:
+        return "— (always `false` / 0.0)"
+    names = ", ".join(f"`{c}`" for c in rule.categories)
+    return f"{'any of' if rule.combine == 'any_of' else 'all of'} {names}"
+
+
+def _doc_rows(marker: str) -> list[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text(encoding="utf-8")
+    block = text.split(f"<!-- {marker} -->")[1].split(f"<!-- /{marker} -->")[0]
+    return [line for line in block.strip().splitlines() if line.startswith("| `")]
+
+
+def test_the_docs_tables_are_the_code_tables() -> None:
+    openai_rows = [
+        f"| `{key}` | {_rule_cell(rule)} | {rule.note if rule else 'no model'} |"
+        for key, rule in OPENAI_KEYS.items()
+    ]
+    assert _doc_rows("openai-table") == openai_rows
+    perspective_rows = [
+        f"| `{name}` | {_rule_cell(rule)} | {rule.note} |" for name, rule in PERSPECTIVE_ATTRIBUTES.items()
+    ]
+    assert _doc_rows("perspective-table") == perspective_rows

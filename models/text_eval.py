@@ -1,0 +1,134 @@
+"""``python -m models.text_eval --checkpoint A [--checkpoint B ...]``: the text rows of
+``models.evaluate`` in minutes, to compare checkpoints while iterating on the text tower.
+
+Same test sets, seed and metrics as the full report (HateXplain test with the 3-class macro-F1,
+the functional suite as texts and with a stray word beside each text, ToxiGen's held-out group,
+ConvAbuse test), none of the image sets (they need OCR: an hour cold). A recipe is adopted on
+the full ``python -m models.evaluate`` only; this prints one table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from .checkpoint import load_checkpoint
+from .data.sources import TextExample, default_data_dir, load_text_corpus
+from .evaluate import _case_targets, _category_metrics, functional_report
+from .features import encode_texts, predict, text_only_features
+from .metrics import three_class
+from .suite import build_suite
+from .suite.strays import with_stray
+
+#: The full report's seed (models/evaluate.py), so the stray words are the same ones.
+SEED = 2026
+
+
+def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
+    model, processor, _ = load_checkpoint(checkpoint)
+    labels = model.config.labels
+    thresholds = model.config.review_thresholds or {label: 0.5 for label in labels}
+    test = [e for e in load_text_corpus(data_dir) if e.split == "test"]
+    suite = build_suite()
+    stray_rng = np.random.default_rng(SEED + 4)
+    suite_texts = [
+        TextExample(c.text, _case_targets(c), (1.0, 1.0, 1.0), "functional", "test", c.functionality)
+        for c in suite
+    ]
+    sets = {
+        "hatexplain": [e for e in test if e.source == "hatexplain"],
+        "toxigen_held_out_group": [e for e in test if e.source == "toxigen"],
+        "convabuse": [e for e in test if e.source == "convabuse"],
+        "functional_text": suite_texts,
+        "functional_text_with_stray": [
+            replace(e, text=with_stray(c.text, stray_rng)) for e, c in zip(suite_texts, suite, strict=True)
+        ],
+    }
+    row: dict[str, Any] = {"version": model.config.version}
+    for name, examples in sets.items():
+        embeddings = encode_texts(model, processor, [" ".join(e.text.split()) for e in examples], desc=name)
+        features = text_only_features(embeddings, examples, model.image_dim)
+        scores = predict(model, features)
+        if name.startswith("functional_"):
+            row[name] = functional_report(suite, scores, labels, thresholds)
+            continue
+        row[name] = _category_metrics(scores, features, labels, thresholds)
+        if name == "hatexplain":
+            truth = np.array(
+                [{"normal": 0, "hatespeech": 1, "offensive": 2}[e.source_label] for e in examples]
+            )
+            toxic_threshold = float(
+                model.config.training.get("three_class_toxic_threshold") or thresholds.get("toxic", 0.5)
+            )
+            pred = three_class(
+                scores[:, labels.index("hate")],
+                scores[:, labels.index("offensive")],
+                scores[:, labels.index("toxic")],
+                toxic_threshold,
+            )
+            row[name]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
+    return row
+
+
+def _line(row: dict[str, Any]) -> list[str]:
+    hx, ft, fs = row["hatexplain"], row["functional_text"], row["functional_text_with_stray"]
+    return [
+        row["version"],
+        f"{hx['toxic']['auroc']:.3f}",
+        f"{hx['three_class_macro_f1']:.3f}",
+        f"{ft['accuracy']:.3f}",
+        f"{ft['hateful_caught']:.3f}",
+        f"{fs['accuracy']:.3f}",
+        f"{fs['hateful_caught']:.3f}",
+        f"{row['toxigen_held_out_group']['hate']['auroc']:.3f}",
+        f"{row['convabuse']['offensive']['auroc']:.3f}",
+    ]
+
+
+HEADER = [
+    "checkpoint",
+    "HX toxic AUROC",
+    "HX 3-class F1",
+    "suite acc",
+    "suite hate caught",
+    "stray acc",
+    "stray hate caught",
+    "ToxiGen hate AUROC",
+    "ConvAbuse off. AUROC",
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m models.text_eval",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--checkpoint", type=Path, action="append", required=True, help="repeat to compare")
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--output", type=Path, default=Path("artifacts/eval/text_eval.json"))
+    args = parser.parse_args(argv)
+    missing = [str(c) for c in args.checkpoint if not (c / "config.json").is_file()]
+    if missing:
+        parser.error(f"not a checkpoint directory: {', '.join(missing)}")
+    rows = [evaluate_text_paths(c, args.data_dir) for c in args.checkpoint]
+    table = [HEADER] + [_line(r) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
+    for line in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
