@@ -37,6 +37,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from bench.api_load import measure_api
 from bench.posts import BenchPost, MixSpec, build_mix, load_photos, load_texts, summary
 from devtools.embedded import free_port, start_postgres, start_tansu
 from service.settings import Settings, load_settings
@@ -535,6 +536,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             rate = result["service"]["posts_per_s"]
             log(f"service: {rate} posts/s, latency {result['service']['latency_s']}")
+            # Text posts only: what the API's text throughput is compared with.
+            text_only = text_posts(texts, api_text_count(args), "textonly")
+            result["service_text_only"] = await measure_burst(
+                tansu.bootstrap, svc_url, "bench.service", text_only, "textonly", 300 + 1.0 * len(text_only)
+            )
+            log(f"service, text posts only: {result['service_text_only']['posts_per_s']} posts/s")
 
             log("phase 4: latency under load")
             result["load"] = {}
@@ -551,6 +558,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             result["service"]["peak_rss_mb"] = peak_rss_mb(service.pid)
         finally:
             stop_process(service)
+
+        log("phase 5: the synchronous API (postguard api)")
+        result["api"] = await run_api_phase(base, postgres, tansu.bootstrap, texts, photos, args)
 
         log(f"phase 3: naive consumer on the first {naive_count} posts of the mix")
         naive_url = postgres.create_database("bench_naive")
@@ -579,6 +589,58 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def api_text_count(args: argparse.Namespace) -> int:
+    return 300 if args.quick else 1500
+
+
+def text_posts(texts: Sequence[str], count: int, prefix: str) -> list[BenchPost]:
+    """``count`` text-only posts (the mix's texts, in order)."""
+    return [BenchPost(f"{prefix}-{n}", "text", texts[n % len(texts)], None, False) for n in range(count)]
+
+
+async def run_api_phase(
+    base: Settings,
+    postgres: Any,
+    bootstrap: str,
+    texts: list[str],
+    photos: list[bytes],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """``postguard api`` on its own database, loaded at 1, 8 and 32 concurrent clients."""
+    url = postgres.create_database("bench_api")
+    await asyncio.to_thread(migrate.upgrade, url)
+    port = free_port()
+    settings = base.model_copy(
+        update={
+            "database_url": url,
+            "api_port": port,
+            "api_host": "127.0.0.1",
+            "api_allow_anonymous": True,  # loopback only: no keys to manage in a benchmark
+            "api_rate_limit_per_minute": 10**9,
+        }
+    )
+    api = start_process(
+        [str(Path(sys.executable).with_name("postguard")), "api"],
+        environment(settings, POSTGUARD_LOG_LEVEL="WARNING"),
+        RESULTS / "api.log",
+    )
+    try:
+        await asyncio.to_thread(wait_ready, port, api)
+        mix = build_mix(600, seed=7, prefix="api", texts=texts, photos=photos)
+        image_posts = [p for p in mix if p.image is not None]
+        result = await measure_api(
+            f"http://127.0.0.1:{port}",
+            text_posts(texts, 2000, "api-text"),
+            image_posts,
+            seconds=5.0 if args.quick else 12.0,
+            log=log,
+        )
+        result["peak_rss_mb"] = peak_rss_mb(api.pid)
+        return result
+    finally:
+        stop_process(api)
+
+
 def headline(result: dict[str, Any]) -> dict[str, Any]:
     bare = result["bare"]["mix_posts_per_s"]
     service = result["service"]["posts_per_s"]
@@ -597,6 +659,13 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         "p95_latency_s_at_80pct": result["load"]["80pct"]["latency_s"]["p95"],
         "p99_latency_s_at_80pct": result["load"]["80pct"]["latency_s"]["p99"],
         "peak_rss_mb": result["service"]["peak_rss_mb"],
+        "service_text_posts_per_s": result["service_text_only"]["posts_per_s"],
+        "api_text_requests_per_s_at_32": result["api"]["text"]["32"]["requests_per_s"],
+        "api_text_p95_s_at_8": result["api"]["text"]["8"]["latency_s"]["p95"],
+        "api_text_over_service_text": round(
+            result["api"]["text"]["32"]["requests_per_s"] / result["service_text_only"]["posts_per_s"], 3
+        ),
+        "api_peak_rss_mb": result["api"]["peak_rss_mb"],
     }
 
 
@@ -605,6 +674,8 @@ TARGETS = {
     "service_over_naive": (">=", 5.0),
     "p95_latency_s_at_50pct": ("<=", 0.5),
     "peak_rss_mb": ("<=", 1536.0),
+    "api_text_p95_s_at_8": ("<=", 0.15),
+    "api_text_over_service_text": (">=", 0.8),
 }
 
 
@@ -627,8 +698,24 @@ def table(result: dict[str, Any]) -> str:
         ("latency p95/p99 at 50 % load", f"{h['p95_latency_s_at_50pct']}/{h['p99_latency_s_at_50pct']} s"),
         ("latency p95/p99 at 80 % load", f"{h['p95_latency_s_at_80pct']}/{h['p99_latency_s_at_80pct']} s"),
         ("peak RSS of the service", f"{h['peak_rss_mb']} MB"),
+        ("service, text posts only", f"{h['service_text_posts_per_s']:.1f} posts/s"),
     ]
     lines += [f"{name:<34}{value:>30}" for name, value in rows]
+    lines.append("-" * 64)
+    lines.append(f"{'API (postguard api) clients':<34}" + "".join(f"{c:>10}" for c in result["api"]["text"]))
+    for kind in ("text", "image"):
+        phases = result["api"][kind].values()
+        lines.append(
+            f"  {kind + ' requests/s':<32}" + "".join(f"{p['requests_per_s']:>10.1f}" for p in phases)
+        )
+        lines.append(
+            f"  {kind + ' p50/p95 ms':<32}"
+            + "".join(
+                f"{round(p['latency_s']['p50'] * 1000):>5}/{round(p['latency_s']['p95'] * 1000):<4}"
+                for p in phases
+            )
+        )
+    lines.append(f"{'API / service, text (32 clients)':<34}{h['api_text_over_service_text']:>29.2f}x")
     lines.append("-" * 64)
     for key, (op, target) in TARGETS.items():
         value = h[key]
