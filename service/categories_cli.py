@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from service.api.taxonomy import openai_keys_reading
 from service.errors import ConfigError
 from service.settings import CommonSettings, load_settings
 
@@ -224,7 +225,7 @@ def taxonomy_rows(settings: CommonSettings) -> list[dict[str, Any]]:
                 "definition": info.definition,
                 "out_of_scope": info.out_of_scope,
                 "trained_on": info.trained_on,
-                "openai": list(info.openai),
+                "openai": openai_keys_reading(name),
                 "azure": list(info.azure),
                 "policy": {"review": thresholds.review, "block": thresholds.block} if thresholds else None,
                 "cv_auroc": card.get("fit", {}).get("cv_auroc"),

@@ -1,8 +1,8 @@
-"""postguard's categories: what each means and how it maps to the hosted APIs' names.
+"""postguard's categories: what each means, and its closest Azure AI Content Safety name.
 
-``toxic`` is the umbrella (any harm the checkpoint was trained on). The mapping lets a team
-compare postguard with OpenAI's moderation API and Azure AI Content Safety; a name with no
-counterpart maps to nothing. docs/categories.md holds the same table with measured quality.
+``toxic`` is the umbrella (any harm the checkpoint was trained on). How the categories answer
+OpenAI's moderation keys is the synchronous API's mapping (service/api/taxonomy.py).
+docs/categories.md holds the same table with measured quality.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ class CategoryInfo:
     definition: str
     out_of_scope: str
     trained_on: str
-    openai: tuple[str, ...]
     azure: tuple[str, ...]
 
 
@@ -29,7 +28,6 @@ KNOWN: dict[str, CategoryInfo] = {
             "orientation, disability, ...): slurs, dehumanisation, threats, derogation.",
             "Abuse of individuals or non-protected groups (offensive), counter-speech, reclaimed slurs.",
             "HateXplain, Davidson, ToxiGen, HarMeme texts, own templates, rendered memes (checkpoint)",
-            ("hate", "hate/threatening"),
             ("Hate",),
         ),
         CategoryInfo(
@@ -37,7 +35,6 @@ KNOWN: dict[str, CategoryInfo] = {
             "Insults, profanity aimed at someone, abuse of individuals or non-protected groups.",
             "Profanity without a target, quoting abuse to condemn it.",
             "HateXplain, Davidson, ConvAbuse (checkpoint)",
-            ("harassment", "harassment/threatening"),
             ("Hate",),
         ),
         CategoryInfo(
@@ -45,7 +42,6 @@ KNOWN: dict[str, CategoryInfo] = {
             "Umbrella: any harm the checkpoint scores (hate or offensive, harmful memes).",
             "Harms of the example-defined categories (they have their own scores).",
             "All of the checkpoint's sources",
-            ("harassment", "hate"),
             ("Hate",),
         ),
         CategoryInfo(
@@ -54,7 +50,6 @@ KNOWN: dict[str, CategoryInfo] = {
             "and asking for ways to do it.",
             "Recovery stories, support and crisis resources, news, education, hyperbole ('this is killing me').",
             "Team-written examples + SimpleSafetyTests self-harm prompts (example-defined)",
-            ("self-harm", "self-harm/intent", "self-harm/instructions"),
             ("SelfHarm",),
         ),
         CategoryInfo(
@@ -63,7 +58,6 @@ KNOWN: dict[str, CategoryInfo] = {
             "someone, gratuitous gore.",
             "News, history, sport, games, fiction, cooking, self-defence, banter among friends.",
             "Team-written examples + SimpleSafetyTests violence prompts (example-defined)",
-            ("violence", "violence/graphic", "harassment/threatening"),
             ("Violence",),
         ),
         CategoryInfo(
@@ -74,7 +68,6 @@ KNOWN: dict[str, CategoryInfo] = {
             "(OpenAI's sexual/minors) is neither written into the examples nor measured: it needs "
             "a dedicated process (hash matching, legal reporting).",
             "Team-written examples (example-defined)",
-            ("sexual",),
             ("Sexual",),
         ),
         CategoryInfo(
@@ -86,7 +79,6 @@ KNOWN: dict[str, CategoryInfo] = {
             "giveaways and fundraisers, scam warnings, ordinary contact details.",
             "SMS Spam Collection + YouTube Spam Collection (training parts) + team-written examples (example-defined)",
             (),
-            (),
         ),
     )
 }
@@ -96,5 +88,5 @@ def describe(name: str, description: str = "") -> CategoryInfo:
     """What is known about ``name``; a user-defined category is described by its own card."""
     return KNOWN.get(
         name,
-        CategoryInfo(name, description or "(user-defined by examples)", "", "user examples", (), ()),
+        CategoryInfo(name, description or "(user-defined by examples)", "", "user examples", ()),
     )

@@ -18,7 +18,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["OPENAI_KEYS", "PERSPECTIVE_ATTRIBUTES", "Mapped", "openai_key_accepts_images"]
+__all__ = [
+    "OPENAI_KEYS",
+    "PERSPECTIVE_ATTRIBUTES",
+    "Mapped",
+    "openai_key_accepts_images",
+    "openai_keys_reading",
+]
 
 
 @dataclass(frozen=True)
@@ -82,3 +88,8 @@ PERSPECTIVE_ATTRIBUTES: dict[str, Mapped] = {
     "SEXUALLY_EXPLICIT": Mapped(("sexual",), note="explicit sexual content"),
     "FLIRTATION": Mapped(("sexual",), note="approximate: propositions score, mild flirting does not"),
 }
+
+
+def openai_keys_reading(category: str) -> list[str]:
+    """The OpenAI keys whose score reads ``category`` (``postguard categories`` shows them)."""
+    return [key for key, rule in OPENAI_KEYS.items() if rule is not None and category in rule.categories]
