@@ -194,7 +194,20 @@ def build_api_app(
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encoder(metrics.registry), media_type=content_type)
 
+    async def not_routed(request: Request, exc: Exception) -> Response:
+        # Unknown paths and methods answer in OpenAI's error shape too (clients parse it).
+        status = getattr(exc, "status_code", 404)
+        message = (
+            f"Invalid URL ({request.method} {request.url.path})"
+            if status == 404
+            else f"Method {request.method} is not allowed on {request.url.path}"
+        )
+        return openai_error_response(
+            ApiError(status, message, "not_found" if status == 404 else "method_not_allowed")
+        )
+
     return Starlette(
+        exception_handlers={404: not_routed, 405: not_routed},
         routes=[
             Route("/v1/moderations", moderations, methods=["POST"]),
             Route("/v1alpha1/comments:analyze", comments_analyze, methods=["POST"]),

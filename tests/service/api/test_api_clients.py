@@ -20,6 +20,7 @@ from perspective import PerspectiveAPI
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
+from devtools.embedded import free_port
 from tests.service.api.conftest import RunningApi, make_key, query
 
 pytestmark = pytest.mark.integration
@@ -259,3 +260,33 @@ def test_health_readiness_and_metrics(running_api: RunningApi, key: str) -> None
     assert 'postguard_api_requests_total{endpoint="openai",status="401"}' in metrics
     assert "postguard_api_batch_size_count" in metrics and "postguard_api_request_seconds_bucket" in metrics
     assert 'postguard_api_inputs_total{action="review",endpoint="openai"}' in metrics
+
+
+def test_unknown_paths_and_methods_answer_in_openais_shape(running_api: RunningApi) -> None:
+    missing = httpx.post(f"{running_api.url}/v1/chat/completions", json={})
+    assert missing.status_code == 404 and "Invalid URL" in missing.json()["error"]["message"]
+    wrong = httpx.get(f"{running_api.url}/v1/moderations")
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_readyz_is_503_with_the_reason_while_the_database_is_down(running_api: RunningApi) -> None:
+    from service.api.server import build_api
+    from service.moderation.scoring import load_scorer
+    from service.storage.database import create_engine_from_url, session_factory
+    from tests.service.api.conftest import POLICY
+
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    engine = create_engine_from_url(closed)
+    app = build_api(
+        running_api.settings,
+        scorer=load_scorer(running_api.settings),
+        policy=POLICY,
+        sessions=session_factory(engine),
+    )
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+            ready = await client.get("/readyz")
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await engine.dispose()
+    assert ready.status_code == 503 and "database unreachable" in ready.json()["reason"]
