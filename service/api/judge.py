@@ -27,6 +27,7 @@ from service.api.batcher import MicroBatcher
 from service.api.errors import ApiError
 from service.errors import ModelUnavailable, PostRejected
 from service.moderation.contract import ImageRef
+from service.moderation.deciding import decision_record
 from service.moderation.images import ImageLoader, LoadedImage
 from service.moderation.model_guard import Unscorable
 from service.moderation.policy import Policy
@@ -242,28 +243,19 @@ class Judge:
         decided_at: datetime,
         metadata: dict[str, Any],
     ) -> DecisionRecord:
-        texts = [t for t in (item.text, result.ocr_text) if t]
-        outcome = self._policy.decide(scores=result.scores, texts=texts)
-        return DecisionRecord(
+        return decision_record(
             post_id=post_id,
             author_id=author_id,
             text=item.text,
-            text_sha256=hashlib.sha256(item.text.encode()).hexdigest() if item.text is not None else None,
-            image_sha256=image.sha256 if image else None,
-            image_thumbnail_jpeg=image.thumbnail_jpeg if image else None,
-            ocr_text=result.ocr_text,
+            image=image,
+            result=result,
+            policy=self._policy,
+            model_version=self.model_version,
             created_at=decided_at,
             lang=None,
             metadata=metadata,
             source=ApiRequestRef(request_id),
-            model_version=self.model_version,
-            policy_version=self.policy_version,
-            action=outcome.action,
-            scores=dict(result.scores),
-            triggered=[rule.model_dump(mode="json") for rule in outcome.triggered],
-            attribution={k: dict(v) for k, v in result.attribution.items()},
             decided_at=decided_at,
-            review_priority=outcome.priority,
         )
 
     @staticmethod

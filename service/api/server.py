@@ -24,6 +24,7 @@ from service.api.keys import KeyRing
 from service.api.metrics import ApiMetrics, build_api_metrics
 from service.api.rate_limit import RateLimiter
 from service.errors import ConfigError
+from service.http_serving import serve_until_signal
 from service.moderation.images import ImageLimits, ImageLoader
 from service.moderation.inference_thread import InferenceThread
 from service.moderation.memory import limit_arenas
@@ -31,7 +32,6 @@ from service.moderation.model_guard import ModelGuard
 from service.moderation.policy import Policy, policy_for
 from service.moderation.scoring import Scorer, load_scorer
 from service.review.audit import record_service_versions
-from service.review.server import serve_until_signal
 from service.settings import DatabaseSettings
 from service.storage import migrate
 from service.storage.api_records import ApiKeyRecord, StoredApiPost, find_api_key, stored_api_posts
@@ -141,8 +141,6 @@ def build_api(
 
 async def serve_api(settings: DatabaseSettings, *, host: str, port: int) -> None:
     """Serve the API on ``host:port`` until SIGTERM or SIGINT."""
-    import uvicorn
-
     check_anonymous_host(settings, host)
     limit_arenas(settings.malloc_arena_max)
     url = settings.database_url.get_secret_value()
@@ -157,15 +155,6 @@ async def serve_api(settings: DatabaseSettings, *, host: str, port: int) -> None
             sessions=sessions, model_version=scorer.version, policy_version=policy.version
         )
         app = build_api(settings, scorer=scorer, policy=policy, sessions=sessions)
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            server_header=False,
-        )
         logger.info(
             "moderation API on http://%s:%d/v1/moderations and /v1alpha1/comments:analyze (model %s, policy %s%s)",
             host,
@@ -174,6 +163,6 @@ async def serve_api(settings: DatabaseSettings, *, host: str, port: int) -> None
             policy.version,
             "; anonymous requests allowed" if settings.api_allow_anonymous else "",
         )
-        await serve_until_signal(uvicorn.Server(config), "moderation API")
+        await serve_until_signal(app, host=host, port=port, name="moderation API")
     finally:
         await engine.dispose()

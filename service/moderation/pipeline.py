@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import inspect
 import logging
 import time
@@ -39,6 +38,7 @@ from models.types import ModerationResult
 from service.errors import PostRejected
 from service.moderation.candidates import Candidate, content_of, cost_groups, image_of, position_of
 from service.moderation.contract import Post
+from service.moderation.deciding import decision_record
 from service.moderation.images import ImageLoader, LoadedImage
 from service.moderation.inference_thread import InferenceThread
 from service.moderation.memory import release_free_memory
@@ -337,30 +337,19 @@ class Pipeline:
 
     def _decide(self, candidate: Candidate, result: ModerationResult, decided_at: datetime) -> DecisionRecord:
         post = candidate.post
-        # Deny/allow terms apply to every text the post shows: the caption and the text in the image.
-        texts = [t for t in (post.text, result.ocr_text) if t]
-        outcome = self._policy.decide(scores=result.scores, texts=texts)
-        image = candidate.image
-        return DecisionRecord(
+        return decision_record(
             post_id=post.post_id,
             author_id=post.author_id,
             text=post.text,
-            text_sha256=hashlib.sha256(post.text.encode()).hexdigest() if post.text is not None else None,
-            image_sha256=image.sha256 if image else None,
-            image_thumbnail_jpeg=image.thumbnail_jpeg if image else None,
-            ocr_text=result.ocr_text,
+            image=candidate.image,
+            result=result,
+            policy=self._policy,
+            model_version=self._model.scorer.version,
             created_at=post.created_at,
             lang=post.lang,
             metadata=dict(post.metadata),
             source=candidate.record.source,
-            model_version=self._model.scorer.version,
-            policy_version=self._policy.version,
-            action=outcome.action,
-            scores=dict(result.scores),
-            triggered=[rule.model_dump(mode="json") for rule in outcome.triggered],
-            attribution={k: dict(v) for k, v in result.attribution.items()},
             decided_at=decided_at,
-            review_priority=outcome.priority,
         )
 
 
