@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from service.api.app import ApiLimits, build_api_app
-from service.api.batcher import MicroBatcher
+from service.api.batcher import MicroBatcher, StoreCoalescer
 from service.api.judge import Judge
 from service.api.keys import KeyRing
 from service.api.metrics import ApiMetrics, build_api_metrics
@@ -47,13 +47,19 @@ READY_TIMEOUT_S = 2.0
 
 
 class _DatabaseStore:
-    """The judge's :class:`~service.api.judge.ApiStore` on PostgreSQL."""
+    """The judge's :class:`~service.api.judge.ApiStore` on PostgreSQL: the decisions of concurrent
+    requests are written in one transaction (:class:`StoreCoalescer`)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+        async def write(records: list[DecisionRecord]) -> list[StoredDecision]:
+            return await record_decisions(sessions=sessions, records=records)
+
+        self.writer = StoreCoalescer(write)
+
     async def record(self, records: Sequence[DecisionRecord]) -> list[StoredDecision]:
-        return await record_decisions(sessions=self._sessions, records=records)
+        return await self.writer.record(records)
 
     async def find(self, post_ids: Sequence[str]) -> dict[str, StoredApiPost]:
         return await stored_api_posts(sessions=self._sessions, post_ids=post_ids)
@@ -92,11 +98,12 @@ def build_api(
         max_wait_s=settings.api_batch_wait_ms / 1000,
         on_batch=metrics.batch_size.observe,
     )
+    store = _DatabaseStore(sessions)
     judge = Judge(
         batcher=batcher,
         policy=policy,
         image_loader=ImageLoader(ImageLimits.from_settings(settings)),
-        store=_DatabaseStore(sessions),
+        store=store,
         model_version=scorer.version,
     )
 
@@ -114,10 +121,12 @@ def build_api(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         batcher.start()
+        store.writer.start()
         try:
             yield
         finally:
             await batcher.stop()
+            await store.writer.stop()
             inference.shutdown(wait=False)
 
     return build_api_app(

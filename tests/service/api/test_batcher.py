@@ -74,3 +74,52 @@ async def test_a_model_outage_reaches_every_caller() -> None:
 async def test_scoring_needs_a_started_batcher() -> None:
     with pytest.raises(RuntimeError, match="not started"):
         await MicroBatcher(FakeGuard()).score([PostContent(text="a")], ["p"])  # type: ignore[arg-type]
+
+
+async def test_the_store_writes_concurrent_requests_in_one_call_and_isolates_a_bad_one() -> None:
+    from service.api.batcher import StoreCoalescer
+
+    calls: list[list[str]] = []
+
+    async def write(records: list[Any]) -> list[str]:
+        calls.append(list(records))
+        await asyncio.sleep(0.01)
+        if "bad" in records:
+            raise ValueError("the database refuses 'bad'")
+        return [f"stored {r}" for r in records]
+
+    store = StoreCoalescer(write, max_records=10, max_wait_s=0.005)  # type: ignore[arg-type]
+    store.start()
+    try:
+        outcomes = await asyncio.gather(
+            store.record(["a1", "a2"]),  # type: ignore[list-item]
+            store.record(["b1"]),  # type: ignore[list-item]
+            store.record(["bad"]),  # type: ignore[list-item]
+            return_exceptions=True,
+        )
+    finally:
+        await store.stop()
+    assert outcomes[0] == ["stored a1", "stored a2"] and outcomes[1] == ["stored b1"]
+    assert isinstance(outcomes[2], ValueError)  # only the bad request fails
+    assert calls[0] == ["a1", "a2", "b1", "bad"]  # first all together, then each alone
+
+
+async def test_a_submission_that_does_not_fit_waits_for_the_next_call() -> None:
+    from service.api.batcher import Coalescer
+
+    sizes: list[int] = []
+
+    async def run(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        return [i * 2 for i in items]
+
+    coalescer: Coalescer[int, int] = Coalescer(run, name="test", max_items=4, max_wait_s=0.01)
+    coalescer.start()
+    try:
+        results = await asyncio.gather(
+            coalescer.submit([1, 2, 3]), coalescer.submit([4, 5]), coalescer.submit([6])
+        )
+    finally:
+        await coalescer.stop()
+    assert results == [[2, 4, 6], [8, 10], [12]]
+    assert max(sizes) <= 4 and sum(sizes) == 6  # never split, never over the limit
