@@ -37,7 +37,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from bench.api_load import measure_api
+from bench.api_load import PostFeed, closed_loop, measure_api
 from bench.posts import BenchPost, MixSpec, build_mix, load_photos, load_texts, summary
 from devtools.embedded import free_port, start_postgres, start_tansu
 from service.settings import Settings, load_settings
@@ -599,6 +599,27 @@ def text_posts(texts: Sequence[str], count: int, prefix: str) -> list[BenchPost]
     return [BenchPost(f"{prefix}-{n}", "text", texts[n % len(texts)], None, False) for n in range(count)]
 
 
+def start_api(base: Settings, url: str, name: str, **update: Any) -> tuple[subprocess.Popen[bytes], int]:
+    """``postguard api`` on the database ``url``, anonymous on loopback (no keys to manage)."""
+    port = free_port()
+    settings = base.model_copy(
+        update={
+            "database_url": url,
+            "api_port": port,
+            "api_host": "127.0.0.1",
+            "api_allow_anonymous": True,
+            "api_rate_limit_per_minute": 10**9,
+            **update,
+        }
+    )
+    process = start_process(
+        [str(Path(sys.executable).with_name("postguard")), "api"],
+        environment(settings, POSTGUARD_LOG_LEVEL="WARNING"),
+        RESULTS / f"{name}.log",
+    )
+    return process, port
+
+
 async def run_api_phase(
     base: Settings,
     postgres: Any,
@@ -607,40 +628,46 @@ async def run_api_phase(
     photos: list[bytes],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    """``postguard api`` on its own database, loaded at 1, 8 and 32 concurrent clients."""
+    """``postguard api`` on its own database, loaded at 1, 8 and 32 concurrent clients with the
+    benchmark's thread pin (as the consumer phases); then text at 8 clients again in a fresh process
+    with the deployment's threads (all cores: what the Compose file and manifests set)."""
     url = postgres.create_database("bench_api")
     await asyncio.to_thread(migrate.upgrade, url)
-    port = free_port()
-    settings = base.model_copy(
-        update={
-            "database_url": url,
-            "api_port": port,
-            "api_host": "127.0.0.1",
-            "api_allow_anonymous": True,  # loopback only: no keys to manage in a benchmark
-            "api_rate_limit_per_minute": 10**9,
-        }
-    )
-    api = start_process(
-        [str(Path(sys.executable).with_name("postguard")), "api"],
-        environment(settings, POSTGUARD_LOG_LEVEL="WARNING"),
-        RESULTS / "api.log",
-    )
+    seconds = 5.0 if args.quick else 12.0
+    # Enough distinct posts that no phase repeats one (its embeddings would come from the cache).
+    mix = build_mix(400 if args.quick else 4000, seed=7, prefix="api", texts=texts, photos=photos)
+    image_posts = [p for p in mix if p.image is not None]
+    api_texts = text_posts(texts, 1500 if args.quick else 8000, "api-text")
+    api, port = start_api(base, url, "api")
     try:
         await asyncio.to_thread(wait_ready, port, api)
-        # Enough distinct posts that no phase repeats one (its embeddings would come from the cache).
-        mix = build_mix(400 if args.quick else 4000, seed=7, prefix="api", texts=texts, photos=photos)
-        image_posts = [p for p in mix if p.image is not None]
         result = await measure_api(
-            f"http://127.0.0.1:{port}",
-            text_posts(texts, 1500 if args.quick else 8000, "api-text"),
-            image_posts,
-            seconds=5.0 if args.quick else 12.0,
-            log=log,
+            f"http://127.0.0.1:{port}", api_texts, image_posts, seconds=seconds, log=log
         )
         result["peak_rss_mb"] = peak_rss_mb(api.pid)
-        return result
     finally:
         stop_process(api)
+    cores = os.cpu_count() or 1
+    api, port = start_api(base, url, "api_all_cores", torch_threads=cores)
+    try:
+        await asyncio.to_thread(wait_ready, port, api)
+        # Texts from the end of the pool: none was sent to the first process's phases.
+        fresh = text_posts(texts[-3000:], 3000, "api-text-cores")
+        await closed_loop(
+            f"http://127.0.0.1:{port}", PostFeed(fresh[-50:]), clients=4, seconds=min(5.0, seconds)
+        )
+        phase = await closed_loop(
+            f"http://127.0.0.1:{port}", PostFeed(fresh[:-50]), clients=8, seconds=seconds
+        )
+        phase["torch_threads"] = cores
+        result["text_8_clients_all_cores"] = phase
+        log(
+            f"  API text, 8 clients, {cores} torch threads: {phase['requests_per_s']} requests/s, "
+            f"p50/p95 {phase['latency_s']['p50']}/{phase['latency_s']['p95']} s"
+        )
+    finally:
+        stop_process(api)
+    return result
 
 
 def headline(result: dict[str, Any]) -> dict[str, Any]:
@@ -663,7 +690,8 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         "peak_rss_mb": result["service"]["peak_rss_mb"],
         "service_text_posts_per_s": result["service_text_only"]["posts_per_s"],
         "api_text_requests_per_s_at_32": result["api"]["text"]["32"]["requests_per_s"],
-        "api_text_p95_s_at_8": result["api"]["text"]["8"]["latency_s"]["p95"],
+        "api_text_p95_s_at_8": result["api"]["text_8_clients_all_cores"]["latency_s"]["p95"],
+        "api_text_p95_s_at_8_one_thread": result["api"]["text"]["8"]["latency_s"]["p95"],
         "api_text_over_service_text": round(
             result["api"]["text"]["32"]["requests_per_s"] / result["service_text_only"]["posts_per_s"], 3
         ),
@@ -718,6 +746,12 @@ def table(result: dict[str, Any]) -> str:
             )
         )
     lines.append(f"{'API / service, text (32 clients)':<34}{h['api_text_over_service_text']:>29.2f}x")
+    cores = result["api"]["text_8_clients_all_cores"]
+    lines.append(
+        f"{'API text, 8 clients, all cores':<34}"
+        f"{cores['requests_per_s']:>12.1f}/s, p50/p95 {round(cores['latency_s']['p50'] * 1000)}/"
+        f"{round(cores['latency_s']['p95'] * 1000)} ms"
+    )
     lines.append("-" * 64)
     for key, (op, target) in TARGETS.items():
         value = h[key]

@@ -80,7 +80,12 @@ def openai_key_accepts_images(key: str) -> bool:
 #: Perspective's production attributes (the ones postguard answers), each with our rule.
 PERSPECTIVE_ATTRIBUTES: dict[str, Mapped] = {
     "TOXICITY": Mapped(("toxic",), note="our umbrella harm score"),
-    "SEVERE_TOXICITY": Mapped(("hate", "violence"), note="approximate: the severe harms we score"),
+    # Chosen on ConvAbuse's validation split (strong abuse vs the rest: AUROC 0.95; hate and
+    # violence alone 0.51, as strong abuse of a person is rarely hate); measured on its test split.
+    "SEVERE_TOXICITY": Mapped(
+        ("offensive", "hate", "violence"),
+        note="approximate: direct abuse, hate and threats, not profanity alone",
+    ),
     "IDENTITY_ATTACK": Mapped(("hate",), note="attacks on a protected group"),
     "INSULT": Mapped(("offensive",), note="insults and abuse aimed at someone"),
     "PROFANITY": Mapped(("offensive",), note="approximate: profanity aimed at someone, not swearing alone"),
