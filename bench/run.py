@@ -10,9 +10,13 @@ Starts a Tansu broker and a PostgreSQL on loopback (devtools.embedded), then mea
 2. service end to end: ``postguard serve`` as a subprocess; the mix (70 % text-only, 30 % with an
    inline image) is published as fast as the producer goes; throughput from the first publish to
    the last decision committed, latency = ``decisions.recorded_at`` - Kafka message timestamp;
+   then text-only posts alone (what the API's text throughput is compared with);
 3. naive consumer (bench/naive_consumer.py), a prefix of the same posts (``--naive-posts``);
 4. latency under load: the service offered 50 % and 80 % of its measured throughput (open loop);
-5. peak RSS (VmHWM) of the service process.
+5. peak RSS (VmHWM) of the service process;
+6. the synchronous API (``postguard api``, bench/api_load.py): closed-loop clients at 1, 8 and 32,
+   text-only and with images, every request a post not sent before; then text at 8 clients in a
+   fresh process with all cores' threads (the deployment's setting).
 
 Writes bench/results/latest.json and bench/results/latest.png and prints a table.
 """
