@@ -49,7 +49,7 @@ from service.moderation.model_guard import KNOWN_GOOD_TEXT
 from service.moderation.pipeline import BatchOutcome, OcrLaneOptions, Pipeline
 from service.moderation.policy import load_policy
 from service.observability.metrics import ServiceMetrics, build_metrics
-from service.records import OutgoingMessage, RawRecord
+from service.records import OutgoingMessage, RawRecord, SourceRef
 from service.settings import Settings, load_settings
 from service.storage.repository import DecisionRecord, StoredDecision
 from service.storage.retry import StoreRetry
@@ -323,6 +323,7 @@ async def test_decision_record_carries_source_hashes_and_no_image_bytes(
         outcome = await h.pipeline.process([record])
     assert [d.post_id for d in outcome.decisions] == ["p-1"]
     (stored,) = seen
+    assert isinstance(stored.source, SourceRef)
     assert stored.source.partition == 3 and stored.source.offset == 17
     assert stored.text_sha256 == hashlib.sha256(b"hello").hexdigest()
     assert stored.image_sha256 is not None and stored.image_thumbnail_jpeg is not None

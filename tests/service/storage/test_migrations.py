@@ -132,7 +132,12 @@ async def test_api_migration_keeps_kafka_posts_and_downgrades(empty_db: str) -> 
         "INSERT INTO posts (post_id, author_id, created_at, source_topic, source_partition, source_offset) "
         "VALUES ('{id}', 'a', now(), 'posts', 0, 1)"
     )
-    await run_sync_on(empty_db, lambda c: c.execute(text(kafka_post.format(id="old"))) and c.commit())
+
+    def insert_old(connection: Connection) -> None:
+        connection.execute(text(kafka_post.format(id="old")))
+        connection.commit()
+
+    await run_sync_on(empty_db, insert_old)
     migrate.upgrade(empty_db, "0005")
     assert await run_sync_on(empty_db, lambda c: c.execute(text("SELECT source FROM posts")).all()) == [
         ("kafka",)
