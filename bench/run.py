@@ -565,7 +565,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             stop_process(service)
 
         log("phase 5: the synchronous API (postguard api)")
-        result["api"] = await run_api_phase(base, postgres, tansu.bootstrap, texts, photos, args)
+        result["api"] = await run_api_phase(base, postgres, texts, photos, args)
 
         log(f"phase 3: naive consumer on the first {naive_count} posts of the mix")
         naive_url = postgres.create_database("bench_naive")
@@ -627,7 +627,6 @@ def start_api(base: Settings, url: str, name: str, **update: Any) -> tuple[subpr
 async def run_api_phase(
     base: Settings,
     postgres: Any,
-    bootstrap: str,
     texts: list[str],
     photos: list[bytes],
     args: argparse.Namespace,

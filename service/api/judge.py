@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from models.types import ModerationResult, PostContent
+from models.types import PostContent
 from service.api.batcher import MicroBatcher
 from service.api.errors import ApiError
 from service.errors import ModelUnavailable, PostRejected
@@ -72,6 +72,34 @@ class Judged:
     stored: bool
     #: True when answered from the decision an earlier request with the same Idempotency-Key stored.
     replayed: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        post_id: str,
+        decision: StoredDecision | DecisionRecord,
+        *,
+        has_text: bool,
+        has_image: bool,
+        ocr_text: str | None,
+        stored: bool,
+        replayed: bool,
+    ) -> Judged:
+        """The answer for one input from its decision, as stored or (nothing stored) as made."""
+        return cls(
+            post_id=post_id,
+            action=decision.action,
+            scores=dict(decision.scores),
+            triggered=list(decision.triggered),
+            attribution=dict(decision.attribution),
+            model_version=decision.model_version,
+            policy_version=decision.policy_version,
+            has_text=has_text,
+            has_image=has_image,
+            ocr_text=ocr_text,
+            stored=stored,
+            replayed=replayed,
+        )
 
 
 class ApiStore(Protocol):
@@ -151,6 +179,7 @@ class Judge:
         except ModelUnavailable as exc:
             raise ApiError(503, "the model is unavailable; try again shortly", "model_unavailable") from exc
         decided_at = datetime.now(UTC)
+        metadata = {**(metadata or {}), "request_sha256": request_sha256}
         records = []
         for item, image, result, post_id in zip(items, images, results, post_ids, strict=True):
             if isinstance(result, Unscorable):
@@ -158,21 +187,28 @@ class Judge:
                     400, f"{item.param} cannot be scored: {result.reason}", result.code, item.param
                 )
             records.append(
-                self._record(
-                    item,
-                    image,
-                    result,
-                    post_id,
-                    request_id,
-                    author_id,
-                    decided_at,
-                    {**(metadata or {}), "request_sha256": request_sha256},
+                decision_record(
+                    post_id=post_id,
+                    author_id=author_id,
+                    text=item.text,
+                    image=image,
+                    result=result,
+                    policy=self._policy,
+                    model_version=self.model_version,
+                    created_at=decided_at,
+                    lang=None,
+                    metadata=metadata,
+                    source=ApiRequestRef(request_id),
+                    decided_at=decided_at,
                 )
             )
         if not keep:
-            return [self._judged(r, created=None) for r in records]
+            return [_answer(r, r, stored=False, replayed=False) for r in records]
         stored = await self._record_all(records)
-        return [self._judged(r, created=s) for r, s in zip(records, stored, strict=True)]
+        # The row as stored: an identical request racing this one may have stored it first.
+        return [
+            _answer(r, s, stored=True, replayed=not s.created) for r, s in zip(records, stored, strict=True)
+        ]
 
     async def _find(self, post_ids: Sequence[str]) -> dict[str, StoredApiPost]:
         try:
@@ -188,9 +224,12 @@ class Judge:
             return await asyncio.wait_for(self._store.record(records), STORE_TIMEOUT_S)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             logger.warning("storing %d API decisions failed: %r", len(records), exc)
+            # A write that timed out may still commit: only a refused one surely stored nothing.
+            stored = "it may still be stored" if isinstance(exc, TimeoutError) else "nothing was stored"
             raise ApiError(
                 503,
-                "the database is unavailable; nothing was stored, try again shortly",
+                f"the database is unavailable ({stored}); retry, with the same Idempotency-Key to be "
+                "decided once",
                 "database_unavailable",
             ) from exc
 
@@ -205,14 +244,9 @@ class Judge:
                 "idempotency_key_reused",
             )
         return [
-            Judged(
-                post_id=post.post_id,
-                action=post.decision.action,
-                scores=dict(post.decision.scores),
-                triggered=list(post.decision.triggered),
-                attribution=dict(post.decision.attribution),
-                model_version=post.decision.model_version,
-                policy_version=post.decision.policy_version,
+            Judged.of(
+                post.post_id,
+                post.decision,
                 has_text=post.has_text,
                 has_image=post.has_image,
                 ocr_text=post.ocr_text,
@@ -232,47 +266,16 @@ class Judge:
             param = item.image_param or item.param
             raise ApiError(400, f"{param}: {exc.reason}", exc.code, param) from exc
 
-    def _record(
-        self,
-        item: Item,
-        image: LoadedImage | None,
-        result: ModerationResult,
-        post_id: str,
-        request_id: str,
-        author_id: str,
-        decided_at: datetime,
-        metadata: dict[str, Any],
-    ) -> DecisionRecord:
-        return decision_record(
-            post_id=post_id,
-            author_id=author_id,
-            text=item.text,
-            image=image,
-            result=result,
-            policy=self._policy,
-            model_version=self.model_version,
-            created_at=decided_at,
-            lang=None,
-            metadata=metadata,
-            source=ApiRequestRef(request_id),
-            decided_at=decided_at,
-        )
 
-    @staticmethod
-    def _judged(record: DecisionRecord, *, created: StoredDecision | None) -> Judged:
-        # ``created``: the row as stored (an identical request racing this one may have stored first).
-        decision = created
-        return Judged(
-            post_id=record.post_id,
-            action=decision.action if decision else record.action,
-            scores=dict(decision.scores if decision else record.scores),
-            triggered=list(decision.triggered if decision else record.triggered),
-            attribution=dict(decision.attribution if decision else record.attribution),
-            model_version=record.model_version,
-            policy_version=record.policy_version,
-            has_text=record.text is not None,
-            has_image=record.image_sha256 is not None,
-            ocr_text=record.ocr_text,
-            stored=decision is not None,
-            replayed=decision is not None and not decision.created,
-        )
+def _answer(
+    record: DecisionRecord, decision: StoredDecision | DecisionRecord, *, stored: bool, replayed: bool
+) -> Judged:
+    return Judged.of(
+        record.post_id,
+        decision,
+        has_text=record.text is not None,
+        has_image=record.image_sha256 is not None,
+        ocr_text=record.ocr_text,
+        stored=stored,
+        replayed=replayed,
+    )

@@ -13,6 +13,8 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from service.api.errors import ApiError
 from service.api.judge import Item, Judged
 from service.api.taxonomy import OPENAI_KEYS, openai_key_accepts_images
@@ -45,8 +47,6 @@ def image_ref(url: Any, param: str) -> ImageRef:
 
 
 def _checked_ref(param: str, **fields: str) -> ImageRef:
-    from pydantic import ValidationError
-
     try:
         return ImageRef.model_validate(fields)
     except ValidationError as exc:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from prometheus_client import CollectorRegistry
 
-from service.errors import InfrastructureError
 from service.http_serving import serve_until_signal
 from service.kafka.publishers import KafkaEventPublisher
 from service.observability.metrics import build_outbox_gauges
@@ -17,7 +15,7 @@ from service.review.web import build_review_app
 from service.review.web_security import review_secret
 from service.settings import Settings
 from service.storage import migrate
-from service.storage.database import create_engine_from_url, describe_url, session_factory, wait_for_database
+from service.storage.database import create_engine_from_url, session_factory, wait_for_database
 
 __all__ = ["serve"]
 
@@ -31,12 +29,7 @@ async def serve(settings: Settings, *, host: str, port: int) -> None:
     review_secret(settings)  # a missing secret fails before anything starts
     url = settings.database_url.get_secret_value()
     await wait_for_database(url, DATABASE_WAIT_S)
-    found, expected = await asyncio.to_thread(migrate.current, url), migrate.head()
-    if found != expected:
-        raise InfrastructureError(
-            f"the database {describe_url(url)} is at revision {found}, the review page needs {expected}: "
-            "run `postguard migrate` first"
-        )
+    await migrate.require_head(url)
     engine = create_engine_from_url(url)
     publisher = KafkaEventPublisher(settings)
     try:

@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 import migrations
 from service.errors import InfrastructureError
 from service.settings import with_driver
+from service.storage.database import describe_url
 
 __all__ = [
     "alembic_config",
@@ -178,9 +179,12 @@ async def require_head(url: str) -> None:
     try:
         found = await asyncio.to_thread(current, url)
     except Exception as exc:
-        raise InfrastructureError(f"cannot read the schema revision of the database: {exc}") from exc
+        raise InfrastructureError(
+            f"cannot read the schema revision of the database {describe_url(url)}: {exc}"
+        ) from exc
     if found != expected:
         state = "not migrated" if found is None else f"at revision {found}"
         raise InfrastructureError(
-            f"the database schema is {state}, this version needs {expected}: run `postguard migrate` first"
+            f"the database {describe_url(url)} is {state}, this version needs {expected}: "
+            "run `postguard migrate` first"
         )
