@@ -16,7 +16,9 @@ Recipe (about 35 minutes on 2 CPU cores; docs/model_card.md has the measured tim
    where needed so that at most ``--benign-fpr`` of held-out benign photo posts (photos the heads
    never saw, with and without their captions) would be sent to review.
 5. **Checkpoints.** Every variant goes to ``<work-dir>/variants/<name>/``; the fusion mode with the
-   best validation AUROC on multimodal posts becomes the default checkpoint (``--output``).
+   best mean of two validation toxic AUROCs — multimodal posts, and the validation texts damaged
+   as a read of an image damages them (``models/variant_selection.py``) — becomes the default
+   checkpoint (``--output``).
 
 Everything is seeded; two runs with the same arguments on the same machine give the same weights.
 
@@ -48,6 +50,7 @@ from torch import nn
 from tqdm import tqdm
 from transformers import AutoTokenizer
 
+from . import variant_selection
 from .architecture import ModerationModel
 from .checkpoint import save_checkpoint
 from .config import FUSION_MODES, ModerationConfig, TextEncoderConfig
@@ -404,6 +407,7 @@ def reuse_text_tower(model: ModerationModel, checkpoint: Path) -> dict[str, obje
         "reused_from": str(checkpoint),
         "source_version": source.config.version,
         "source_text_tower": source.config.training.get("text_tower"),
+        "source_consistency": source.config.training.get("consistency"),
     }
 
 
@@ -696,9 +700,23 @@ def run(args: TrainArgs) -> dict[str, object]:
     order = [i for rows in length_batches([len(e.text) for e in train_texts], 32) for i in rows]
     ordered_train = [train_texts[i] for i in order]
     val_embeddings = top_layers_embed(base, val_cache, device)
-    base.text_encoder.to("cpu")
     val_order = [i for rows in length_batches([len(e.text) for e in val_texts], 64) for i in rows]
     ordered_val = [val_texts[i] for i in val_order]
+    # The validation texts once more, each damaged as a read of an image damages it: the variant
+    # choice weighs how each head holds up on them (models/variant_selection.py).
+    damaged_val = variant_selection.damaged_copies(ordered_val, seed=args.seed + 12)
+    damaged_cache = cache_frozen_layers(
+        base,
+        processor,
+        damaged_val,
+        batch_size=64,
+        desc="cache frozen text layers (damaged val)",
+        device=device,
+    )
+    damaged_embeddings = top_layers_embed(base, damaged_cache, device)
+    damaged_order = [i for rows in length_batches([len(e.text) for e in damaged_val], 64) for i in rows]
+    damaged_val = [damaged_val[i] for i in damaged_order]
+    base.text_encoder.to("cpu")
     image_dim = base.image_dim
     lookup = {" ".join(e.text.split()): train_embeddings[i] for i, e in enumerate(ordered_train)}
     lookup.update({" ".join(e.text.split()): val_embeddings[i] for i, e in enumerate(ordered_val)})
@@ -830,6 +848,9 @@ def run(args: TrainArgs) -> dict[str, object]:
     )
     train_set = FeatureSet.concat([train_texts_set, swapped] + [train_mm] * 3)
     val_set = FeatureSet.concat([text_only_features(val_embeddings, ordered_val, image_dim), val_mm])
+    damaged_set = variant_selection.damaged_view(
+        damaged_embeddings, damaged_val, val_mm, image_dim=image_dim, seed=args.seed + 13
+    )
 
     # --- stage 3: heads
     variants: dict[str, dict[str, object]] = {}
@@ -840,10 +861,11 @@ def run(args: TrainArgs) -> dict[str, object]:
         variant_config = copy.deepcopy(config)
         variant_config.fusion = fusion  # type: ignore[assignment]
         allowed = BASELINES.get(name, (True, True, True))
-        train_view, val_view, val_mm_view = (
+        train_view, val_view, val_mm_view, damaged_view = (
             train_set.restrict(allowed),
             val_set.restrict(allowed),
             val_mm.restrict(allowed),
+            damaged_set.restrict(allowed),
         )
         model = train_head(
             base, variant_config, train_view, epochs=args.head_epochs, seed=args.seed, device=device
@@ -863,18 +885,22 @@ def run(args: TrainArgs) -> dict[str, object]:
         }
         models[name] = model
         variants[name] = {
-            "val_multimodal_toxic_auroc": multimodal_auroc(model, val_mm_view),
+            variant_selection.CLEAN_METRIC: multimodal_auroc(model, val_mm_view),
+            variant_selection.DAMAGED_METRIC: multimodal_auroc(model, damaged_view),
             "val_all_toxic_auroc": multimodal_auroc(model, val_view),
             "review_thresholds": model.config.review_thresholds,
             "val_benign_photo_any_fpr": benign_any_fpr(model, benign_view),
             "val_at_thresholds": threshold_report(model, val_view, positive_share=args.val_harm_share),
         }
+        variants[name][variant_selection.SCORE] = variant_selection.selection_score(variants[name])
         log.info(
-            "variant %-10s val multimodal toxic AUROC %.4f",
+            "variant %-10s val toxic AUROC: multimodal %.4f, damaged texts %.4f (selection score %.4f)",
             name,
-            variants[name]["val_multimodal_toxic_auroc"],
+            variants[name][variant_selection.CLEAN_METRIC],
+            variants[name][variant_selection.DAMAGED_METRIC],
+            variants[name][variant_selection.SCORE],
         )
-    best = max(FUSION_MODES, key=lambda n: (float(variants[n]["val_multimodal_toxic_auroc"]), n == "gated"))  # type: ignore[arg-type]
+    best = variant_selection.choose_variant(variants, FUSION_MODES)
 
     facts: dict[str, object] = {
         "seed": args.seed,

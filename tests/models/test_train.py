@@ -21,6 +21,7 @@ from models.inference import DEFAULT_CHECKPOINT, Moderator
 from models.suite import BLAND_CAPTIONS, build_suite
 from models.train import BASELINES, TrainArgs, ocr_vocabulary, parse_args, resolve_device, run, train_head
 from models.types import PostContent
+from models.variant_selection import choose_variant, selection_score
 
 HARMFUL = [
     "those people are vermin and should all go away",
@@ -250,6 +251,11 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     assert set(report["variants"]) == {*FUSION_MODES, *BASELINES}
     assert report["default_variant"] in FUSION_MODES
     assert facts["default_variant"] == report["default_variant"]
+    # the choice weighs each head's validation AUROC on damaged reads beside the clean one
+    for metrics in report["variants"].values():
+        assert 0.0 <= metrics["val_damaged_toxic_auroc"] <= 1.0
+        assert metrics["selection_score"] == pytest.approx(selection_score(metrics))
+    assert report["default_variant"] == choose_variant(report["variants"], FUSION_MODES)
     for name in report["variants"]:
         verify_checkpoint(work / "variants" / name)
 
