@@ -16,9 +16,9 @@ Recipe (about 35 minutes on 2 CPU cores; docs/model_card.md has the measured tim
    where needed so that at most ``--benign-fpr`` of held-out benign photo posts (photos the heads
    never saw, with and without their captions) would be sent to review.
 5. **Checkpoints.** Every variant goes to ``<work-dir>/variants/<name>/``; the fusion mode with the
-   best mean of two validation toxic AUROCs — multimodal posts, and the validation texts damaged
-   as a read of an image damages them (``models/variant_selection.py``) — becomes the default
-   checkpoint (``--output``).
+   best validation toxic AUROC on multimodal posts becomes the default checkpoint (``--output``).
+   The report also gives each head's AUROC on the validation texts damaged as a read of an image
+   damages them (``--select-by with-damaged`` chooses by both; ``models/variant_selection.py``).
 
 Everything is seeded; two runs with the same arguments on the same machine give the same weights.
 
@@ -148,6 +148,7 @@ class TrainArgs:
     stray_texts: int = 0
     consistency_weight: float = 0.0
     consistency_fraction: float = 0.25
+    select_by: str = "multimodal"
     val_harm_share: float | None = 0.1
     statement_groups: int = 12
     device: str = "auto"
@@ -892,7 +893,9 @@ def run(args: TrainArgs) -> dict[str, object]:
             "val_benign_photo_any_fpr": benign_any_fpr(model, benign_view),
             "val_at_thresholds": threshold_report(model, val_view, positive_share=args.val_harm_share),
         }
-        variants[name][variant_selection.SCORE] = variant_selection.selection_score(variants[name])
+        variants[name][variant_selection.SCORE] = variant_selection.selection_score(
+            variants[name], args.select_by
+        )
         log.info(
             "variant %-10s val toxic AUROC: multimodal %.4f, damaged texts %.4f (selection score %.4f)",
             name,
@@ -900,7 +903,7 @@ def run(args: TrainArgs) -> dict[str, object]:
             variants[name][variant_selection.DAMAGED_METRIC],
             variants[name][variant_selection.SCORE],
         )
-    best = variant_selection.choose_variant(variants, FUSION_MODES)
+    best = variant_selection.choose_variant(variants, FUSION_MODES, args.select_by)
 
     facts: dict[str, object] = {
         "seed": args.seed,
@@ -923,6 +926,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         "photos": {split: len(images) for split, images in coco_by_split.items()},
         "variants": variants,
         "default_variant": best,
+        "select_by": args.select_by,
         "quick": args.quick,
         "seconds": round(time.time() - started, 1),
         "torch_threads": torch.get_num_threads(),
@@ -1042,6 +1046,14 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         help="share of the training batches given damaged twins (each costs a second forward pass)",
     )
     parser.add_argument(
+        "--select-by",
+        choices=variant_selection.RULES,
+        default=variant_selection.RULES[0],
+        help="how the default fusion head is chosen: best validation multimodal toxic AUROC "
+        "(multimodal, the default) or its mean with the AUROC on damaged validation texts "
+        "(with-damaged: measured and not adopted, docs/training/consistency_experiment.md)",
+    )
+    parser.add_argument(
         "--val-harm-share",
         type=float,
         default=0.1,
@@ -1131,6 +1143,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         stray_texts=ns.stray_texts,
         consistency_weight=ns.consistency_weight,
         consistency_fraction=ns.consistency_fraction,
+        select_by=ns.select_by,
         val_harm_share=ns.val_harm_share or None,
         statement_groups=ns.statement_groups,
         device=ns.device,

@@ -229,6 +229,8 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
         # the consistency objective's wiring too (off by default)
         consistency_weight=1.0,
         consistency_fraction=0.5,
+        # and the choice of the default head by damaged reads too (the default rule is the clean AUROC)
+        select_by="with-damaged",
     )
     facts = run(args)
 
@@ -254,8 +256,9 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     # the choice weighs each head's validation AUROC on damaged reads beside the clean one
     for metrics in report["variants"].values():
         assert 0.0 <= metrics["val_damaged_toxic_auroc"] <= 1.0
-        assert metrics["selection_score"] == pytest.approx(selection_score(metrics))
-    assert report["default_variant"] == choose_variant(report["variants"], FUSION_MODES)
+        assert metrics["selection_score"] == pytest.approx(selection_score(metrics, "with-damaged"))
+    assert report["select_by"] == "with-damaged"
+    assert report["default_variant"] == choose_variant(report["variants"], FUSION_MODES, "with-damaged")
     for name in report["variants"]:
         verify_checkpoint(work / "variants" / name)
 

@@ -11,6 +11,7 @@ from models.suite.strays import STRAYS
 from models.variant_selection import (
     CLEAN_METRIC,
     DAMAGED_METRIC,
+    RULES,
     choose_variant,
     damaged_copies,
     damaged_view,
@@ -96,11 +97,23 @@ def test_the_choice_weighs_clean_and_damaged_auroc_alike() -> None:
         "attention": {CLEAN_METRIC: 0.94, DAMAGED_METRIC: 0.85},
         "caption_only": {CLEAN_METRIC: 0.99, DAMAGED_METRIC: 0.99},
     }
-    assert selection_score(variants["attention"]) == pytest.approx(0.895)
+    assert selection_score(variants["attention"], "with-damaged") == pytest.approx(0.895)
     # the best clean AUROC alone (sum) loses to the head that holds up on damaged reads
-    assert choose_variant(variants, ["concat", "sum", "attention"]) == "attention"
+    assert choose_variant(variants, ["concat", "sum", "attention"], "with-damaged") == "attention"
     # only candidates are chosen from, whatever the baselines score
-    assert choose_variant(variants, ["concat", "sum"]) == "concat"
+    assert choose_variant(variants, ["concat", "sum"], "with-damaged") == "concat"
+
+
+def test_the_default_rule_is_the_clean_multimodal_auroc() -> None:
+    variants = {
+        "concat": {CLEAN_METRIC: 0.95, DAMAGED_METRIC: 0.80},
+        "sum": {CLEAN_METRIC: 0.96, DAMAGED_METRIC: 0.78},
+    }
+    assert RULES[0] == "multimodal"
+    assert selection_score(variants["sum"]) == pytest.approx(0.96)
+    assert choose_variant(variants, ["concat", "sum"]) == "sum"
+    with pytest.raises(ValueError, match="unknown selection rule 'best'"):
+        choose_variant(variants, ["concat", "sum"], "best")
 
 
 def test_a_tie_goes_to_gated_then_to_the_earlier_candidate() -> None:
