@@ -209,6 +209,12 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def in_cached_order(examples: Sequence[TextExample], batch_size: int) -> list[TextExample]:
+    """``examples`` in the row order :func:`cache_frozen_layers` (and so :func:`top_layers_embed`)
+    gives them with the same ``batch_size``: the order their embeddings come back in."""
+    return [examples[i] for rows in length_batches([len(e.text) for e in examples], batch_size) for i in rows]
+
+
 # ----- stage 1: the text tower -----------------------------------------------------------------
 
 
@@ -698,13 +704,11 @@ def run(args: TrainArgs) -> dict[str, object]:
 
     # --- stage 2: features
     train_embeddings = top_layers_embed(base, train_cache, device)
-    order = [i for rows in length_batches([len(e.text) for e in train_texts], 32) for i in rows]
-    ordered_train = [train_texts[i] for i in order]
+    ordered_train = in_cached_order(train_texts, 32)
     val_embeddings = top_layers_embed(base, val_cache, device)
-    val_order = [i for rows in length_batches([len(e.text) for e in val_texts], 64) for i in rows]
-    ordered_val = [val_texts[i] for i in val_order]
-    # The validation texts once more, each damaged as a read of an image damages it: the variant
-    # choice weighs how each head holds up on them (models/variant_selection.py).
+    ordered_val = in_cached_order(val_texts, 64)
+    # The validation texts once more, each damaged as a read of an image damages it: every head is
+    # scored on them too, and --select-by with-damaged chooses by it (models/variant_selection.py).
     damaged_val = variant_selection.damaged_copies(ordered_val, seed=args.seed + 12)
     damaged_cache = cache_frozen_layers(
         base,
@@ -715,8 +719,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         device=device,
     )
     damaged_embeddings = top_layers_embed(base, damaged_cache, device)
-    damaged_order = [i for rows in length_batches([len(e.text) for e in damaged_val], 64) for i in rows]
-    damaged_val = [damaged_val[i] for i in damaged_order]
+    damaged_val = in_cached_order(damaged_val, 64)
     base.text_encoder.to("cpu")
     image_dim = base.image_dim
     lookup = {" ".join(e.text.split()): train_embeddings[i] for i, e in enumerate(ordered_train)}

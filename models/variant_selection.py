@@ -1,9 +1,9 @@
 """Which fusion head becomes the default checkpoint, and how each holds up on a damaged read.
 
-``python -m models.train`` trains one head per fusion mode on the same features and ships one. Picked
-by validation multimodal toxic AUROC alone, the choice ignored what loses most hateful memes: one
-damaged token in the read (a stray word from the picture, two words glued by OCR), on which a head's
-hate score collapses. Heads on the *same* text tower differ in this by several points of harm kept
+``python -m models.train`` trains one head per fusion mode on the same features and ships one. The
+validation multimodal toxic AUROC alone does not see what loses most hateful memes: one damaged
+token in the read (a stray word from the picture, two words glued by OCR), on which a head's hate
+score collapses. Heads on the *same* text tower differ in this by several points of harm kept
 (docs/training/consistency_experiment.md), more than two text towers do, so the choice matters.
 
 Each head is therefore also scored on a damaged copy of the *validation* texts: every text gets a
@@ -15,7 +15,8 @@ pixels, as a read of an image). Two rules (``--select-by``):
 - ``multimodal`` (the default): the best clean multimodal toxic AUROC.
 - ``with-damaged``: the best mean of the two toxic AUROCs, clean multimodal and damaged. Measured in
   one full retrain and not adopted (docs/training/consistency_experiment.md): its pick caught more
-  hateful cases in images than the default rule's, and lost more on memes in held-out fonts.
+  hateful cases in images than the default rule's pick of the first run, lost more on memes in
+  held-out fonts, and in a heads-only rerun both rules picked the same head.
 
 Nothing of the evaluation (the functional suite, its strays, the test splits) takes part in either.
 """

@@ -16,10 +16,21 @@ from models.config import FUSION_MODES
 from models.data import augment
 from models.data.memes import MemeSpec, render_meme
 from models.data.sources import TextExample
-from models.features import FeatureSet
+from models.features import FeatureSet, encode_texts
 from models.inference import DEFAULT_CHECKPOINT, Moderator
 from models.suite import BLAND_CAPTIONS, build_suite
-from models.train import BASELINES, TrainArgs, ocr_vocabulary, parse_args, resolve_device, run, train_head
+from models.train import (
+    BASELINES,
+    TrainArgs,
+    cache_frozen_layers,
+    in_cached_order,
+    ocr_vocabulary,
+    parse_args,
+    resolve_device,
+    run,
+    top_layers_embed,
+    train_head,
+)
 from models.types import PostContent
 from models.variant_selection import choose_variant, selection_score
 
@@ -272,3 +283,18 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     assert text.modalities_present == ("caption",)
     assert all(0.0 <= value <= 1.0 for value in text.scores.values())
     assert image.modalities_present == ("image_pixels",)
+
+
+def test_cached_embeddings_come_back_in_the_order_in_cached_order_gives() -> None:
+    """The training texts are paired with their embeddings by position: top_layers_embed returns
+    rows in cache order, which in_cached_order must reproduce (texts of varied lengths, shuffled)."""
+    model, processor = build_tiny_model(seed=3)
+    texts = ["a", "much longer text than the others here", "mid length text", "xy z", "two words"] * 3
+    examples = [TextExample(t, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "test", "val", "") for t in texts[::-1]]
+    cached = top_layers_embed(model, cache_frozen_layers(model, processor, examples, batch_size=4, desc="t"))
+    ordered = in_cached_order(examples, 4)
+
+    assert sorted(e.text for e in ordered) == sorted(texts)
+    assert [len(e.text) for e in ordered] == sorted(len(t) for t in texts)
+    direct = encode_texts(model, processor, [e.text for e in ordered])
+    assert torch.allclose(cached, direct, atol=1e-2)  # the cache keeps the frozen layers in float16
