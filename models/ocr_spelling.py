@@ -23,7 +23,8 @@ texts; the Zipf costs of :class:`~models.segmentation.WordSegmenter`):
    read alone. Pieces may join tokens ("t rash" -> "trash") only across a token that is not a
    word, and a word only whole to whole tokens; they never cut inside a word. So text that reads
    correctly is never re-read ("therapist" stays, "be at" is not "beat"). A token nothing
-   explains is kept as OCR read it, and the rest of its stretch is still read.
+   explains is kept as OCR read it, and the rest of its stretch is still read. A capital I glued
+   to the front of a word is read as the word "I" at a discount (:data:`GLUED_I_BONUS`).
 
 Captions are not repaired: what a person typed is scored as typed.
 """
@@ -77,6 +78,14 @@ UNREAD_LETTER_COST = 12.0
 #: A token is cut into glued words only from this many letters: in fewer, two glued words can not be
 #: told from one unknown word (a shorter one is read whole, or joined to a neighbour).
 MIN_RUN_LENGTH = 6
+#: OCR glues the narrow capital "I" to the next word more often than any other letter ("Iswear",
+#: "Iknow", "Isee"), and in meme text a sentence starting "I" + verb is common. A token that is not
+#: a word and starts with a capital I and a lowercase letter may therefore be cut after the I
+#: whatever its length, and reading that I as the word "I" costs this much less than "i"
+#: elsewhere: "Iswear" is "I swear", not "is wear" (the two differ by under 1 by word frequency
+#: alone), and "Iknow" is "I know", not "know" with a letter dropped; a reading that is better by
+#: more still wins ("Isthere" is "is there").
+GLUED_I_BONUS = 2.0
 #: Longest piece the stretch reading considers (longer words are rare and cost time).
 MAX_PIECE_LENGTH = 20
 
@@ -195,8 +204,17 @@ class OcrSpelling:
         edges = token_starts | {len(letters)}
         owner = [i for i, core in enumerate(cores) for _ in core]
         # a token is cut only where it is not a word and long enough to be glued words
-        # (MIN_RUN_LENGTH letters); shorter ones are read whole or joined to a neighbour
-        splittable = [not k and len(core) >= MIN_RUN_LENGTH for k, core in zip(known, cores, strict=True)]
+        # (MIN_RUN_LENGTH letters; shorter ones are read whole or joined to a neighbour), or,
+        # whatever its length, where it starts with a capital I glued to a lowercase word
+        # (GLUED_I_BONUS: "Isaw" is "I saw", and "Isit" may still be "is it")
+        glued_i = [
+            not k and len(core) > 2 and core[0] == "I" and core[1].islower()
+            for k, core in zip(known, cores, strict=True)
+        ]
+        splittable = [
+            not k and (len(core) >= MIN_RUN_LENGTH or g)
+            for k, g, core in zip(known, glued_i, cores, strict=True)
+        ]
         can_cut = [True] + [k in edges or splittable[owner[k]] for k in range(1, len(letters))] + [True]
         n = len(letters)
         best: list[tuple[float, int, str]] = [(0.0, 0, "")] + [(math.inf, 0, "")] * n
@@ -217,6 +235,15 @@ class OcrSpelling:
                     if not at_token_edges and any(known[t] for t in spanned):
                         continue
                 whole_token = at_token_edges and len(spanned) == 1
+                # a short token cut only for its glued I: its other pieces are words of two letters
+                # or more ("Isit" is "is it", but "Isaac" is not "is a ac")
+                if (
+                    end - start == 1
+                    and start not in token_starts
+                    and glued_i[owner[start]]
+                    and len(cores[owner[start]]) < MIN_RUN_LENGTH
+                ):
+                    continue
                 reading = self._piece(
                     letters[start:end],
                     after=letters[start - 1 : start],
@@ -224,6 +251,13 @@ class OcrSpelling:
                     may_edit=edits and not proper[owner[start]],
                     may_keep=edits,
                 )
+                if (
+                    reading is not None
+                    and end == start + 1
+                    and start in token_starts
+                    and glued_i[owner[start]]
+                ):
+                    reading = (reading[0] - GLUED_I_BONUS, reading[1])
                 if reading is not None and best[start][0] + reading[0] < best[end][0]:
                     word = reading[1]
                     if word == letters[start:end] and whole_token:

@@ -178,3 +178,41 @@ def test_whitespace_is_normalised(spacing: OcrSpelling) -> None:
 def test_known_contractions_and_possessives_are_left_alone(spacing: OcrSpelling) -> None:
     assert spacing.repair("There's people's") == "There's people's"
     assert spacing.repair("'quoted' rock'n'roll") == "'quoted' rock'n'roll"
+
+
+# --- a capital I glued to the next word --------------------------------------------------------
+
+# Ranked so that by frequency alone "is wear" costs a little less than "i swear" (ranks 1+3 against
+# 2+4), as in the real vocabulary, and "sit" is far rarer than "is" and "it"; "saac" is no word,
+# "isa" and "ac" are, as in the real one.
+GLUED_I_VOCABULARY = "the is i wear swear it was know them there saw to isa ac iran ran said".split()
+
+
+@pytest.fixture
+def glued_i() -> OcrSpelling:
+    return OcrSpelling(WordSegmenter(GLUED_I_VOCABULARY + FILLERS + ["sit"]))
+
+
+@pytest.mark.parametrize(
+    ("read", "meant"),
+    [
+        ("Iswear to", "i swear to"),  # not "is wear": the tie goes to the pronoun
+        ("Iknow them", "i know them"),  # not "know them" with the I taken for a stray letter
+        ("Isaw them", "i saw them"),  # shorter than a glued run, cut after its I all the same
+        ("Isit there", "is it there"),  # a reading better by more than the discount still wins
+        ("Itwas there", "it was there"),
+        ("Isthere", "is there"),
+    ],
+)
+def test_a_capital_i_glued_to_a_word_is_read_as_the_word_i(
+    glued_i: OcrSpelling, read: str, meant: str
+) -> None:
+    assert glued_i.repair(read) == meant
+
+
+def test_the_glued_i_rule_leaves_words_and_lowercase_alone(glued_i: OcrSpelling) -> None:
+    assert glued_i.repair("Iran") == "Iran"  # a word: never re-read, though "ran" is one too
+    assert glued_i.repair("iswear to") == "is wear to"  # no capital: frequency alone decides
+    # a short token is cut for its I only into words of two letters or more: not "is a ac". (A
+    # name like this one is misread all the same, "isa ac": the rule's known price.)
+    assert glued_i.repair("Isaac said") == "isa ac said"
