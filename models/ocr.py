@@ -30,7 +30,9 @@ MARK_BAND = 0.08
 MARK_BAND_MIN_PX = 24
 MARK_HEIGHT_RATIO = 0.8
 #: What :meth:`OcrEngine.read` returns changed with this number (caches of reads key on it).
-READ_VERSION = 2
+#: 3: rows of text joined by newlines (they were joined by spaces), so that the repair can tell a
+#: row of its own from the words around it (models/ocr_spelling.py, noise lines).
+READ_VERSION = 3
 
 
 class SpareThread(Protocol):
@@ -108,7 +110,8 @@ class OcrEngine:
         return self._engine
 
     def read(self, image: Image.Image, spare: SpareThread | None = None) -> str:
-        """The text in ``image`` as one string ('' when there is none). Safe to call from several
+        """The text in ``image`` as one string ('' when there is none), one row of text per line
+        (boxes side by side on one row are joined by a space). Safe to call from several
         threads at once (the service's OCR lane with ``ocr_lane_readers`` > 1): onnxruntime
         sessions are thread-safe, and the only state RapidOCR changes during a call is the
         detector's resize step, which every call sets to an equal value (one fixed step under
@@ -144,7 +147,7 @@ class OcrEngine:
                 rows[-1].append(line)
             else:
                 rows.append([line])
-        return " ".join(" ".join(item[3] for item in sorted(row, key=lambda r: r[1])) for row in rows)
+        return "\n".join(" ".join(item[3] for item in sorted(row, key=lambda r: r[1])) for row in rows)
 
 
 def without_edge_marks(

@@ -26,6 +26,18 @@ texts; the Zipf costs of :class:`~models.segmentation.WordSegmenter`):
    explains is kept as OCR read it, and the rest of its stretch is still read. A capital I glued
    to the front of a word is read as the word "I" at a discount (:data:`GLUED_I_BONUS`).
 
+0. **Noise rows**, before the rest, when OCR's read comes in rows (one per line): a row that is
+   a number or a code ("N23456", "-150."), or one short token with capitals that nothing reads as
+   words (a sign or a sticker read as letters: "ZULIA", "srwynA" off a mirrored photo), is left
+   out when another row holds the message (two tokens or more, or a whole line glued into one
+   token longer than that). Photo text and stickers are read as rows of their own as large as
+   the meme's text, so only what they say tells them apart; beside a hateful sentence such a
+   token can take its hate score from 0.99 to under 0.1
+   (docs/training/stray_text_experiment.md). A token reads as words if it is one, if its
+   stand-ins spell words, if the repair reads it as glued words, or if it is a few frequent words
+   glued; no edits. Lowercase tokens and tokens of more than :data:`NOISE_MAX_LETTERS` letters are
+   always kept: they are pieces of the message ("igge" of "n i g g e r s", a whole line glued).
+
 Captions are not repaired: what a person typed is scored as typed.
 """
 
@@ -86,6 +98,14 @@ MIN_RUN_LENGTH = 6
 #: alone), and "Iknow" is "I know", not "know" with a letter dropped; a reading that is better by
 #: more still wins ("Isthere" is "is there").
 GLUED_I_BONUS = 2.0
+#: A row of image text this short (in tokens) may be noise: see :meth:`OcrSpelling.noise_row`.
+NOISE_ROW_TOKENS = 1
+#: A noise row is at most this many letters long (signs and stickers read as a word: "ZULIA").
+NOISE_MAX_LETTERS = 8
+#: Short glued words count as words in a noise check only if each is this frequent (about the
+#: vocabulary's 2,000 commonest): the vocabulary holds rare two- and three-letter tokens from
+#: tweets, and a sticker read as "ZULIA" splits into two of them.
+FREQUENT_WORD_COST = 10.0
 #: Longest piece the stretch reading considers (longer words are rare and cost time).
 MAX_PIECE_LENGTH = 20
 
@@ -96,6 +116,9 @@ _TOKEN = re.compile(r"(?<![\w@$!|])[A-Za-z0-9@$!|]*[A-Za-z0-9@$|](?:'[A-Za-z]+)?
 # A run of letters (a contraction's apostrophe inside), captured so that re.split keeps it.
 _RUN = re.compile(r"([A-Za-z]+(?:'[A-Za-z]+)*)")
 _REPEATS = re.compile(r"(.)\1{2,}")
+_LETTERS = re.compile(r"[A-Za-z]+")
+# Punctuation around a token ("tes.", "'quoted'") that says nothing about whether it is a word.
+_EDGE_PUNCTUATION = re.compile(r"^[^\w@$!|]+|[^\w@$!|]+$")
 _STAND_IN_RUN = re.compile("[" + re.escape("".join(LETTER_STAND_INS)) + "]+")
 # OCR drops the space after a sentence's punctuation: "today.They", "gger,pathetic".
 # ("!" is left alone: inside a word it is more often a disguised "i", as in "h!te".)
@@ -109,6 +132,50 @@ class OcrSpelling:
         self.segmenter = segmenter
         # built here, not on first use: ~0.2 s that would otherwise land on the first meme scored
         self._deletions = _deletion_index(segmenter.words)
+
+    # ----- step 0: noise rows ------------------------------------------------------------------
+
+    def without_noise_rows(self, text: str) -> str:
+        """``text`` (OCR's rows, one per line) less its noise rows (step 0), rows joined by a space."""
+        rows = [row for row in (" ".join(line.split()) for line in text.split("\n")) if row]
+        if len(rows) < 2:
+            return " ".join(rows)
+        noise = [self.noise_row(row) for row in rows]
+        if not any(not n and _holds_a_message(row) for row, n in zip(rows, noise, strict=True)):
+            return " ".join(rows)  # no other row holds a message: keep everything
+        return " ".join(row for row, n in zip(rows, noise, strict=True) if not n)
+
+    def noise_row(self, row: str) -> bool:
+        """Whether a row of image text is one token that nothing reads as words (step 0)."""
+        tokens = row.split()
+        if len(tokens) > NOISE_ROW_TOKENS:
+            return False
+        token = _EDGE_PUNCTUATION.sub("", tokens[0]) if tokens else ""
+        letters = _LETTERS.findall(token)
+        if not any(len(run) > 1 for run in letters):
+            return True  # a number, a code, a lone letter
+        # Signs and stickers are read in capitals and short; a lowercase fragment ("igge" of a
+        # letter-spaced word) or a long token (a whole line glued, a disguised word inside:
+        # "Blackpeoplearegrreedy,sneaky") is the message, and the repair reads what it can of it.
+        if token.islower() or sum(map(len, letters)) > NOISE_MAX_LETTERS:
+            return False
+        if all(word.lower() in self.segmenter for word in self.undisguise(token).split()):
+            return False
+        # as the repair reads it (a contraction is one run), or apart at every apostrophe
+        # ("Immigrants'arenothing": a quote glued to its neighbours)
+        return not any(
+            all(self._readable(run) for run in runs if len(run) > 1)
+            for runs in (_RUN.findall(token), _LETTERS.findall(token))
+        )
+
+    def _readable(self, run: str) -> bool:
+        """A run of letters is a word, glued words as the repair reads them, or a few frequent
+        words glued ("ByMe"); no edits (a sign read in capitals is read as written: "ZULIA" is
+        not "julia")."""
+        lower = run.lower()
+        if lower in self.segmenter or self.read_stretch([run], edits=False) is not None:
+            return True
+        return _splits_into(lower, self.segmenter, max_cost=FREQUENT_WORD_COST)
 
     # ----- step 1: stand-ins and repeated letters ----------------------------------------------
 
@@ -294,6 +361,28 @@ class OcrSpelling:
             return runs
         read = self.read_stretch(runs)
         return read[1] if read is not None else runs
+
+
+def _holds_a_message(row: str) -> bool:
+    """Two tokens or more, or one longer than a noise row can be (a whole line glued by OCR)."""
+    tokens = row.split()
+    return len(tokens) > 1 or sum(map(len, _LETTERS.findall(row))) > NOISE_MAX_LETTERS
+
+
+def _splits_into(letters: str, vocabulary: WordSegmenter, *, max_cost: float) -> bool:
+    """Whether ``letters`` is a sequence of vocabulary words each costing at most ``max_cost``."""
+
+    def frequent(piece: str) -> bool:
+        cost = vocabulary.cost(piece)
+        return cost is not None and cost <= max_cost
+
+    reachable = [True] + [False] * len(letters)
+    for end in range(1, len(letters) + 1):
+        reachable[end] = any(
+            reachable[start] and frequent(letters[start:end])
+            for start in range(max(0, end - MAX_PIECE_LENGTH), end)
+        )
+    return reachable[-1]
 
 
 def _deletion_index(words: Iterable[str]) -> dict[str, list[str]]:

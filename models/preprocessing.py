@@ -94,10 +94,13 @@ class ModerationProcessor:
         return self.clean_image_text(self.ocr.read(image, spare=spare))
 
     def clean_image_text(self, text: str) -> str:
-        """OCR output as the text tower should read it: disguised and misread words put back and
-        glued words split (models/ocr_spelling.py, with the checkpoint's vocabulary)."""
-        text = normalise_text(text)
-        return self.spelling.repair(text) if self.spelling is not None and text else text
+        """OCR output (rows of text, one per line) as the text tower should read it: noise rows
+        left out, disguised and misread words put back and glued words split
+        (models/ocr_spelling.py, with the checkpoint's vocabulary)."""
+        if self.spelling is None or not text:
+            return normalise_text(text)
+        text = self.spelling.without_noise_rows(text)
+        return self.spelling.repair(text) if text else text
 
     def validate(self, post: PostContent) -> None:
         if post.text is not None and len(post.text) > self.config.max_text_chars:

@@ -79,6 +79,16 @@ def test_big_images_are_read_at_a_bounded_size(engine: OcrEngine) -> None:
     assert "stay" in OcrEngine(max_side=960).read(meme).lower()
 
 
+def test_image_text_is_read_row_by_row_and_noise_rows_are_left_out() -> None:
+    _, processor = build_tiny_model()
+    processor = ModerationProcessor(
+        processor.config, processor.tokenizer, segmenter=WordSegmenter(VOCABULARY)
+    )
+    # OcrEngine.read gives one row per line: a sticker read as a row of its own is left out, and
+    # the message's rows are read as one text
+    assert processor.clean_image_text("you people\nZULIA\nare not welcome") == "you people are not welcome"
+
+
 SERVICE_OCR = {
     "detection_max_side": 640,
     "angle_classifier": False,

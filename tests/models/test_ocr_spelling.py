@@ -216,3 +216,54 @@ def test_the_glued_i_rule_leaves_words_and_lowercase_alone(glued_i: OcrSpelling)
     # a short token is cut for its I only into words of two letters or more: not "is a ac". (A
     # name like this one is misread all the same, "isa ac": the rule's known price.)
     assert glued_i.repair("Isaac said") == "isa ac said"
+
+
+# --- rows of image text that are noise (a sign, a sticker, a number in the photo) ---------------
+
+NOISE_VOCABULARY = "the people are all vermin by me you i a every person met has been useless worth".split()
+
+
+@pytest.fixture
+def rows() -> OcrSpelling:
+    return OcrSpelling(WordSegmenter(NOISE_VOCABULARY + FILLERS))
+
+
+def test_a_row_of_one_unreadable_token_beside_the_message_is_left_out(rows: OcrSpelling) -> None:
+    read = "Every person I've met has\nZULIA\nbeen a useless vermin\nN23456\n80"
+    assert rows.without_noise_rows(read) == "Every person I've met has been a useless vermin"
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "vermin",  # a word
+        "v3rm1n",  # stand-ins that spell one
+        "youpeople",  # glued words, as the repair reads them
+        "ByMe.",  # a few frequent words glued, shorter than a glued run
+        "@all_vermin",  # a handle: its words read as words
+        "wotrh",  # lowercase: a piece of the message ("worth" disguised), never noise
+        "igge",  # lowercase: a piece of a letter-spaced word
+        "Peoplearegrreedy,vermin",  # long: a line glued, a disguised word inside
+    ],
+)
+def test_rows_that_read_as_words_are_kept(rows: OcrSpelling, row: str) -> None:
+    assert not rows.noise_row(row)
+    assert rows.without_noise_rows(f"people are all vermin\n{row}") == f"people are all vermin {row}"
+
+
+@pytest.mark.parametrize("row", ["ZULIA", "WOTRH", "srwynA", "N23456", "2L0b", "P", "80", "-150."])
+def test_unreadable_rows_are_noise(rows: OcrSpelling, row: str) -> None:
+    # a token with capitals gets no edit: signs and stickers are read in capitals as written
+    assert rows.noise_row(row)
+
+
+def test_noise_rows_are_kept_when_no_other_row_holds_a_message(rows: OcrSpelling) -> None:
+    assert rows.without_noise_rows("ZULIA") == "ZULIA"  # alone: it is all the image says
+    assert rows.without_noise_rows("vermin\nZULIA") == "vermin ZULIA"  # no row of two tokens
+    assert rows.without_noise_rows("  people are\n\n ZULIA  ") == "people are"
+
+
+def test_a_glued_line_holds_the_message_too(rows: OcrSpelling) -> None:
+    # OCR glued every line of the message into one token: they still hold it, the noise goes
+    read = "Everypersonmethas\nZULIA\nbeenauselessvermin"
+    assert rows.without_noise_rows(read) == "Everypersonmethas beenauselessvermin"
