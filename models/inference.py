@@ -307,7 +307,8 @@ class Moderator:
         for i in image_rows:
             post, key = posts[i], keys[i]
             if post.ocr_text is not None:
-                ocr_texts[i] = processor.clean_image_text(post.ocr_text)
+                repaired = post.ocr_text_repaired
+                ocr_texts[i] = post.ocr_text if repaired else processor.clean_image_text(post.ocr_text)
             elif (cached := self.ocr_cache.get(key)) is not None:
                 ocr_texts[i] = cached
             else:
@@ -464,7 +465,8 @@ class Moderator:
     def read_image_text(self, image: Image.Image, spare: SpareThread | None = None) -> str:
         """The text in ``image`` (OCR, cleaned as for scoring; cached by content), without the text
         gate: for callers that already decided the image needs reading and do it on their own
-        thread, then pass the result as :attr:`PostContent.ocr_text` (the service's OCR lane).
+        thread, then pass the result as :attr:`PostContent.ocr_text` with
+        ``ocr_text_repaired=True`` (the service's OCR lane).
         Thread-safe: the OCR engine and the caches lock what they share. ``spare``: a thread that
         may recognise some of the image's text lines while it has nothing else to do (the
         service's idle inference thread); the text is the same."""

@@ -11,6 +11,18 @@ disguise words in memes the same ways, and after OCR the result looks the same.
 checkpoint's frequency-ranked vocabulary (``ocr_vocabulary.txt``, built from the training
 texts; the Zipf costs of :class:`~models.segmentation.WordSegmenter`):
 
+0. **Noise rows** (:meth:`OcrSpelling.without_noise_rows`, which the processor runs before
+   :meth:`~OcrSpelling.repair`), when OCR's read comes in rows (one per line): a row that is
+   a number or a code ("N23456", "-150."), or one short token with capitals that nothing reads as
+   words (a sign or a sticker read as letters: "ZULIA", "srwynA" off a mirrored photo), is left
+   out when another row holds the message (two tokens or more, or a whole line glued into one
+   token longer than that). Photo text and stickers are read as rows of their own as large as
+   the meme's text, so only what they say tells them apart; beside a hateful sentence such a
+   token can take its hate score from 0.99 to under 0.1
+   (docs/training/stray_text_experiment.md). A token reads as words if it is one, if its
+   stand-ins spell words, if the repair reads it as glued words, or if it is a few frequent words
+   glued; no edits. Lowercase tokens and tokens of more than :data:`NOISE_MAX_LETTERS` letters are
+   always kept: they are pieces of the message ("igge" of "n i g g e r s", a whole line glued).
 1. **Stand-ins and repeats**, per token: digits and symbols read as the letters they stand for,
    and letters repeated three or more times read once or twice, when that spells a word or glued
    words ("h4te" -> "hate", "beingd3cen7human" -> "being decent human", "haaate" -> "hate").
@@ -25,18 +37,6 @@ texts; the Zipf costs of :class:`~models.segmentation.WordSegmenter`):
    correctly is never re-read ("therapist" stays, "be at" is not "beat"). A token nothing
    explains is kept as OCR read it, and the rest of its stretch is still read. A capital I glued
    to the front of a word is read as the word "I" at a discount (:data:`GLUED_I_BONUS`).
-
-0. **Noise rows**, before the rest, when OCR's read comes in rows (one per line): a row that is
-   a number or a code ("N23456", "-150."), or one short token with capitals that nothing reads as
-   words (a sign or a sticker read as letters: "ZULIA", "srwynA" off a mirrored photo), is left
-   out when another row holds the message (two tokens or more, or a whole line glued into one
-   token longer than that). Photo text and stickers are read as rows of their own as large as
-   the meme's text, so only what they say tells them apart; beside a hateful sentence such a
-   token can take its hate score from 0.99 to under 0.1
-   (docs/training/stray_text_experiment.md). A token reads as words if it is one, if its
-   stand-ins spell words, if the repair reads it as glued words, or if it is a few frequent words
-   glued; no edits. Lowercase tokens and tokens of more than :data:`NOISE_MAX_LETTERS` letters are
-   always kept: they are pieces of the message ("igge" of "n i g g e r s", a whole line glued).
 
 Captions are not repaired: what a person typed is scored as typed.
 """

@@ -122,7 +122,8 @@ class ModerationProcessor:
             if post.image is None:
                 ocr_texts.append(None)
             elif post.ocr_text is not None:
-                ocr_texts.append(self.clean_image_text(post.ocr_text))
+                repaired = post.ocr_text_repaired  # a read this processor already repaired
+                ocr_texts.append(post.ocr_text if repaired else self.clean_image_text(post.ocr_text))
             else:
                 ocr_texts.append(self.read_image_text(post.image))
         caption_rows = [i for i, text in enumerate(captions) if text]

@@ -15,12 +15,18 @@ class PostContent:
     """One post as the classifier sees it: an optional caption and an optional decoded image.
 
     ``ocr_text`` may be given when the text inside the image is already known (cached or extracted
-    elsewhere); when it is ``None`` and an image is present, the processor runs OCR itself.
+    elsewhere); when it is ``None`` and an image is present, the processor runs OCR itself. A given
+    text is repaired as OCR output is (noise rows, misread and glued words), unless
+    ``ocr_text_repaired`` says it already was: the text :meth:`Moderator.read_image_text` returns
+    (the service's OCR lane), which a second repair could change (the repair reads its own output
+    differently in about 1 read in 500), so the service would score other words than the
+    evaluation does.
     """
 
     text: str | None = None
     image: Image.Image | None = None
     ocr_text: str | None = None
+    ocr_text_repaired: bool = False
 
 
 @dataclass(frozen=True)

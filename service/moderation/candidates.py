@@ -23,7 +23,8 @@ class Candidate:
     record: RawRecord
     post: Post
     image: LoadedImage | None
-    #: The text in the image when it was already read (by the OCR lane).
+    #: The text in the image when it was already read (by the OCR lane, repaired as the scorer
+    #: repairs it) or found absent (by the text gate: "").
     ocr_text: str | None = None
 
 
@@ -62,6 +63,8 @@ def content_of(candidate: Candidate) -> PostContent:
         text=candidate.post.text,
         image=candidate.image.image if candidate.image else None,
         ocr_text=candidate.ocr_text,
+        # read by the scorer's own read_image_text: not to be repaired a second time
+        ocr_text_repaired=candidate.ocr_text is not None,
     )
 
 

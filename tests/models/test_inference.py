@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from models.errors import CheckpointError, EmptyPostError, InputError, TextTooLongError
-from models.inference import Moderator
+from models.inference import InferenceOptions, Moderator
 from models.ocr import OcrEngine
 from models.preprocessing import ModerationProcessor
 from models.segmentation import WordSegmenter
@@ -147,6 +147,26 @@ def test_ocr_runs_only_when_no_text_is_given_and_spacing_is_repaired(
     assert given.ocr_text == "go home now"  # a given text is repaired the same way
     (text_only,) = moderator.score([PostContent(text="no image here")])
     assert ocr.calls == 1 and text_only.ocr_text is None
+
+
+@pytest.mark.parametrize(
+    "options", [InferenceOptions(), InferenceOptions(cache_entries=8)], ids=["plain", "fast"]
+)
+def test_the_moderators_own_read_handed_back_is_not_repaired_again(
+    spacing_moderator: tuple[Moderator, FakeOcr], photo: Image.Image, options: InferenceOptions
+) -> None:
+    # the service's OCR lane reads with read_image_text and hands the text back with the post: it
+    # must be scored as scoring the image directly would, not repaired a second time
+    plain, _ = spacing_moderator
+    moderator = Moderator(plain.model, plain.processor, sha256=plain.sha256, options=options)
+    assert moderator.options.plain == (options.cache_entries == 0)
+    read = moderator.read_image_text(photo)
+    (direct,) = moderator.score([PostContent(image=photo)])
+    (handed_back,) = moderator.score([PostContent(image=photo, ocr_text=read, ocr_text_repaired=True)])
+    assert handed_back.ocr_text == direct.ocr_text == read
+    assert handed_back.scores == direct.scores
+    (marked,) = moderator.score([PostContent(image=photo, ocr_text="gohome now", ocr_text_repaired=True)])
+    assert marked.ocr_text == "gohome now"  # marked as repaired: used as it is
 
 
 def test_missing_bundled_checkpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

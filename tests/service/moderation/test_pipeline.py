@@ -852,7 +852,7 @@ async def test_images_the_gate_found_no_text_in_reach_the_scorer_as_read() -> No
         _post("photo", text="nice", image={"data": _image()}),
     ]
     await _process_once(pipeline, values)
-    assert scorer.ocr_texts == ["", None]
+    assert scorer.ocr_texts == ["", None] and scorer.repaired == [True, False]
 
 
 async def test_cheapest_first_can_be_turned_off() -> None:
@@ -869,9 +869,11 @@ class _RecordingScorer(FakeScorer):
     def __init__(self) -> None:
         super().__init__()
         self.ocr_texts: list[str | None] = []
+        self.repaired: list[bool] = []
 
     def score(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
         self.ocr_texts += [post.ocr_text for post in posts if post.image is not None]
+        self.repaired += [post.ocr_text_repaired for post in posts if post.image is not None]
         return super().score(posts)
 
 
@@ -930,6 +932,8 @@ async def test_ocr_lane_lets_the_batch_return_before_its_memes_are_read() -> Non
         assert reader.threads and all(name.startswith("postguard-ocr") for name in reader.threads)
         # The text read in the lane reached the scorer: it did not read the image a second time.
         assert scorer.ocr_texts[-1] == "text read in the lane"
+        # ... as the scorer's own repaired read, which it must not repair a second time
+        assert scorer.repaired[-1] is True
         assert pipeline._metrics.ocr_lane_posts._value.get() == 0
         assert _histogram(pipeline._metrics.ocr_seconds)[0] == 1  # one image read in the lane
         assert await pipeline.drain(timeout_s=5)
