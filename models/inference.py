@@ -307,8 +307,7 @@ class Moderator:
         for i in image_rows:
             post, key = posts[i], keys[i]
             if post.ocr_text is not None:
-                repaired = post.ocr_text_repaired
-                ocr_texts[i] = post.ocr_text if repaired else processor.clean_image_text(post.ocr_text)
+                ocr_texts[i] = processor.given_image_text(post.ocr_text, repaired=post.ocr_text_repaired)
             elif (cached := self.ocr_cache.get(key)) is not None:
                 ocr_texts[i] = cached
             else:

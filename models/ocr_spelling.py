@@ -98,8 +98,6 @@ MIN_RUN_LENGTH = 6
 #: alone), and "Iknow" is "I know", not "know" with a letter dropped; a reading that is better by
 #: more still wins ("Isthere" is "is there").
 GLUED_I_BONUS = 2.0
-#: A row of image text this short (in tokens) may be noise: see :meth:`OcrSpelling.noise_row`.
-NOISE_ROW_TOKENS = 1
 #: A noise row is at most this many letters long (signs and stickers read as a word: "ZULIA").
 NOISE_MAX_LETTERS = 8
 #: Short glued words count as words in a noise check only if each is this frequent (about the
@@ -148,7 +146,7 @@ class OcrSpelling:
     def noise_row(self, row: str) -> bool:
         """Whether a row of image text is one token that nothing reads as words (step 0)."""
         tokens = row.split()
-        if len(tokens) > NOISE_ROW_TOKENS:
+        if len(tokens) > 1:
             return False
         token = _EDGE_PUNCTUATION.sub("", tokens[0]) if tokens else ""
         letters = _LETTERS.findall(token)
@@ -165,7 +163,7 @@ class OcrSpelling:
         # ("Immigrants'arenothing": a quote glued to its neighbours)
         return not any(
             all(self._readable(run) for run in runs if len(run) > 1)
-            for runs in (_RUN.findall(token), _LETTERS.findall(token))
+            for runs in (_RUN.findall(token), letters)
         )
 
     def _readable(self, run: str) -> bool:

@@ -102,6 +102,12 @@ class ModerationProcessor:
         text = self.spelling.without_noise_rows(text)
         return self.spelling.repair(text) if text else text
 
+    def given_image_text(self, text: str, *, repaired: bool) -> str:
+        """Image text a caller passed in with the post (:attr:`PostContent.ocr_text`): repaired as
+        OCR output is, unless it already was (``repaired``: this processor's own read, handed back
+        by the service's OCR lane; a second repair could change it)."""
+        return text if repaired else self.clean_image_text(text)
+
     def validate(self, post: PostContent) -> None:
         if post.text is not None and len(post.text) > self.config.max_text_chars:
             raise TextTooLongError(
@@ -122,8 +128,7 @@ class ModerationProcessor:
             if post.image is None:
                 ocr_texts.append(None)
             elif post.ocr_text is not None:
-                repaired = post.ocr_text_repaired  # a read this processor already repaired
-                ocr_texts.append(post.ocr_text if repaired else self.clean_image_text(post.ocr_text))
+                ocr_texts.append(self.given_image_text(post.ocr_text, repaired=post.ocr_text_repaired))
             else:
                 ocr_texts.append(self.read_image_text(post.image))
         caption_rows = [i for i, text in enumerate(captions) if text]
