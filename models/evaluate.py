@@ -58,6 +58,7 @@ from .features import FeatureSet, OcrCache, encode_texts, multimodal_features, p
 from .inference import DEFAULT_CATEGORIES, DEFAULT_CHECKPOINT
 from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class
 from .preprocessing import ModerationProcessor
+from .read_quality import ReadQuality
 from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
 from .suite.benign_images import ood_benign_posts
 from .suite.strays import with_stray
@@ -195,6 +196,26 @@ class Evaluator:
         self._features[key] = sets
         return sets
 
+    def read_quality(self, processor: ModerationProcessor) -> dict[str, dict[str, float | int]]:
+        """OCR's reads of the rendered images, repaired as ``processor`` repairs them, against the
+        text each image shows (models/read_quality.py), per set. Reads come from the OCR cache,
+        which :meth:`features` fills."""
+        sets: dict[str, Sequence[MultimodalExample]] = {
+            "memes_image_only": self.memes_image_only,
+            "memes_held_out": self.memes_held_out,
+            "mixed": self.mixed,
+            "functional_image": self.suite_images,
+        }
+        reads = self.ocr_cache.entries
+        return {
+            name: ReadQuality.of(
+                (processor.clean_image_text(reads[post.image.key()]), post.image.text)
+                for post in posts
+                if post.image is not None and post.image.key() in reads
+            ).as_dict()
+            for name, posts in sets.items()
+        }
+
 
 def _category_metrics(
     scores: np.ndarray, features: FeatureSet, labels: Sequence[str], thresholds: dict[str, float]
@@ -247,6 +268,7 @@ def evaluate_variant(
         "fusion": model.config.fusion,
         "modalities": [m for m, a in zip(MODALITY_NAMES, allowed, strict=True) if a],
     }
+    row["image_text_reads"] = evaluator.read_quality(processor)
     for dataset, features in sets.items():
         view = features.restrict(allowed)  # type: ignore[arg-type]
         scores = predict(model, view)
@@ -548,6 +570,17 @@ def format_table(rows: dict[str, dict[str, Any]], default: str) -> str:
     return "\n".join(lines)
 
 
+def format_read_quality(row: dict[str, Any]) -> str:
+    """The default checkpoint's image-text reads against the text shown, one line per set."""
+    lines = ["image text as read (OCR, then the repair) against the text each image shows:"]
+    for name, quality in row.get("image_text_reads", {}).items():
+        lines.append(
+            f"  {name:18s} {quality['images']:5d} images  word error rate {quality['word_error_rate']:.3f}"
+            f"  read exactly {quality['read_exactly']:.3f}"
+        )
+    return "\n".join(lines)
+
+
 def format_functional_table(row: dict[str, Any]) -> str:
     """Per-functionality accuracy of one variant: text posts and image posts side by side, the
     image posts again with the rendered text in place of OCR's read, and the text posts with a
@@ -697,6 +730,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns.output.parent.mkdir(parents=True, exist_ok=True)
     ns.output.write_text(json.dumps(report, indent=2, default=float, allow_nan=True) + "\n", encoding="utf-8")
     print(format_table(rows, default_name))
+    print()
+    print(format_read_quality(rows[default_name]))
     print()
     print(f"functional suite, default checkpoint ({default_name}):")
     print(format_functional_table(rows[default_name]))

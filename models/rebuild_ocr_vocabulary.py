@@ -4,11 +4,12 @@
 
 The vocabulary (``ocr_vocabulary.txt``) ranks the words the OCR repair reads image text with
 (models/ocr_spelling.py). ``models.train`` builds it from the training texts less the obfuscated
-ones (:func:`models.train.ocr_vocabulary`); checkpoints trained before that took the obfuscated
-texts in too, whose spellings then passed for words. This command rebuilds it the way training
-does now (the data directory, seed and user data of the checkpoint's own training record, the
-other options at their defaults) and writes a copy of the checkpoint with the new vocabulary
-under a new version string. The weights are copied unchanged; decisions record the version, so
+ones, followed by the general English words they lack (:func:`models.train.ocr_vocabulary`,
+:mod:`models.english_words`); checkpoints trained before took the obfuscated texts in too, whose
+spellings then passed for words, or lacked the English words, so that a word the tweets never use
+was cut into pieces. This command rebuilds it the way training does now (the data directory,
+seed and user data of the checkpoint's own training record, the other options at their
+defaults) and writes a copy of the checkpoint with the new vocabulary under a new version string. The weights are copied unchanged; decisions record the version, so
 the audit trail tells the two apart. It prints how the vocabulary changed.
 """
 

@@ -38,6 +38,12 @@ class WordSegmenter:
         ranked = [w for w, c in counts.most_common() if c >= min_count and (len(w) > 1 or w in ("a", "i"))]
         return cls(ranked[:size])
 
+    def widened(self, general: Iterable[str]) -> WordSegmenter:
+        """This vocabulary followed by the words of ``general`` (ranked most frequent first) that it
+        lacks. Its own words keep their ranks: they are what posts say, and a word the training
+        texts never use is rarer in posts than any they do, whatever its rank in books."""
+        return WordSegmenter([*self.words, *general])
+
     def save(self, path: Path) -> None:
         path.write_text("\n".join(self.words) + "\n", encoding="utf-8")
 

@@ -76,6 +76,7 @@ from .data.sources import (
 )
 from .data.statements import statement_examples
 from .encoders import text_encoder_path
+from .english_words import english_words
 from .features import (
     FeatureSet,
     OcrCache,
@@ -543,12 +544,17 @@ def text_corpus(args: TrainArgs) -> tuple[list[TextExample], list[MultimodalExam
     return augment.drop_suite_texts(corpus, suite_texts), user_posts
 
 
-def ocr_vocabulary(corpus: Iterable[TextExample]) -> WordSegmenter:
+def ocr_vocabulary(
+    corpus: Iterable[TextExample], *, general_words: Iterable[str] | None = None
+) -> WordSegmenter:
     """The ranked vocabulary the OCR repair reads image text with (models/ocr_spelling.py): the
     words of the training texts, less the obfuscated ones, whose spellings ("bicth",
     "arevermin") would otherwise pass for words and never be repaired, and less those with
-    made-up strays ("Brunaix")."""
-    return WordSegmenter.from_texts(e.text for e in corpus if e.split == "train" and not has_made_up_words(e))
+    made-up strays ("Brunaix"); then, ranked behind them, the general English words they lack
+    (``general_words``, by default :func:`models.english_words.english_words`), so that a word
+    the tweets never use ("Romani", "strangle") is read whole rather than cut into pieces."""
+    own = WordSegmenter.from_texts(e.text for e in corpus if e.split == "train" and not has_made_up_words(e))
+    return own.widened(english_words() if general_words is None else general_words)
 
 
 def augmentations(corpus: Sequence[TextExample], args: TrainArgs) -> list[TextExample]:

@@ -9,19 +9,24 @@ import numpy as np
 import pytest
 import torch
 
+from models.data.memes import MemeSpec
+from models.data.multimodal import MultimodalExample
 from models.data.sources import BENIGN, FULL_MASK
 from models.evaluate import (
+    Evaluator,
     SuiteImagePost,
     _threshold_sweep,
     case_passes,
     check_targets,
     format_functional_table,
+    format_read_quality,
     functional_report,
     sibling_variants,
     suite_image_posts,
     with_rendered_text,
 )
-from models.features import FeatureSet
+from models.features import FeatureSet, OcrCache
+from models.preprocessing import ModerationProcessor
 from models.suite import BLAND_CAPTIONS, FunctionalCase, build_suite
 from models.suite.benign_images import ood_benign_images, ood_benign_posts
 
@@ -204,3 +209,41 @@ def test_functional_table_shows_the_stray_column_when_the_report_has_it() -> Non
     )
     header, _, row = table.splitlines()[:3]
     assert header.split()[-1] == "+stray" and row.split()[-1] == "0.250"
+
+
+class _LowercaseRepair(ModerationProcessor):
+    """A stand-in repair (no tokenizer, no OCR): the read in lower case, "roman i" joined."""
+
+    def __init__(self) -> None:
+        pass
+
+    def clean_image_text(self, text: str) -> str:
+        return text.lower().replace("roman i", "romani")
+
+
+def test_read_quality_compares_each_repaired_read_with_the_text_its_image_shows() -> None:
+    def post(text: str) -> MultimodalExample:
+        image = MemeSpec(text, "color:250,220,60", "card", 0, 34, 0.0, 0)
+        return MultimodalExample("lol", image, (0.0, 0.0, 0.0), FULL_MASK, "memes", "test")
+
+    shown, unread = post("Romani people are lazy"), post("never read")
+    cache = OcrCache(None)
+    assert shown.image is not None
+    cache.entries[shown.image.key()] = "ROMAN I people are hazy"
+    evaluator = Evaluator.__new__(Evaluator)
+    evaluator.memes_image_only, evaluator.memes_held_out = [shown, unread], []
+    evaluator.mixed, evaluator.suite_images, evaluator.ocr_cache = [], [], cache
+
+    reads = evaluator.read_quality(_LowercaseRepair())
+    # the image never read is left out; "hazy" is one word wrong of four
+    assert reads["memes_image_only"] == {"images": 1, "word_error_rate": 0.25, "read_exactly": 0.0}
+    assert reads["mixed"]["images"] == 0
+    table = format_read_quality({"image_text_reads": reads})
+    assert "memes_image_only       1 images  word error rate 0.250  read exactly 0.000" in table
+
+
+def test_the_bundled_report_measures_how_image_text_is_read() -> None:
+    report = json.loads((Path(__file__).parents[2] / "models" / "eval" / "report.json").read_text())
+    reads = report["rows"][report["checkpoint"]["variant"]]["image_text_reads"]
+    assert set(reads) == {"memes_image_only", "memes_held_out", "mixed", "functional_image"}
+    assert all(r["images"] > 250 and 0.0 < r["word_error_rate"] < 0.5 for r in reads.values())

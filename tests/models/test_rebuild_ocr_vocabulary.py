@@ -48,7 +48,11 @@ def test_the_vocabulary_is_rebuilt_from_the_training_texts_and_nothing_else_chan
     vocabulary = (output / "ocr_vocabulary.txt").read_text(encoding="utf-8").split()
     # words used twice or more in the train split, most frequent first; never the val text's
     assert vocabulary[0] == "people" and {"vermin", "are", "lovely", "beach", "you", "the"} <= set(vocabulary)
-    assert "arevermin" not in vocabulary and "zebra" not in vocabulary
+    assert "arevermin" not in vocabulary
+    # the val text's word is there only as a general English word, ranked behind every training word
+    training_words = ("people", "vermin", "are", "lovely", "beach", "you", "the")
+    assert vocabulary.index("zebra") > max(map(vocabulary.index, training_words))
+    assert len(vocabulary) > 80_000 and "strangle" in vocabulary
     model, processor, _ = load_checkpoint(output)
     assert model.config.version == "tiny-2" and processor.spelling is not None
     assert processor.clean_image_text("you PEOPLEarevermin vermiin") == "you people are vermin vermin"

@@ -43,3 +43,12 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert loaded.words == vocabulary.words
     for text in ("youpeopleare vermin", "the therapist is here", "gobackto where youcamefrom"):
         assert OcrSpelling(loaded).repair(text) == OcrSpelling(vocabulary).repair(text)
+
+
+def test_widened_keeps_its_own_ranks_and_appends_the_words_it_lacks() -> None:
+    vocabulary = WordSegmenter(["the", "people", "are"])
+    widened = vocabulary.widened(["the", "strangle", "are", "romani"])
+    assert widened.words == ["the", "people", "are", "strangle", "romani"]
+    costs = [cost for cost in map(widened.cost, widened.words) if cost is not None]
+    assert len(costs) == 5 and costs == sorted(costs)  # an appended word is rarer than any of the vocabulary's own
+    assert vocabulary.words == ["the", "people", "are"]  # the original is left as it was

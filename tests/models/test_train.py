@@ -200,10 +200,14 @@ def test_the_ocr_vocabulary_has_the_training_words_but_no_obfuscated_spelling_no
         example("zebra zebra", "hatexplain", split="val"),
         example("a lovely lovely day BRUNAIX brunaix", "aug_stray_hatexplain"),
     ]
-    words = ocr_vocabulary(corpus).words
+    words = ocr_vocabulary(corpus, general_words=[]).words
     assert "vermin" in words and "lovely" in words  # source and (real-word) augmented texts
     assert "vermiin" not in words and "zebra" not in words  # obfuscated spellings, validation texts
     assert "brunaix" not in words  # made-up strays
+    # The general English words follow the training words, and bring none of the spellings back.
+    widened = ocr_vocabulary(corpus).words
+    assert widened[: len(words)] == words and {"zebra", "strangle"} <= set(widened[len(words) :])
+    assert "vermiin" not in widened and "brunaix" not in widened
 
 
 def test_run_refuses_to_train_on_nothing(tmp_path: Path) -> None:
