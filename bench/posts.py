@@ -57,6 +57,16 @@ class BenchPost:
         return json.dumps(post).encode()
 
 
+def mix_source() -> str:
+    """Where the mix's texts and photos come from. Runs are comparable only when it is the same:
+    the shared data's HateXplain posts and COCO photos make a heavier mix (longer texts, larger
+    images, fewer repeats) than the demo samples and synthetic photos."""
+    data = default_data_dir()
+    if data is not None:
+        return f"HateXplain texts and COCO photos from {data}"
+    return "demo sample texts and synthetic photos (no shared data folder next to the repository)"
+
+
 def _fallback_texts() -> list[str]:
     samples = Path(__file__).resolve().parents[1] / "devtools" / "samples" / "posts.jsonl"
     lines = [json.loads(line)["text"] for line in samples.read_text(encoding="utf-8").splitlines() if line]

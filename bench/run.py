@@ -42,7 +42,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from bench.api_load import PostFeed, closed_loop, measure_api
-from bench.posts import BenchPost, MixSpec, build_mix, load_photos, load_texts, summary
+from bench.posts import BenchPost, MixSpec, build_mix, load_photos, load_texts, mix_source, summary
 from devtools.embedded import free_port, start_postgres, start_tansu
 from service.settings import Settings, load_settings
 from service.storage import migrate
@@ -462,7 +462,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     naive_count = min(posts_count, args.naive_posts or (100 if args.quick else 500))
     load_seconds = args.load_seconds or (15.0 if args.quick else 30.0)
 
-    log(f"building the mix of {posts_count} posts")
+    source = mix_source()
+    log(f"building the mix of {posts_count} posts: {source}")
     texts, photos = load_texts(), load_photos()
     mix = build_mix(posts_count, seed=1, prefix="mix", texts=texts, photos=photos)
     result: dict[str, Any] = {
@@ -475,7 +476,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "load_average_at_start": load_average(),
         },
         "checkpoint": str(checkpoint),
-        "mix": summary(mix),
+        "mix": {**summary(mix), "source": source},
         "quick": bool(args.quick),
     }
     scratch = Path(tempfile.mkdtemp(prefix="postguard-bench-"))
