@@ -50,5 +50,7 @@ def test_widened_keeps_its_own_ranks_and_appends_the_words_it_lacks() -> None:
     widened = vocabulary.widened(["the", "strangle", "are", "romani"])
     assert widened.words == ["the", "people", "are", "strangle", "romani"]
     costs = [cost for cost in map(widened.cost, widened.words) if cost is not None]
-    assert len(costs) == 5 and costs == sorted(costs)  # an appended word is rarer than any of the vocabulary's own
+    assert len(costs) == 5 and costs == sorted(
+        costs
+    )  # an appended word is rarer than any of the vocabulary's own
     assert vocabulary.words == ["the", "people", "are"]  # the original is left as it was
