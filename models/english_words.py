@@ -1,9 +1,9 @@
 """A general English word list, ranked by frequency, that widens the OCR repair's vocabulary.
 
-The repair (models/ocr_spelling.py) reads image text with the words of the training texts. Words
-those tweets never use are then cut into pieces that are ("Romani" -> "roman i", "strangle" ->
-"strang le") or edited into a neighbour, and the text tower sees the pieces. This list fills the
-gaps: the 82,765 words of SymSpell's English frequency dictionary, shipped in the ``symspellpy``
+The repair (models/ocr_spelling.py) reads image text with a vocabulary of words. Built from the
+training texts alone, it cut a word those tweets never use into pieces that are words ("Romani"
+-> "roman i") or edited it into a training word one letter away ("strangle" -> "strange"), and
+the text tower saw the pieces. This list fills the gaps: the 82,765 words of SymSpell's English frequency dictionary, shipped in the ``symspellpy``
 package (MIT; built by intersecting Google Books Ngram counts, CC BY 3.0, with the SCOWL word
 lists), read from the installed package: nothing is downloaded. Training merges it behind the
 training words (:meth:`models.segmentation.WordSegmenter.widened`) and saves the result in the
