@@ -43,6 +43,10 @@ def _field(dataset: str, key: str) -> Callable[[Row], float]:
     return lambda row: float(row[dataset][key])
 
 
+def _read_error(dataset: str) -> Callable[[Row], float]:
+    return lambda row: float(row["image_text_reads"][dataset]["word_error_rate"])
+
+
 #: Headline metrics of the default variant, in the order ``models.evaluate`` prints them.
 METRICS: tuple[Metric, ...] = (
     Metric("HateXplain toxic AUROC", lambda r: r["hatexplain"]["toxic"]["auroc"], True),
@@ -64,6 +68,16 @@ METRICS: tuple[Metric, ...] = (
         "ToxiGen held-out group toxic AUROC", lambda r: r["toxigen_held_out_group"]["toxic"]["auroc"], True
     ),
     Metric("ConvAbuse toxic AUROC", lambda r: r["convabuse"]["toxic"]["auroc"], True),
+    # how well image text is read (OCR, then the repair) against the text each image shows
+    *(
+        Metric(f"image text read, {title}: word error rate", _read_error(dataset), False)
+        for title, dataset in (
+            ("image-only memes", "memes_image_only"),
+            ("held-out layouts", "memes_held_out"),
+            ("mixed posts", "mixed"),
+            ("functional images", "functional_image"),
+        )
+    ),
     # the functional suite as text posts, as images, as images with the rendered text in place
     # of OCR's read (how much OCR costs), and as text posts with a stray word
     *(

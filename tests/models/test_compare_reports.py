@@ -102,6 +102,19 @@ def test_metrics_mark_regressions_and_missing_sets() -> None:
     assert rows["HateXplain toxic AUROC"][3] == "+0.015 better"
     assert rows["HateXplain hate AUROC"][3] == "="
     assert rows["ConvAbuse toxic AUROC"][1:] == ["-", "-", ""]
+    assert rows["image text read, mixed posts: word error rate"][1:] == ["-", "-", ""]  # older reports
+
+
+def test_a_lower_word_error_rate_of_image_text_reads_is_better() -> None:
+    before, after = copy.deepcopy(BEFORE), copy.deepcopy(AFTER)
+    before["rows"]["concat"]["image_text_reads"] = {"memes_image_only": {"word_error_rate": 0.128}}
+    after["rows"]["concat"]["image_text_reads"] = {"memes_image_only": {"word_error_rate": 0.076}}
+    rows = {r[0]: r for r in metric_rows(before, after)}
+    assert rows["image text read, image-only memes: word error rate"][1:] == [
+        "0.128",
+        "0.076",
+        "-0.052 better",
+    ]
 
 
 def test_functionality_rows_pair_text_and_image() -> None:
