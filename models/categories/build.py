@@ -8,7 +8,9 @@
 3. Measures each on examples written separately for evaluation (``examples/<name>/heldout*.jsonl``,
    each by another writer than the training files ``train*.jsonl``, other phrasings) and on the
    *test* splits of the benign sources.
-4. Measures how a category's AUROC grows with 20 / 50 / 200 examples on spam (SMS + YouTube
+4. Measures what every category (the checkpoint's too) sends to review among the safe look-alikes
+   (``lookalikes/heldout.jsonl``: benign posts that share words or topic with a harm).
+5. Measures how a category's AUROC grows with 20 / 50 / 200 examples on spam (SMS + YouTube
    comments, test on two YouTube channels and half the SMS never used to fit).
 
 Prints tables and writes ``models/eval/categories.json``.
@@ -42,6 +44,7 @@ from .define import define_category
 from .embedding import CategoryEmbedder
 from .examples import CategoryExample, first_of_each_text, read_examples
 from .head import benign_holdout_mask, fit_head
+from .lookalikes import format_lookalikes, held_out_sets, lookalikes_flagged
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES_DIR = HERE / "examples"
@@ -216,6 +219,31 @@ def benign_posts_flagged(moderator: Moderator, data_dir: Path) -> dict[str, Any]
     return report
 
 
+def lookalike_posts_flagged(moderator: Moderator) -> dict[str, Any]:
+    """The safe look-alikes (:mod:`models.categories.lookalikes`) as text posts, through the
+    service's whole scoring (the checkpoint's categories and the example-defined ones): each
+    evaluation file, then all of them pooled (``all``)."""
+    sets = held_out_sets()
+    posts = [post for rows in sets.values() for post in rows]
+    scores: list[dict[str, float]] = []
+    for start in range(0, len(posts), 32):
+        batch = posts[start : start + 32]
+        scores += [r.scores for r in moderator.score([PostContent(text=p.text) for p in batch])]
+        say(f"  safe look-alikes: {start + len(batch)}/{len(posts)}")
+    thresholds = moderator.review_thresholds
+    report: dict[str, Any] = {}
+    start = 0
+    for stem, rows in sets.items():
+        report[stem] = lookalikes_flagged(rows, scores[start : start + len(rows)], thresholds)
+        start += len(rows)
+    report["all"] = lookalikes_flagged(posts, scores, thresholds)
+    return report
+
+
+def format_lookalike_sets(report: dict[str, Any]) -> str:
+    return "\n".join(format_lookalikes(row, f"safe look-alikes, {stem}") for stem, row in report.items())
+
+
 def learning_curve(
     embedder: CategoryEmbedder, data_dir: Path, benign: Sequence[BenignPost]
 ) -> dict[str, Any]:
@@ -278,6 +306,8 @@ def format_tables(report: dict[str, Any]) -> str:
                 f"(as captions {image['auroc_caption']:.3f}); recall at review {image['recall_at_review_image']:.3f} "
                 f"(as captions {image['recall_at_review_caption']:.3f}); FPR {image['fpr_at_review_image']:.3f}"
             )
+    if "lookalikes_flagged" in report:
+        lines.append(format_lookalike_sets(report["lookalikes_flagged"]))
     curve = report.get("learning_curve")
     if curve:
         lines.append("")
@@ -304,7 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--benign-only",
         action="store_true",
-        help="only re-measure the benign posts of the robustness checks with the bundle as it is",
+        help="only re-measure the benign posts of the robustness checks and the safe look-alikes "
+        "with the bundle as it is",
     )
     args = parser.parse_args(argv)
     if args.data_dir is None or not args.data_dir.is_dir():
@@ -314,8 +345,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         existing = json.loads(args.report.read_text(encoding="utf-8"))
         moderator = Moderator.load(args.checkpoint, categories=args.output, nsfw=True)
         existing["benign_posts_flagged"] = benign_posts_flagged(moderator, args.data_dir)
+        existing["lookalikes_flagged"] = lookalike_posts_flagged(moderator)
         args.report.write_text(json.dumps(existing, indent=2, allow_nan=True) + "\n", encoding="utf-8")
         print(json.dumps(existing["benign_posts_flagged"], indent=2))
+        print(format_lookalike_sets(existing["lookalikes_flagged"]))
         return 0
     say("writing the benign sample from the training splits")
     write_sample(build_sample(args.data_dir))
@@ -387,9 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["benign_test_posts"] = {
         s: int((test_sources == s).sum()) for s in ("hatexplain", "convabuse", "coco")
     }
-    report["benign_posts_flagged"] = benign_posts_flagged(
-        Moderator.load(args.checkpoint, categories=args.output, nsfw=True), args.data_dir
-    )
+    full_scoring = Moderator.load(args.checkpoint, categories=args.output, nsfw=True)
+    report["benign_posts_flagged"] = benign_posts_flagged(full_scoring, args.data_dir)
+    report["lookalikes_flagged"] = lookalike_posts_flagged(full_scoring)
     if not args.skip_curve:
         report["learning_curve"] = learning_curve(embedder, args.data_dir, benign)
     report["seconds"] = round(time.monotonic() - started, 1)

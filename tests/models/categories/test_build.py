@@ -8,6 +8,7 @@ import pytest
 
 from models.categories.build import format_tables, measure
 from models.categories.examples import CategoryExample, first_of_each_text
+from models.categories.lookalikes import Lookalike, lookalikes_flagged
 
 
 def test_measure_counts_recall_false_positives_and_precision_at_the_threshold() -> None:
@@ -53,6 +54,12 @@ def test_the_table_has_a_row_per_category_and_the_curve() -> None:
         },
         "learning_curve": {str(n): {"auroc_mean": 0.9, "auroc_std": 0.01} for n in (20, 50, 200)},
     }
+    lookalikes = lookalikes_flagged(
+        [Lookalike("free cake at the library", "spam", "free", "promo_ok")], [{"spam": 0.9}], {"spam": 0.5}
+    )
+    report["lookalikes_flagged"] = {"heldout": lookalikes, "all": lookalikes}
     table = format_tables(report)
     assert "spam (1.0+1.0)" in table and "spam written in images (2 posts" in table
+    assert "safe look-alikes, heldout (1 posts) sent to review in any category: 1 (100.0%)" in table
+    assert "safe look-alikes, all (1 posts)" in table
     assert "20 → 0.900 ± 0.010" in table
