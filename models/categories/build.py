@@ -231,12 +231,14 @@ def lookalike_posts_flagged(moderator: Moderator) -> dict[str, Any]:
         scores += [r.scores for r in moderator.score([PostContent(text=p.text) for p in batch])]
         say(f"  safe look-alikes: {start + len(batch)}/{len(posts)}")
     thresholds = moderator.review_thresholds
+    defined = set(moderator.categories.names) if moderator.categories is not None else set()
+    groups = {"checkpoint": set(thresholds) - defined, "example-defined": defined}
     report: dict[str, Any] = {}
     start = 0
     for stem, rows in sets.items():
-        report[stem] = lookalikes_flagged(rows, scores[start : start + len(rows)], thresholds)
+        report[stem] = lookalikes_flagged(rows, scores[start : start + len(rows)], thresholds, groups)
         start += len(rows)
-    report["all"] = lookalikes_flagged(posts, scores, thresholds)
+    report["all"] = lookalikes_flagged(posts, scores, thresholds, groups)
     return report
 
 

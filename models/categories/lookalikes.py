@@ -20,7 +20,7 @@ so a fix that only learned the training words does not show here.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +82,10 @@ def held_out_sets(directory: Path = LOOKALIKES_DIR) -> dict[str, list[Lookalike]
 
 
 def lookalikes_flagged(
-    posts: Sequence[Lookalike], scores: Sequence[Mapping[str, float]], thresholds: Mapping[str, float]
+    posts: Sequence[Lookalike],
+    scores: Sequence[Mapping[str, float]],
+    thresholds: Mapping[str, float],
+    groups: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, Any]:
     """What the review thresholds do to safe look-alikes.
 
@@ -90,6 +93,8 @@ def lookalikes_flagged(
       a moderator's time spent on a harmless post);
     - ``own_category``: per looked-like category, the share flagged in that category;
     - ``by_kind``: per kind, the share flagged in any category;
+    - ``by_group``: per named group of categories (the checkpoint's own, the example-defined
+      ones: they are fixed in different ways), the share flagged by one of them;
     - ``flagged_by_category``: how many posts each category flags;
     - ``flagged``: the first flagged posts with the categories that fired and their scores.
     """
@@ -122,6 +127,10 @@ def lookalikes_flagged(
             kind: share([i for i in everything if posts[i].kind == kind], lambda i: bool(fired[i]))
             for kind in sorted({p.kind for p in posts})
         },
+        "by_group": {
+            group: share(everything, lambda i, members=members: any(c in members for c in fired[i]))
+            for group, members in (groups or {}).items()
+        },
         "flagged_by_category": dict(sorted(by_category.items())),
         "flagged": [{"text": posts[i].text, "categories": fired[i]} for i in everything if fired[i]][:LISTED],
     }
@@ -134,6 +143,8 @@ def format_lookalikes(report: Mapping[str, Any], name: str = "safe look-alikes")
         f"{name} ({overall['posts']} posts) sent to review in any category: "
         f"{overall['flagged']} ({overall['rate']:.1%})"
     ]
+    for group, row in report.get("by_group", {}).items():
+        lines.append(f"  by {group} categories: {row['flagged']} ({row['rate']:.1%})")
     for looked, row in report["own_category"].items():
         lines.append(
             f"  looking like {looked:<10} {row['flagged']:>3} of {row['posts']:<3} flagged as {looked} ({row['rate']:.1%})"

@@ -72,7 +72,13 @@ def test_flagged_counts_any_category_own_category_and_kinds() -> None:
         {"self_harm": 0.0, "violence": 0.6, "spam": 0.0, "hate": 0.0},  # exactly at the threshold
         {"self_harm": 0.0, "violence": 0.0, "spam": 0.69, "hate": 0.0, "unknown": 1.0},  # below; no threshold
     ]
-    report = lookalikes_flagged(posts, scores, thresholds)
+    groups = {"checkpoint": {"hate"}, "example-defined": {"self_harm", "violence", "spam"}}
+    report = lookalikes_flagged(posts, scores, thresholds, groups)
+    assert report["by_group"] == {
+        "checkpoint": {"posts": 4, "flagged": 1, "rate": 0.25},
+        "example-defined": {"posts": 4, "flagged": 2, "rate": 0.5},
+    }
+    assert lookalikes_flagged(posts, scores, thresholds)["by_group"] == {}
     assert report["any_category"] == {"posts": 4, "flagged": 3, "rate": 0.75}
     assert report["own_category"]["violence"] == {"posts": 2, "flagged": 1, "rate": 0.5}
     assert report["own_category"]["self_harm"]["flagged"] == 1
@@ -85,6 +91,7 @@ def test_flagged_counts_any_category_own_category_and_kinds() -> None:
     assert report["flagged"][1] == {"text": "kill a process", "categories": {"hate": 0.95}}
     table = format_lookalikes(report)
     assert "safe look-alikes (4 posts) sent to review in any category: 3 (75.0%)" in table
+    assert "  by example-defined categories: 2 (50.0%)" in table
     assert "looking like violence     1 of 2   flagged as violence (50.0%)" in table
 
 
