@@ -152,6 +152,7 @@ class TrainArgs:
     select_by: str = "multimodal"
     val_harm_share: float | None = 0.1
     statement_groups: int = 12
+    supportive_statements: bool = False
     device: str = "auto"
 
 
@@ -530,7 +531,11 @@ def text_corpus(args: TrainArgs) -> tuple[list[TextExample], list[MultimodalExam
         log.info("loading datasets from %s", args.data_dir)
         corpus = load_text_corpus(args.data_dir)
         if args.statement_groups > 0:
-            statements = statement_examples(seed=args.seed, groups_per_template=args.statement_groups)
+            statements = statement_examples(
+                seed=args.seed,
+                groups_per_template=args.statement_groups,
+                supportive=args.supportive_statements,
+            )
             corpus += statements
             log.info("template statements: %d texts (models/data/statements.py)", len(statements))
     user_posts: list[MultimodalExample] = []
@@ -1041,6 +1046,13 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "docs/training/stray_text_experiment.md)",
     )
     parser.add_argument(
+        "--supportive-statements",
+        action="store_true",
+        help="add supportive statements about groups in hate speech's sentence shapes to the template "
+        "statements (models/data/statements.py SUPPORTIVE; off by default: not yet measured in a "
+        "training run)",
+    )
+    parser.add_argument(
         "--consistency-weight",
         type=float,
         default=0.0,
@@ -1155,6 +1167,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         select_by=ns.select_by,
         val_harm_share=ns.val_harm_share or None,
         statement_groups=ns.statement_groups,
+        supportive_statements=ns.supportive_statements,
         device=ns.device,
     )
 

@@ -13,7 +13,9 @@ abuse, ``offensive``, not ``hate``). This module writes those, for training only
   ``offensive`` and ``toxic``, but ``hate`` 0, so the target decides ``hate``, not the insult;
 - **abuse of individuals** (``OFFENSIVE``) and **of objects** (only ``hate`` = 0 is claimed);
 - **benign contrasts** about the same groups: negated hate, neutral facts, praise, counter-speech
-  that quotes or refers to hate, everyday profanity (only ``hate`` = 0 claimed), slur homonyms.
+  that quotes or refers to hate, everyday profanity (only ``hate`` = 0 claimed), slur homonyms;
+  and, when asked for (``supportive=True``), supportive statements in the hateful templates' own
+  shapes (``SUPPORTIVE``).
 
 Every wording here is written for training and is not the functional suite's (``models/suite``
 is the benchmark; its templates are others, and ``augment.drop_suite_texts`` removes any
@@ -386,6 +388,74 @@ BENIGN_CONTRASTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: Supportive and rights-affirming statements in the hateful templates' own shapes ("{G} deserve
+#: ...", "{G} are ..., full stop", "{G}? They ..."), so that a shape alone is no signal. Off in the
+#: default recipe (``python -m models.train --supportive-statements`` adds them): written after the
+#: bundled checkpoint was trained, and not yet measured in a training run (docs/model_card.md,
+#: "Known failure modes").
+SUPPORTIVE: tuple[str, ...] = (
+    "{G} deserve to be safe in the street.",
+    "{G} deserve to live full and happy lives.",
+    "{G} are part of us, full stop.",
+    "{G} belong in this country as much as anyone else.",
+    "{G} have every right to live, love and work as they choose.",
+    "{G} should all be treated with dignity.",
+    "{G} need to be heard.",
+    "We need more {G} in parliament.",
+    "Let {G} speak for themselves.",
+    "I'll say it: {G} are the backbone of this place.",
+    "Unpopular opinion but {G} deserve way more credit than they get.",
+    "Why is it so hard for people to accept that {G} are equal?",
+    "hot take: {G} should be able to rent a flat without jumping through extra hoops",
+    "{G}? They're my neighbours and I'm glad they're here.",
+    "Honestly, {G} are some of the kindest people I know.",
+    "I will always stand up for {G}, no matter who's in the room.",
+    "If you're {one} reading this: you matter, and you belong.",
+    "I will defend the rights of {G} with every bone in my body.",
+    "My respect for {G} grows every day.",
+    "{G}. I love them. That's the post.",
+    "{G} are equal citizens, full stop.",
+    "every single one of the {G} deserves to feel safe at home",
+    "{P} are valued and always will be.",
+    "Teach the history of {G} in schools. It's everyone's history.",
+    "{P}: human, equal and welcome, every one.",
+    "Some {G} just moved in down the street, so we baked them a cake.",
+    "Our team got so much better once {G} joined.",
+    "Every time I see {one} getting harassed, I'm stepping in.",
+    "If anyone harasses {one} on my street, I'll be right there beside them.",
+    "I'll make sure {G} feel welcome here.",
+    "{G} must be included in every decision about their lives.",
+    "{G} should be paid the same as everyone else for the same work.",
+    "It's time to welcome {G} into every corner of this nation.",
+    "{G} should have the same rights as everyone, no exceptions.",
+    "We need to protect every last one of the {G} from discrimination.",
+    "{G} belong in every boardroom and every classroom.",
+    "We need more {G} in leadership roles.",
+    "Hire more {G}. Best decision our company ever made.",
+    "{G} are good people, period.",
+    "{G} are such legends tbh",
+    "Saw some {G} at the shops. They were lovely.",
+    "You want to know about {G}? They're just people living their lives.",
+    "There's {one} on my team now. Best colleague I've ever had.",
+    "{G} want equality? They deserve it, and they should have it.",
+    "My cousin married {one}. Best wedding I've ever been to 🥂",
+    "{G} have contributed so much to this country's history.",
+    "{G} make amazing parents, teachers and friends.",
+    "{G} deserve to be treated like everyone else.",
+    "{G}, be loud and be proud 💛",
+    "Why do {G} have to fight so hard just to be treated fairly?",
+    "{one} can be a doctor, a judge, a president. Anything they want.",
+    "how is it still controversial to say {G} deserve equal pay??",
+    "I honestly think {G} make our communities stronger.",
+    "Call me what you want, {G} are family to me.",
+    "imo {G} deserve proper healthcare and nobody should argue with that",
+    "My take: {G} deserve a voice in every room.",
+    "{G} need safe housing and good jobs like everybody else.",
+    "Let {G} tell their own stories.",
+    "{G} should be represented on screen, in books, everywhere.",
+    "Solidarity with {G}, today and every day ✊",
+)
+
 #: Abuse of individuals: offensive, no identity involved.
 INDIVIDUAL_ABUSE: tuple[str, ...] = (
     "{who} is a worthless idiot",
@@ -476,7 +546,7 @@ def _style(text: str, rng: random.Random) -> str:
     return text
 
 
-def _drafts(rng: random.Random, groups_per_template: int) -> list[_Draft]:
+def _drafts(rng: random.Random, groups_per_template: int, supportive: bool = False) -> list[_Draft]:
     drafts: list[_Draft] = []
 
     def pick(pool: Sequence[Group], k: int) -> list[Group]:
@@ -525,19 +595,25 @@ def _drafts(rng: random.Random, groups_per_template: int) -> list[_Draft]:
         drafts.append(_Draft(text, None, BENIGN, HATE_ONLY_MASK, "profanity", _split_of(index)))
     for index, text in enumerate(HOMONYMS):
         drafts.append(_Draft(text, None, BENIGN, FULL_MASK, "normal", _split_of(index)))
+    if supportive:  # last, so that the other drafts' groups are the same with or without them
+        for index, template in enumerate(SUPPORTIVE):
+            for group in pick(PROTECTED, 2 * groups_per_template):
+                text, _ = _fill(template, group, rng)
+                drafts.append(_Draft(text, None, BENIGN, FULL_MASK, "normal", _split_of(index)))
     return drafts
 
 
 def statement_examples(
-    *, seed: int, groups_per_template: int = 12, obfuscated_share: float = 0.3
+    *, seed: int, groups_per_template: int = 12, obfuscated_share: float = 0.3, supportive: bool = False
 ) -> list[TextExample]:
     """The template statements as labelled texts (train and val splits, split by template), plus
     an obfuscated copy of ``obfuscated_share`` of them (the keyword of a hateful statement, the
-    longest word of another), each in the split of its source."""
+    longest word of another), each in the split of its source; ``supportive`` adds
+    :data:`SUPPORTIVE` (drawn after the rest, so their groups are the same either way)."""
     rng = random.Random(f"statements:{seed}")
     out: list[TextExample] = []
     seen: set[str] = set()
-    for draft in _drafts(rng, groups_per_template):
+    for draft in _drafts(rng, groups_per_template, supportive):
         text = _style(draft.text, rng)
         variants = [text]
         if rng.random() < obfuscated_share:

@@ -96,6 +96,7 @@ def test_no_template_is_a_suite_template() -> None:
 
     suite = {skeleton(t.text) for t in TEMPLATES}
     ours = [t for ts in (*statements.HATEFUL.values(), *statements.BENIGN_CONTRASTS.values()) for t in ts]
+    ours += statements.SUPPORTIVE
     assert not {skeleton(t) for t in ours} & suite
 
 
@@ -105,3 +106,20 @@ def test_the_held_out_toxigen_group_is_never_named() -> None:
     held = re.compile(r"latin|mexic|hispanic", re.IGNORECASE)
     assert not [e.text for e in out if held.search(e.text)]
     assert any(g.key == "mexicans" for g in PROTECTED_GROUPS)  # the suite still tests that group
+
+
+def test_supportive_statements_are_opt_in_benign_and_split_by_template() -> None:
+    default = statements.statement_examples(seed=13, obfuscated_share=0.0)
+    more = statements.statement_examples(seed=13, obfuscated_share=0.0, supportive=True)
+    added = len(more) - len(default)
+    # each template with twice a hateful template's groups (12); the styling draws shift, so a
+    # repeat elsewhere may collapse differently
+    assert 0.95 * 24 * len(statements.SUPPORTIVE) <= added <= 1.02 * 24 * len(statements.SUPPORTIVE)
+    tails = {"val": "love and work as they choose", "train": "speak for themselves"}
+    assert statements.SUPPORTIVE[4].endswith("as they choose.") and statements._split_of(4) == "val"
+    assert statements.SUPPORTIVE[8].endswith("for themselves.") and statements._split_of(8) == "train"
+    for split, tail in tails.items():
+        rows = [e for e in more if tail in e.text.lower()]
+        assert rows and {e.split for e in rows} == {split}
+        assert all(e.targets == BENIGN and e.mask == FULL_MASK and e.source_label == "normal" for e in rows)
+    assert not [e for e in default if tails["train"] in e.text.lower()]
