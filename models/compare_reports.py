@@ -65,6 +65,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("COCO benign FPR", lambda r: r["coco_benign"]["any_category_false_positive_rate"], False),
     Metric("OOD benign + bland caption FPR", lambda r: r["ood_benign"]["bland_caption_flag_rate"], False),
     Metric(
+        "supportive statements sent to review",
+        lambda r: r["supportive_statements"]["any_flagged_rate"],
+        False,
+    ),
+    Metric(
         "ToxiGen held-out group toxic AUROC", lambda r: r["toxigen_held_out_group"]["toxic"]["auroc"], True
     ),
     Metric("ConvAbuse toxic AUROC", lambda r: r["convabuse"]["toxic"]["auroc"], True),
@@ -119,10 +124,13 @@ def check_comparable(before: Report, after: Report) -> None:
                 f"the reports differ in {key!r} ({before.get(key)!r} vs {after.get(key)!r}): "
                 "evaluate both checkpoints with the same options"
             )
-    if before.get("datasets") != after.get("datasets"):
+    # A set only one report has (added to the evaluation later) shows as "-"; the shared sets must match.
+    sizes_before, sizes_after = before.get("datasets") or {}, after.get("datasets") or {}
+    differing = sorted(k for k in set(sizes_before) & set(sizes_after) if sizes_before[k] != sizes_after[k])
+    if differing or not (set(sizes_before) & set(sizes_after)):
         raise ReportError(
-            "the reports' test sets differ in size (datasets): evaluate both checkpoints with the "
-            "same data directory and options"
+            f"the reports' test sets differ in size ({', '.join(differing) or 'no set in common'}): "
+            "evaluate both checkpoints with the same data directory and options"
         )
 
 

@@ -23,6 +23,9 @@ Test sets (all built from test splits only):
 - ``functional_text_with_stray``: every suite case as a text post with one stray word beside it
   (a sign, a number, a handle: what OCR reads off a photo besides a meme's words;
   models/suite/strays.py): the verdict must not change.
+- ``supportive_statements``: supportive and rights-supporting statements about every protected
+  group of the suite, many in hate speech's sentence shapes (models/suite/supportive.py; written
+  for evaluation by a writer who saw no training template): the share sent to review.
 
 Rows: every variant trained by ``models.train`` (four fusion modes and the text-only and
 image-only baselines) found in ``--variants-dir`` that the default checkpoint's own training run
@@ -53,7 +56,7 @@ from .category_targets import category_targets
 from .checkpoint import load_checkpoint
 from .data.memes import random_spec
 from .data.multimodal import MultimodalExample, coco_benign_pairs, compose, image_only_memes
-from .data.sources import TextExample, default_data_dir, load_coco, load_text_corpus
+from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
 from .features import FeatureSet, OcrCache, encode_texts, multimodal_features, predict, text_only_features
 from .inference import DEFAULT_CATEGORIES, DEFAULT_CHECKPOINT
 from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class
@@ -62,6 +65,7 @@ from .read_quality import ReadQuality
 from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
 from .suite.benign_images import ood_benign_posts
 from .suite.strays import with_stray
+from .suite.supportive import supportive_cases, supportive_report
 
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
@@ -119,6 +123,7 @@ class Evaluator:
         self.suite_images = suite_image_posts(self.suite, photos, self.ood_benign, seed=seed + 3)
         stray_rng = np.random.default_rng(seed + 4)
         self.suite_with_strays = [with_stray(c.text, stray_rng) for c in self.suite]
+        self.supportive = supportive_cases()[::every]
         self.ocr_cache = ocr_cache
         self._features: dict[str, dict[str, FeatureSet]] = {}
 
@@ -136,6 +141,7 @@ class Evaluator:
             "convabuse": len(self.convabuse),
             "functional_cases": len(self.suite),
             "functional_images": len(self.suite_images),
+            "supportive_statements": len(self.supportive),
         }
 
     def features(self, model: ModerationModel, processor: ModerationProcessor) -> dict[str, FeatureSet]:
@@ -187,6 +193,13 @@ class Evaluator:
                 "functional suite: texts with a stray word",
             ),
             "functional_image": posts(self.suite_images, "functional suite: images (OCR)"),
+            "supportive_statements": texts(
+                [
+                    TextExample(c.text, BENIGN, FULL_MASK, "supportive", "test", "supportive")
+                    for c in self.supportive
+                ],
+                "supportive statements",
+            ),
         }
         sets["functional_image_rendered_text"] = with_rendered_text(
             sets["functional_image"],
@@ -272,6 +285,9 @@ def evaluate_variant(
     for dataset, features in sets.items():
         view = features.restrict(allowed)  # type: ignore[arg-type]
         scores = predict(model, view)
+        if dataset == "supportive_statements":  # all benign: no AUROC, the share flagged
+            row[dataset] = supportive_report(evaluator.supportive, scores, labels, thresholds)
+            continue
         row[dataset] = _category_metrics(scores, view, labels, thresholds)
         if dataset == "hatexplain":
             sources = {"normal": 0, "hatespeech": 1, "offensive": 2}
@@ -550,6 +566,7 @@ def format_table(rows: dict[str, dict[str, Any]], default: str) -> str:
         ("held-out cap rec", lambda r: r["memes_held_out_as_captions"]["toxic"]["recall"]),
         ("func text acc", lambda r: r["functional_text"]["accuracy"]),
         ("func img acc", lambda r: r["functional_image"]["accuracy"]),
+        ("supportive flagged", lambda r: r["supportive_statements"]["any_flagged_rate"]),
     ]
     name_width = max(len(n) for n in rows) + 2
     header = "variant".ljust(name_width) + " ".join(c[0].rjust(max(len(c[0]), 7)) for c in columns)

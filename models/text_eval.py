@@ -3,7 +3,7 @@
 
 Same test sets, seed and metrics as the full report (HateXplain test with the 3-class macro-F1,
 the functional suite as texts and with a stray word beside each text, ToxiGen's held-out group,
-ConvAbuse test), none of the image sets (they need OCR: an hour cold). A recipe is adopted on
+ConvAbuse test, supportive statements about groups), none of the image sets (they need OCR: an hour cold). A recipe is adopted on
 the full ``python -m models.evaluate`` only; this prints one table and writes JSON.
 """
 
@@ -27,6 +27,7 @@ from .features import encode_texts, predict, text_only_features
 from .metrics import three_class
 from .suite import build_suite
 from .suite.strays import with_stray
+from .suite.supportive import supportive_cases, supportive_report
 
 #: The full report's seed (models/evaluate.py), so the stray words are the same ones.
 SEED = 2026
@@ -53,6 +54,18 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
         ],
     }
     row: dict[str, Any] = {"version": model.config.version}
+    supportive = supportive_cases()
+    embeddings = encode_texts(model, processor, [c.text for c in supportive], desc="supportive statements")
+    supportive_examples = [
+        TextExample(c.text, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "supportive", "test", "supportive")
+        for c in supportive
+    ]
+    row["supportive_statements"] = supportive_report(
+        supportive,
+        predict(model, text_only_features(embeddings, supportive_examples, model.image_dim)),
+        labels,
+        thresholds,
+    )
     for name, examples in sets.items():
         embeddings = encode_texts(model, processor, [" ".join(e.text.split()) for e in examples], desc=name)
         features = text_only_features(embeddings, examples, model.image_dim)
@@ -90,6 +103,7 @@ def _line(row: dict[str, Any]) -> list[str]:
         f"{fs['hateful_caught']:.3f}",
         f"{row['toxigen_held_out_group']['hate']['auroc']:.3f}",
         f"{row['convabuse']['offensive']['auroc']:.3f}",
+        f"{row['supportive_statements']['hate_flagged_rate']:.3f}",
     ]
 
 
@@ -103,6 +117,7 @@ HEADER = [
     "stray hate caught",
     "ToxiGen hate AUROC",
     "ConvAbuse off. AUROC",
+    "supportive: hate flagged",
 ]
 
 

@@ -129,8 +129,20 @@ def test_reports_of_different_evaluations_are_refused() -> None:
         check_comparable(BEFORE, quick)
     other_data = copy.deepcopy(AFTER)
     other_data["datasets"] = {"hatexplain": 100}
-    with pytest.raises(ReportError, match="test sets differ"):
+    with pytest.raises(ReportError, match=r"test sets differ in size \(hatexplain\)"):
         check_comparable(BEFORE, other_data)
+    nothing_shared = copy.deepcopy(AFTER)
+    nothing_shared["datasets"] = {"convabuse": 555}
+    with pytest.raises(ReportError, match="no set in common"):
+        check_comparable(BEFORE, nothing_shared)
+
+
+def test_a_set_added_to_the_evaluation_later_does_not_block_the_comparison() -> None:
+    newer = copy.deepcopy(AFTER)
+    newer["datasets"]["supportive_statements"] = 1463
+    check_comparable(BEFORE, newer)  # the shared sets match: comparable
+    rows = {r[0]: r for r in metric_rows(BEFORE, newer)}
+    assert rows["supportive statements sent to review"][1] == "-"
 
 
 def test_load_report_names_the_problem(tmp_path: Path) -> None:
