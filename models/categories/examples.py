@@ -12,7 +12,7 @@ it looks, the more the negative teaches). Any other field is kept as metadata an
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -63,17 +63,23 @@ class CategoryExample:
         return {"text": self.text, "label": self.label, **self.meta}
 
 
-def parse_examples(lines: Iterable[str], *, source: str) -> list[CategoryExample]:
-    """Parse JSONL lines; raises :class:`ExamplesError` naming the file and line of the first problem."""
-    examples: list[CategoryExample] = []
+def json_lines(lines: Iterable[str], *, source: str) -> Iterator[tuple[str, Any]]:
+    """Each non-blank JSONL line parsed, with where it is ("<source>, line <n>") for messages;
+    raises :class:`ExamplesError` on a line that is not JSON."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{source}, line {number}"
         try:
-            row = json.loads(line)
+            yield where, json.loads(line)
         except json.JSONDecodeError as exc:
             raise ExamplesError(f"{where}: not JSON ({exc.msg})") from exc
+
+
+def parse_examples(lines: Iterable[str], *, source: str) -> list[CategoryExample]:
+    """Parse JSONL lines; raises :class:`ExamplesError` naming the file and line of the first problem."""
+    examples: list[CategoryExample] = []
+    for where, row in json_lines(lines, source=source):
         if not isinstance(row, dict):
             raise ExamplesError(f"{where}: expected an object with 'text' and 'label'")
         text, label = row.pop("text", None), row.pop("label", None)

@@ -19,13 +19,12 @@ so a fix that only learned the training words does not show here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .examples import ExamplesError
+from .examples import ExamplesError, json_lines
 
 LOOKALIKES_DIR = Path(__file__).resolve().parent / "lookalikes"
 HELD_OUT = LOOKALIKES_DIR / "heldout.jsonl"
@@ -46,14 +45,7 @@ class Lookalike:
 def parse_lookalikes(lines: Iterable[str], *, source: str) -> list[Lookalike]:
     """Parse JSONL lines; raises :class:`ExamplesError` naming the file and line of the first problem."""
     posts: list[Lookalike] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{source}, line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ExamplesError(f"{where}: not JSON ({exc.msg})") from exc
+    for where, row in json_lines(lines, source=source):
         fields = ("text", "looks_like", "sense", "kind")
         if not isinstance(row, dict) or not all(
             isinstance(row.get(f), str) and row[f].strip() for f in fields
