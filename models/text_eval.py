@@ -3,8 +3,9 @@
 
 Same test sets, seed and metrics as the full report (HateXplain test with the 3-class macro-F1,
 the functional suite as texts and with a stray word beside each text, ToxiGen's held-out group,
-ConvAbuse test, supportive statements about groups), none of the image sets (they need OCR: an hour cold). A recipe is adopted on
-the full ``python -m models.evaluate`` only; this prints one table and writes JSON.
+ConvAbuse test, supportive statements about groups), none of the image sets (they need OCR: an
+hour cold). A recipe is adopted on the full ``python -m models.evaluate`` only; this prints one
+table and writes JSON.
 """
 
 from __future__ import annotations
