@@ -126,8 +126,9 @@ def check_comparable(before: Report, after: Report) -> None:
             )
     # A set only one report has (added to the evaluation later) shows as "-"; the shared sets must match.
     sizes_before, sizes_after = before.get("datasets") or {}, after.get("datasets") or {}
-    differing = sorted(k for k in set(sizes_before) & set(sizes_after) if sizes_before[k] != sizes_after[k])
-    if differing or not (set(sizes_before) & set(sizes_after)):
+    shared = set(sizes_before) & set(sizes_after)
+    differing = sorted(k for k in shared if sizes_before[k] != sizes_after[k])
+    if differing or not shared:
         raise ReportError(
             f"the reports' test sets differ in size ({', '.join(differing) or 'no set in common'}): "
             "evaluate both checkpoints with the same data directory and options"

@@ -65,7 +65,7 @@ from .read_quality import ReadQuality
 from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
 from .suite.benign_images import ood_benign_posts
 from .suite.strays import with_stray
-from .suite.supportive import supportive_cases, supportive_report
+from .suite.supportive import SupportiveCase, supportive_cases, supportive_report
 
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
@@ -193,13 +193,7 @@ class Evaluator:
                 "functional suite: texts with a stray word",
             ),
             "functional_image": posts(self.suite_images, "functional suite: images (OCR)"),
-            "supportive_statements": texts(
-                [
-                    TextExample(c.text, BENIGN, FULL_MASK, "supportive", "test", "supportive")
-                    for c in self.supportive
-                ],
-                "supportive statements",
-            ),
+            "supportive_statements": texts(supportive_texts(self.supportive), "supportive statements"),
         }
         sets["functional_image_rendered_text"] = with_rendered_text(
             sets["functional_image"],
@@ -380,6 +374,11 @@ def _threshold_sweep(
             for t in np.round(np.arange(0.1, 0.91, 0.1), 2)
         ]
     return out
+
+
+def supportive_texts(cases: Sequence[SupportiveCase]) -> list[TextExample]:
+    """The supportive statements as benign text posts (every label claimed 0)."""
+    return [TextExample(c.text, BENIGN, FULL_MASK, "supportive", "test", "supportive") for c in cases]
 
 
 def _case_targets(case: FunctionalCase) -> tuple[float, float, float]:

@@ -23,7 +23,7 @@ from sklearn.metrics import f1_score
 
 from .checkpoint import load_checkpoint
 from .data.sources import TextExample, default_data_dir, load_text_corpus
-from .evaluate import _case_targets, _category_metrics, functional_report
+from .evaluate import _case_targets, _category_metrics, functional_report, supportive_texts
 from .features import encode_texts, predict, text_only_features
 from .metrics import three_class
 from .suite import build_suite
@@ -40,6 +40,7 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
     thresholds = model.config.review_thresholds or {label: 0.5 for label in labels}
     test = [e for e in load_text_corpus(data_dir) if e.split == "test"]
     suite = build_suite()
+    supportive = supportive_cases()
     stray_rng = np.random.default_rng(SEED + 4)
     suite_texts = [
         TextExample(c.text, _case_targets(c), (1.0, 1.0, 1.0), "functional", "test", c.functionality)
@@ -53,24 +54,16 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
         "functional_text_with_stray": [
             replace(e, text=with_stray(c.text, stray_rng)) for e, c in zip(suite_texts, suite, strict=True)
         ],
+        "supportive_statements": supportive_texts(supportive),
     }
     row: dict[str, Any] = {"version": model.config.version}
-    supportive = supportive_cases()
-    embeddings = encode_texts(model, processor, [c.text for c in supportive], desc="supportive statements")
-    supportive_examples = [
-        TextExample(c.text, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "supportive", "test", "supportive")
-        for c in supportive
-    ]
-    row["supportive_statements"] = supportive_report(
-        supportive,
-        predict(model, text_only_features(embeddings, supportive_examples, model.image_dim)),
-        labels,
-        thresholds,
-    )
     for name, examples in sets.items():
         embeddings = encode_texts(model, processor, [" ".join(e.text.split()) for e in examples], desc=name)
         features = text_only_features(embeddings, examples, model.image_dim)
         scores = predict(model, features)
+        if name == "supportive_statements":
+            row[name] = supportive_report(supportive, scores, labels, thresholds)
+            continue
         if name.startswith("functional_"):
             row[name] = functional_report(suite, scores, labels, thresholds)
             continue

@@ -9,7 +9,7 @@
    each by another writer than the training files ``train*.jsonl``, other phrasings) and on the
    *test* splits of the benign sources.
 4. Measures what every category (the checkpoint's too) sends to review among the safe look-alikes
-   (``lookalikes/heldout.jsonl``: benign posts that share words or topic with a harm).
+   (``lookalikes/heldout*.jsonl``: benign posts that share words or topic with a harm).
 5. Measures how a category's AUROC grows with 20 / 50 / 200 examples on spam (SMS + YouTube
    comments, test on two YouTube channels and half the SMS never used to fit).
 

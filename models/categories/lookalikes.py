@@ -12,9 +12,11 @@ One JSON object per line::
 ``looks_like`` is the category the post resembles (a bundled category, or ``hate`` / ``offensive``
 for the checkpoint's own), ``sense`` the trigger word or group, ``kind`` the way it resembles
 harm (homonym, figurative, safe_context, safe_target, group_mention, definition, promo_ok).
-The evaluation file (``lookalikes/heldout.jsonl``) was written by a writer who saw no training
-file, with trigger words disjoint from the training look-alikes' (``examples/*/train_lookalikes.jsonl``),
-so a fix that only learned the training words does not show here.
+The evaluation files (``lookalikes/heldout*.jsonl``) were each written by a writer who saw no
+other file; ``heldout``'s trigger words were chosen apart from the training look-alikes'
+(``examples/*/train_lookalikes.jsonl``; the SOURCE files name the two senses both lists hold),
+so a fix that only learned the training words does not show there. ``heldout2`` is the set
+nothing was tuned on (``heldout``'s flagged posts were read before the last training file).
 """
 
 from __future__ import annotations

@@ -573,7 +573,8 @@ def _drafts(rng: random.Random, groups_per_template: int, supportive: bool = Fal
         ]
         for split in ("train", "val")
     }
-    for templates in BENIGN_CONTRASTS.values():
+
+    def benign_contrasts(templates: Sequence[str]) -> None:
         for index, template in enumerate(templates):
             split = _split_of(index)
             # twice the groups of a hateful template: group names must not read as a harm signal
@@ -583,6 +584,9 @@ def _drafts(rng: random.Random, groups_per_template: int, supportive: bool = Fal
                     quote = _fill(rng.choice(quotable[split]), group, rng)[0].rstrip(".")
                 text, _ = _fill(template, group, rng, hate=quote)
                 drafts.append(_Draft(text, None, BENIGN, FULL_MASK, "normal", split))
+
+    for templates in BENIGN_CONTRASTS.values():
+        benign_contrasts(templates)
     for index, template in enumerate(INDIVIDUAL_ABUSE):
         for who in rng.sample(INDIVIDUALS, 5):
             text, _ = _fill(template, NON_PROTECTED[0], rng, who=who)
@@ -596,10 +600,7 @@ def _drafts(rng: random.Random, groups_per_template: int, supportive: bool = Fal
     for index, text in enumerate(HOMONYMS):
         drafts.append(_Draft(text, None, BENIGN, FULL_MASK, "normal", _split_of(index)))
     if supportive:  # last, so that the other drafts' groups are the same with or without them
-        for index, template in enumerate(SUPPORTIVE):
-            for group in pick(PROTECTED, 2 * groups_per_template):
-                text, _ = _fill(template, group, rng)
-                drafts.append(_Draft(text, None, BENIGN, FULL_MASK, "normal", _split_of(index)))
+        benign_contrasts(SUPPORTIVE)
     return drafts
 
 
