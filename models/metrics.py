@@ -31,6 +31,16 @@ def false_positive_rate_at(labels: np.ndarray, scores: np.ndarray, threshold: fl
     return float((scores[negatives] >= threshold).mean()) if negatives.any() else math.nan
 
 
+def recall_at_negative_rate(positives: np.ndarray, negatives: np.ndarray, negative_rate: float) -> float:
+    """Share of ``positives`` scoring at or above the threshold that ``negative_rate`` of the
+    ``negatives`` reach (their (1 - rate) quantile): recall at an equal false-positive rate, so two
+    models compare by ranking alone, whatever thresholds their own tuning chose."""
+    if not len(positives) or not len(negatives) or not 0.0 < negative_rate < 1.0:
+        raise ValueError("need positives, negatives and a negative rate strictly between 0 and 1")
+    threshold = float(np.quantile(negatives, 1.0 - negative_rate, method="higher"))
+    return float((positives >= threshold).mean())
+
+
 #: Thresholds tried when tuning: 0.05, 0.06, ..., 0.95.
 TUNING_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
 

@@ -6,6 +6,11 @@ the functional suite as texts and with a stray word beside each text, ToxiGen's 
 ConvAbuse test, supportive statements about groups), none of the image sets (they need OCR: an
 hour cold). A recipe is adopted on the full ``python -m models.evaluate`` only; this prints one
 table and writes JSON.
+
+Each retrain tunes its own review thresholds, so a text tower that ranks better can still catch
+less at its thresholds. ``hate_ranking`` separates the two: the hate AUROC of the suite's hateful
+cases against its non-hateful cases and the supportive statements together, and the hateful cases
+caught at the threshold that 5 % and 10 % of those non-hateful texts reach.
 """
 
 from __future__ import annotations
@@ -25,13 +30,31 @@ from .checkpoint import load_checkpoint
 from .data.sources import TextExample, default_data_dir, load_text_corpus
 from .evaluate import _case_targets, _category_metrics, functional_report, supportive_texts
 from .features import encode_texts, predict, text_only_features
-from .metrics import three_class
+from .metrics import auroc, recall_at_negative_rate, three_class
 from .suite import build_suite
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
 
 #: The full report's seed (models/evaluate.py), so the stray words are the same ones.
 SEED = 2026
+
+#: Shares of the non-hateful texts at which ``hate_ranking`` compares hateful cases caught.
+NON_HATEFUL_FLAG_RATES = (0.05, 0.10)
+
+
+def hate_ranking(hateful: np.ndarray, non_hateful: np.ndarray) -> dict[str, Any]:
+    """Threshold-free comparison of hate scores: AUROC, and hateful caught at equal rates of the
+    non-hateful texts flagged."""
+    labels = np.r_[np.ones(len(hateful)), np.zeros(len(non_hateful))]
+    return {
+        "hateful": len(hateful),
+        "non_hateful": len(non_hateful),
+        "auroc": auroc(labels, np.r_[hateful, non_hateful]),
+        "hateful_caught_at_non_hateful_flagged": {
+            f"{rate:.2f}": recall_at_negative_rate(hateful, non_hateful, rate)
+            for rate in NON_HATEFUL_FLAG_RATES
+        },
+    }
 
 
 def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
@@ -57,10 +80,12 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
         "supportive_statements": supportive_texts(supportive),
     }
     row: dict[str, Any] = {"version": model.config.version}
+    hate_scores: dict[str, np.ndarray] = {}
     for name, examples in sets.items():
         embeddings = encode_texts(model, processor, [" ".join(e.text.split()) for e in examples], desc=name)
         features = text_only_features(embeddings, examples, model.image_dim)
         scores = predict(model, features)
+        hate_scores[name] = scores[:, labels.index("hate")]
         if name == "supportive_statements":
             row[name] = supportive_report(supportive, scores, labels, thresholds)
             continue
@@ -82,6 +107,11 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
                 toxic_threshold,
             )
             row[name]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
+    hateful = np.array([c.label == "hateful" for c in suite])
+    suite_hate = hate_scores["functional_text"]
+    row["hate_ranking"] = hate_ranking(
+        suite_hate[hateful], np.r_[suite_hate[~hateful], hate_scores["supportive_statements"]]
+    )
     return row
 
 
@@ -98,6 +128,8 @@ def _line(row: dict[str, Any]) -> list[str]:
         f"{row['toxigen_held_out_group']['hate']['auroc']:.3f}",
         f"{row['convabuse']['offensive']['auroc']:.3f}",
         f"{row['supportive_statements']['hate_flagged_rate']:.3f}",
+        f"{row['hate_ranking']['auroc']:.3f}",
+        f"{row['hate_ranking']['hateful_caught_at_non_hateful_flagged']['0.05']:.3f}",
     ]
 
 
@@ -112,6 +144,8 @@ HEADER = [
     "ToxiGen hate AUROC",
     "ConvAbuse off. AUROC",
     "supportive: hate flagged",
+    "hate ranking AUROC",
+    "hate caught @5% non-hateful",
 ]
 
 

@@ -152,7 +152,7 @@ class TrainArgs:
     select_by: str = "multimodal"
     val_harm_share: float | None = 0.1
     statement_groups: int = 12
-    supportive_statements: bool = False
+    supportive_groups: int = 0
     device: str = "auto"
 
 
@@ -534,7 +534,7 @@ def text_corpus(args: TrainArgs) -> tuple[list[TextExample], list[MultimodalExam
             statements = statement_examples(
                 seed=args.seed,
                 groups_per_template=args.statement_groups,
-                supportive=args.supportive_statements,
+                supportive_groups=args.supportive_groups,
             )
             corpus += statements
             log.info("template statements: %d texts (models/data/statements.py)", len(statements))
@@ -1046,11 +1046,12 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "docs/training/stray_text_experiment.md)",
     )
     parser.add_argument(
-        "--supportive-statements",
-        action="store_true",
+        "--supportive-groups",
+        type=int,
+        default=0,
         help="add supportive statements about groups in hate speech's sentence shapes to the template "
-        "statements (models/data/statements.py SUPPORTIVE; off by default: not yet measured in a "
-        "training run)",
+        "statements, each template about this many groups (models/data/statements.py SUPPORTIVE; "
+        "default 0 = off: 24 was measured and not adopted, docs/training/supportive_experiment.md)",
     )
     parser.add_argument(
         "--consistency-weight",
@@ -1167,7 +1168,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         select_by=ns.select_by,
         val_harm_share=ns.val_harm_share or None,
         statement_groups=ns.statement_groups,
-        supportive_statements=ns.supportive_statements,
+        supportive_groups=ns.supportive_groups,
         device=ns.device,
     )
 

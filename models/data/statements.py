@@ -14,8 +14,8 @@ abuse, ``offensive``, not ``hate``). This module writes those, for training only
 - **abuse of individuals** (``OFFENSIVE``) and **of objects** (only ``hate`` = 0 is claimed);
 - **benign contrasts** about the same groups: negated hate, neutral facts, praise, counter-speech
   that quotes or refers to hate, everyday profanity (only ``hate`` = 0 claimed), slur homonyms;
-  and, when asked for (``supportive=True``), supportive statements in the hateful templates' own
-  shapes (``SUPPORTIVE``).
+  and, when asked for (``supportive_groups`` > 0), supportive statements in the hateful templates'
+  own shapes (``SUPPORTIVE``).
 
 Every wording here is written for training and is not the functional suite's (``models/suite``
 is the benchmark; its templates are others, and ``augment.drop_suite_texts`` removes any
@@ -390,9 +390,8 @@ BENIGN_CONTRASTS: dict[str, tuple[str, ...]] = {
 
 #: Supportive and rights-affirming statements in the hateful templates' own shapes ("{G} deserve
 #: ...", "{G} are ..., full stop", "{G}? They ..."), so that a shape alone is no signal. Off in the
-#: default recipe (``python -m models.train --supportive-statements`` adds them): written after the
-#: bundled checkpoint was trained, and not yet measured in a training run (docs/model_card.md,
-#: "Known failure modes").
+#: default recipe (``python -m models.train --supportive-groups N`` adds them, each template about N
+#: groups): 24 groups was measured and not adopted (docs/training/supportive_experiment.md).
 SUPPORTIVE: tuple[str, ...] = (
     "{G} deserve to be safe in the street.",
     "{G} deserve to live full and happy lives.",
@@ -546,7 +545,7 @@ def _style(text: str, rng: random.Random) -> str:
     return text
 
 
-def _drafts(rng: random.Random, groups_per_template: int, supportive: bool = False) -> list[_Draft]:
+def _drafts(rng: random.Random, groups_per_template: int, supportive_groups: int = 0) -> list[_Draft]:
     drafts: list[_Draft] = []
 
     def pick(pool: Sequence[Group], k: int) -> list[Group]:
@@ -574,11 +573,10 @@ def _drafts(rng: random.Random, groups_per_template: int, supportive: bool = Fal
         for split in ("train", "val")
     }
 
-    def benign_contrasts(templates: Sequence[str]) -> None:
+    def benign_contrasts(templates: Sequence[str], groups: int) -> None:
         for index, template in enumerate(templates):
             split = _split_of(index)
-            # twice the groups of a hateful template: group names must not read as a harm signal
-            for group in pick(PROTECTED, 2 * groups_per_template):
+            for group in pick(PROTECTED, groups):
                 quote = ""
                 if "{hate}" in template:
                     quote = _fill(rng.choice(quotable[split]), group, rng)[0].rstrip(".")
@@ -586,7 +584,8 @@ def _drafts(rng: random.Random, groups_per_template: int, supportive: bool = Fal
                 drafts.append(_Draft(text, None, BENIGN, FULL_MASK, "normal", split))
 
     for templates in BENIGN_CONTRASTS.values():
-        benign_contrasts(templates)
+        # twice the groups of a hateful template: group names must not read as a harm signal
+        benign_contrasts(templates, 2 * groups_per_template)
     for index, template in enumerate(INDIVIDUAL_ABUSE):
         for who in rng.sample(INDIVIDUALS, 5):
             text, _ = _fill(template, NON_PROTECTED[0], rng, who=who)
@@ -599,22 +598,27 @@ def _drafts(rng: random.Random, groups_per_template: int, supportive: bool = Fal
         drafts.append(_Draft(text, None, BENIGN, HATE_ONLY_MASK, "profanity", _split_of(index)))
     for index, text in enumerate(HOMONYMS):
         drafts.append(_Draft(text, None, BENIGN, FULL_MASK, "normal", _split_of(index)))
-    if supportive:  # last, so that the other drafts' groups are the same with or without them
-        benign_contrasts(SUPPORTIVE)
+    if supportive_groups > 0:  # last, so that the other drafts' groups are the same with or without
+        benign_contrasts(SUPPORTIVE, supportive_groups)
     return drafts
 
 
 def statement_examples(
-    *, seed: int, groups_per_template: int = 12, obfuscated_share: float = 0.3, supportive: bool = False
+    *,
+    seed: int,
+    groups_per_template: int = 12,
+    obfuscated_share: float = 0.3,
+    supportive_groups: int = 0,
 ) -> list[TextExample]:
     """The template statements as labelled texts (train and val splits, split by template), plus
     an obfuscated copy of ``obfuscated_share`` of them (the keyword of a hateful statement, the
-    longest word of another), each in the split of its source; ``supportive`` adds
-    :data:`SUPPORTIVE` (drawn after the rest, so their groups are the same either way)."""
+    longest word of another), each in the split of its source; ``supportive_groups`` > 0 adds
+    :data:`SUPPORTIVE`, each template about that many groups (drawn after the rest, so their
+    groups are the same either way)."""
     rng = random.Random(f"statements:{seed}")
     out: list[TextExample] = []
     seen: set[str] = set()
-    for draft in _drafts(rng, groups_per_template, supportive):
+    for draft in _drafts(rng, groups_per_template, supportive_groups):
         text = _style(draft.text, rng)
         variants = [text]
         if rng.random() < obfuscated_share:

@@ -20,6 +20,7 @@ from models.metrics import (
     precision_at,
     prevalence_weights,
     recall_at,
+    recall_at_negative_rate,
     three_class,
     threshold_for_fpr,
 )
@@ -112,3 +113,15 @@ def test_f1_threshold_rises_when_tuned_for_mostly_benign_traffic() -> None:
     balanced = best_f1_threshold(labels, scores)
     realistic = best_f1_threshold(labels, scores, positive_share=0.1)
     assert realistic > balanced + 0.05
+
+
+def test_recall_at_negative_rate_compares_rankings_not_thresholds() -> None:
+    negatives = np.arange(100) / 100.0  # 0.00 .. 0.99
+    positives = np.array([0.5, 0.93, 0.96, 0.99])
+    # 5 % of the negatives reach 0.95: two of the four positives do too
+    assert recall_at_negative_rate(positives, negatives, 0.05) == 0.5
+    # shifting every score leaves the ranking, and so the recall, unchanged
+    assert recall_at_negative_rate(positives * 0.5, negatives * 0.5, 0.05) == 0.5
+    assert recall_at_negative_rate(positives, negatives, 0.5) == 1.0
+    with pytest.raises(ValueError, match="strictly between"):
+        recall_at_negative_rate(positives, negatives, 0.0)

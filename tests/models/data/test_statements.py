@@ -110,11 +110,15 @@ def test_the_held_out_toxigen_group_is_never_named() -> None:
 
 def test_supportive_statements_are_opt_in_benign_and_split_by_template() -> None:
     default = statements.statement_examples(seed=13, obfuscated_share=0.0)
-    more = statements.statement_examples(seed=13, obfuscated_share=0.0, supportive=True)
-    added = len(more) - len(default)
-    # each template with twice a hateful template's groups (12); the styling draws shift, so a
-    # repeat elsewhere may collapse differently
-    assert 0.95 * 24 * len(statements.SUPPORTIVE) <= added <= 1.02 * 24 * len(statements.SUPPORTIVE)
+    more = statements.statement_examples(seed=13, obfuscated_share=0.0, supportive_groups=24)
+    fewer = statements.statement_examples(seed=13, obfuscated_share=0.0, supportive_groups=6)
+    # each template about that many groups; the styling draws shift, so a repeat elsewhere may
+    # collapse differently
+    for groups, examples in ((24, more), (6, fewer)):
+        added = len(examples) - len(default)
+        assert (
+            0.95 * groups * len(statements.SUPPORTIVE) <= added <= 1.02 * groups * len(statements.SUPPORTIVE)
+        )
     tails = {"val": "love and work as they choose", "train": "speak for themselves"}
     assert statements.SUPPORTIVE[4].endswith("as they choose.") and statements._split_of(4) == "val"
     assert statements.SUPPORTIVE[8].endswith("for themselves.") and statements._split_of(8) == "train"
