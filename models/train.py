@@ -1051,7 +1051,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         default=0,
         help="add supportive statements about groups in hate speech's sentence shapes to the template "
         "statements, each template about this many groups (models/data/statements.py SUPPORTIVE; "
-        "default 0 = off: 24 was measured and not adopted, docs/training/supportive_experiment.md)",
+        "default 0 = off: 24 and 6 were measured and not adopted, docs/training/supportive_experiment.md)",
     )
     parser.add_argument(
         "--consistency-weight",

@@ -391,7 +391,7 @@ BENIGN_CONTRASTS: dict[str, tuple[str, ...]] = {
 #: Supportive and rights-affirming statements in the hateful templates' own shapes ("{G} deserve
 #: ...", "{G} are ..., full stop", "{G}? They ..."), so that a shape alone is no signal. Off in the
 #: default recipe (``python -m models.train --supportive-groups N`` adds them, each template about N
-#: groups): 24 groups was measured and not adopted (docs/training/supportive_experiment.md).
+#: groups): 24 and 6 groups were measured and not adopted (docs/training/supportive_experiment.md).
 SUPPORTIVE: tuple[str, ...] = (
     "{G} deserve to be safe in the street.",
     "{G} deserve to live full and happy lives.",
