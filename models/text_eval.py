@@ -9,8 +9,8 @@ table and writes JSON.
 
 Each retrain tunes its own review thresholds, so a text tower that ranks better can still catch
 less at its thresholds. ``hate_ranking`` separates the two: the hate AUROC of the suite's hateful
-cases against its non-hateful cases and the supportive statements together, and the hateful cases
-caught at the threshold that 5 % and 10 % of those non-hateful texts reach.
+cases against its non-hateful cases and the supportive statements (together and each), and the
+hateful cases caught at the threshold that 5 % and 10 % of those non-hateful texts reach.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,17 +42,22 @@ SEED = 2026
 NON_HATEFUL_FLAG_RATES = (0.05, 0.10)
 
 
-def hate_ranking(hateful: np.ndarray, non_hateful: np.ndarray) -> dict[str, Any]:
-    """Threshold-free comparison of hate scores: AUROC, and hateful caught at equal rates of the
-    non-hateful texts flagged."""
-    labels = np.r_[np.ones(len(hateful)), np.zeros(len(non_hateful))]
+def hate_ranking(hateful: np.ndarray, non_hateful: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Threshold-free comparison of hate scores: AUROC against all the non-hateful sets together
+    and against each, and hateful caught at equal rates of all the non-hateful texts flagged."""
+    pooled = np.concatenate(list(non_hateful.values()))
+
+    def auroc_against(negatives: np.ndarray) -> float:
+        labels = np.r_[np.ones(len(hateful)), np.zeros(len(negatives))]
+        return auroc(labels, np.r_[hateful, negatives])
+
     return {
         "hateful": len(hateful),
-        "non_hateful": len(non_hateful),
-        "auroc": auroc(labels, np.r_[hateful, non_hateful]),
+        "non_hateful": len(pooled),
+        "auroc": auroc_against(pooled),
+        "auroc_by_non_hateful_set": {name: auroc_against(scores) for name, scores in non_hateful.items()},
         "hateful_caught_at_non_hateful_flagged": {
-            f"{rate:.2f}": recall_at_negative_rate(hateful, non_hateful, rate)
-            for rate in NON_HATEFUL_FLAG_RATES
+            f"{rate:.2f}": recall_at_negative_rate(hateful, pooled, rate) for rate in NON_HATEFUL_FLAG_RATES
         },
     }
 
@@ -110,7 +115,11 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
     hateful = np.array([c.label == "hateful" for c in suite])
     suite_hate = hate_scores["functional_text"]
     row["hate_ranking"] = hate_ranking(
-        suite_hate[hateful], np.r_[suite_hate[~hateful], hate_scores["supportive_statements"]]
+        suite_hate[hateful],
+        {
+            "functional_non_hateful": suite_hate[~hateful],
+            "supportive_statements": hate_scores["supportive_statements"],
+        },
     )
     return row
 

@@ -10,15 +10,18 @@ from models.text_eval import NON_HATEFUL_FLAG_RATES, hate_ranking
 def test_hate_ranking_ignores_where_the_thresholds_sit() -> None:
     non_hateful = np.linspace(0.0, 0.6, 200)
     hateful = np.array([0.3, 0.59, 0.7, 0.8])
-    ranking = hate_ranking(hateful, non_hateful)
+    ranking = hate_ranking(hateful, {"low": non_hateful[:100], "high": non_hateful[100:]})
     assert ranking["hateful"] == 4 and ranking["non_hateful"] == 200
+    # each set on its own: the low half is easier to tell from hate than the high half
+    by_set = ranking["auroc_by_non_hateful_set"]
+    assert by_set["low"] > ranking["auroc"] > by_set["high"]
     assert set(ranking["hateful_caught_at_non_hateful_flagged"]) == {
         f"{r:.2f}" for r in NON_HATEFUL_FLAG_RATES
     }
     # 5 % of the non-hateful texts score >= ~0.57: three of the four hateful ones do too
     assert ranking["hateful_caught_at_non_hateful_flagged"]["0.05"] == 0.75
     # a model whose scores all sit lower ranks the same, so it compares the same
-    squashed = hate_ranking(hateful**3, non_hateful**3)
+    squashed = hate_ranking(hateful**3, {"low": non_hateful[:100] ** 3, "high": non_hateful[100:] ** 3})
     assert squashed["auroc"] == ranking["auroc"]
     assert (
         squashed["hateful_caught_at_non_hateful_flagged"] == ranking["hateful_caught_at_non_hateful_flagged"]
