@@ -4,7 +4,8 @@ A retrained checkpoint is worth shipping only if it beats the one it replaces on
 benchmarks. ``models.evaluate`` writes one report per run (models/eval/report.json); this prints
 what moved between two of them, for the default variant of each:
 
-- the targets (measured before and after, the target, met or missed),
+- the targets (measured before and after, the target, met or missed; "not settled" where the
+  report's 95 % interval holds the target, so another draw of test posts could flip the verdict),
 - the headline metrics of every test set,
 - accuracy per functionality of the functional suite, text posts and image posts.
 
@@ -165,7 +166,9 @@ def _change(before: float, after: float, higher_is_better: bool | None) -> str:
 def _met(verdict: dict[str, Any] | None) -> str:
     if verdict is None:
         return "-"
-    return {True: "met", False: "missed", None: "n/a"}[verdict.get("met")]
+    text = {True: "met", False: "missed", None: "n/a"}[verdict.get("met")]
+    # a report with intervals says when its own sampling noise could flip the verdict
+    return f"{text} (not settled)" if verdict.get("settled") is False else text
 
 
 def target_rows(before: Report, after: Report) -> list[list[str]]:

@@ -42,7 +42,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
 from .suite.benign_images import ood_benign_posts
 from .suite.strays import with_stray
 from .suite.supportive import SupportiveCase, supportive_cases, supportive_report
+from .target_intervals import VariantOutcomes, settled, target_intervals
 
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
@@ -265,7 +266,8 @@ def with_rendered_text(images: FeatureSet, texts: FeatureSet, rendered: Sequence
 
 def evaluate_variant(
     name: str, model: ModerationModel, processor: ModerationProcessor, evaluator: Evaluator
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], VariantOutcomes]:
+    """One variant's report row, and the per-post outcomes behind its targets (for intervals)."""
     sets = evaluator.features(model, processor)
     allowed = tuple(m in model.config.training.get("modalities", MODALITY_NAMES) for m in MODALITY_NAMES)
     labels = model.config.labels
@@ -276,9 +278,13 @@ def evaluate_variant(
         "modalities": [m for m, a in zip(MODALITY_NAMES, allowed, strict=True) if a],
     }
     row["image_text_reads"] = evaluator.read_quality(processor)
+    per_post: dict[str, Any] = {"toxic_flagged": {}, "functional_passed": {}}
+    toxic = labels.index("toxic")
     for dataset, features in sets.items():
         view = features.restrict(allowed)  # type: ignore[arg-type]
         scores = predict(model, view)
+        known = view.mask[:, toxic].numpy() > 0
+        toxic_labels, toxic_scores = view.targets[known, toxic].numpy(), scores[known, toxic]
         if dataset == "supportive_statements":  # all benign: no AUROC, the share flagged
             row[dataset] = supportive_report(evaluator.supportive, scores, labels, thresholds)
             continue
@@ -297,9 +303,17 @@ def evaluate_variant(
             from sklearn.metrics import f1_score
 
             row[dataset]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
+            per_post["hatexplain_toxic"] = (toxic_labels, toxic_scores)
+            per_post["hatexplain_classes"] = (truth, pred)
+        if dataset == "mixed":
+            per_post["mixed_toxic"] = (toxic_labels, toxic_scores)
+        if dataset.startswith("memes_"):
+            per_post["toxic_flagged"][dataset] = (toxic_labels, toxic_scores >= thresholds.get("toxic", 0.5))
         if dataset in ("coco_benign", "ood_benign"):
             flagged = _flagged(scores, labels, thresholds)
             row[dataset]["any_category_false_positive_rate"] = float(flagged.mean())
+            if dataset == "coco_benign":
+                per_post["coco_flagged"] = flagged
         if dataset == "ood_benign":
             captioned = view.present[:, 0].numpy()
             kinds = np.array(view.kinds)
@@ -307,6 +321,7 @@ def evaluate_variant(
             row[dataset]["bland_caption_flag_rate"] = (
                 float(flagged[captioned].mean()) if captioned.any() else math.nan
             )
+            per_post["ood_bland_caption_flagged"] = flagged[captioned]
             row[dataset]["no_caption_flag_rate"] = (
                 float(flagged[~captioned].mean()) if (~captioned).any() else math.nan
             )
@@ -324,6 +339,10 @@ def evaluate_variant(
                 else [p.case for p in evaluator.suite_images if p.case is not None]
             )
             row[dataset] = functional_report(cases, scores, labels, thresholds)
+            if dataset in ("functional_text", "functional_image"):
+                per_post["functional_passed"][dataset] = functional_passes(cases, scores, labels, thresholds)
+                per_post["functional_labels"] = np.array([c.label for c in cases])
+                per_post["functionalities"] = np.array([c.functionality for c in cases])
         if dataset == "mixed":
             kinds = np.array(view.kinds)
             row[dataset]["toxic_recall_by_kind"] = {
@@ -344,7 +363,7 @@ def evaluate_variant(
                 for kind in sorted(set(view.kinds))
                 if (view.targets[kinds == kind, -1] == 0).any()
             }
-    return row
+    return row, VariantOutcomes(**per_post)
 
 
 def _flagged(scores: np.ndarray, labels: Sequence[str], thresholds: dict[str, float]) -> np.ndarray:
@@ -398,11 +417,18 @@ def case_passes(
     return not any(fires.values())
 
 
+def functional_passes(
+    cases: Sequence[FunctionalCase], scores: np.ndarray, labels: Sequence[str], thresholds: dict[str, float]
+) -> np.ndarray:
+    """Whether each case passes (:func:`case_passes`), in the order of ``cases``."""
+    return np.array([case_passes(c, scores[i], labels, thresholds) for i, c in enumerate(cases)], dtype=bool)
+
+
 def functional_report(
     cases: Sequence[FunctionalCase], scores: np.ndarray, labels: Sequence[str], thresholds: dict[str, float]
 ) -> dict[str, Any]:
     """Accuracy overall, per label and per functionality (each with its label and count)."""
-    passed = np.array([case_passes(c, scores[i], labels, thresholds) for i, c in enumerate(cases)])
+    passed = functional_passes(cases, scores, labels, thresholds)
     case_labels = np.array([c.label for c in cases])
     functionalities = np.array([c.functionality for c in cases])
     per_functionality: dict[str, dict[str, Any]] = {
@@ -547,6 +573,20 @@ def check_targets(rows: dict[str, dict[str, Any]], default: str) -> dict[str, di
             True,
         ),
     }
+
+
+def with_intervals(
+    targets: dict[str, dict[str, Any]], outcomes: Mapping[str, VariantOutcomes], default: str, *, seed: int
+) -> dict[str, dict[str, Any]]:
+    """The verdicts with each one's 95 % interval (``interval_95``) and whether the whole interval
+    gives the same verdict (``settled``; false: another draw of test posts could flip it)."""
+    measured = {name: float(verdict["measured"]) for name, verdict in targets.items()}
+    intervals = target_intervals(outcomes, default, measured, seed=seed)
+    for name, interval in intervals.items():
+        verdict = targets[name]
+        verdict["interval_95"] = list(interval)
+        verdict["settled"] = settled(interval, verdict["target"], verdict["higher_is_better"])
+    return targets
 
 
 def format_table(rows: dict[str, dict[str, Any]], default: str) -> str:
@@ -718,14 +758,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ocr_cache=OcrCache(ns.ocr_cache),
         every=10 if ns.quick else 1,
     )
-    rows: dict[str, dict[str, Any]] = {
-        default_name: evaluate_variant(default_name, default_model, default_processor, evaluator)
-    }
+    rows: dict[str, dict[str, Any]] = {}
+    outcomes: dict[str, VariantOutcomes] = {}
+    rows[default_name], outcomes[default_name] = evaluate_variant(
+        default_name, default_model, default_processor, evaluator
+    )
     for name, path in candidates.items():
         if name == default_name:
             continue
         model, processor, _ = load_checkpoint(path)
-        rows[name] = evaluate_variant(name, model, processor, evaluator)
+        rows[name], outcomes[name] = evaluate_variant(name, model, processor, evaluator)
     order = ["concat", "sum", "gated", "attention", "text_only", "image_only"]
     rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     report = {
@@ -736,7 +778,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "variant": default_name,
         },
         "datasets": evaluator.sizes(),
-        "targets": check_targets(rows, default_name),
+        "targets": with_intervals(check_targets(rows, default_name), outcomes, default_name, seed=ns.seed),
         "category_targets": _category_targets(default_model, default_processor, ns.categories),
         "rows": rows,
         "seed": ns.seed,
@@ -753,6 +795,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_functional_table(rows[default_name]))
     print()
     print_targets(report["targets"])
+    print(
+        "[low, high]: 95 % interval over resampled test posts (models/target_intervals.py); "
+        "not settled: the target lies inside it, so another draw of posts could flip the verdict"
+    )
     print_targets(report["category_targets"])
     print(f"\nreport written to {ns.output} ({report['seconds']:.0f} s)")
     return 0
@@ -762,8 +808,12 @@ def print_targets(targets: dict[str, dict[str, Any]]) -> None:
     for name, verdict in targets.items():
         status = {True: "met", False: "MISSED", None: "n/a"}[verdict["met"]]
         measured = "—" if verdict["measured"] is None else f"{verdict['measured']:.4f}"
+        interval = verdict.get("interval_95")
+        spread = f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else ""
+        if verdict.get("settled") is False:
+            status += ", not settled"
         note = f"  ({verdict['note']})" if verdict.get("note") else ""
-        print(f"{name:38s} measured {measured:>7}  target {verdict['target']}  {status}{note}")
+        print(f"{name:38s} measured {measured:>7} {spread:>18}  target {verdict['target']}  {status}{note}")
 
 
 def _category_targets(model: ModerationModel, processor: ModerationProcessor, bundle: Path) -> dict[str, Any]:

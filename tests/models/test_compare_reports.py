@@ -94,6 +94,15 @@ def test_targets_show_direction_and_verdicts() -> None:
     assert rows["ood_benign_bland_caption_flag_rate"][5:] == ["missed", "met"]
 
 
+def test_a_verdict_its_own_interval_could_flip_is_marked_not_settled() -> None:
+    after = copy.deepcopy(AFTER)
+    after["targets"]["hatexplain_toxic_auroc"] |= {"interval_95": [0.851, 0.883], "settled": False}
+    after["targets"]["ood_benign_bland_caption_flag_rate"] |= {"interval_95": [0.0, 0.009], "settled": True}
+    rows = {r[0]: r for r in target_rows(BEFORE, after)}
+    assert rows["hatexplain_toxic_auroc"][5:] == ["missed", "met (not settled)"]
+    assert rows["ood_benign_bland_caption_flag_rate"][5:] == ["missed", "met"]
+
+
 def test_metrics_mark_regressions_and_missing_sets() -> None:
     worse = copy.deepcopy(AFTER)
     worse["rows"]["concat"]["coco_benign"]["any_category_false_positive_rate"] = 0.02
