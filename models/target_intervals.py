@@ -75,6 +75,8 @@ def _gap(outcomes: VariantOutcomes, caption_set: str, image_set: str) -> Statist
 
 
 def _worst_functionality(outcomes: VariantOutcomes) -> Statistic:
+    """The lowest accuracy of any functionality, text or image. Under resampling the minimum of
+    64 noisy rates leans low, so this interval errs towards "could be missed"."""
     names = np.unique(outcomes.functionalities)
 
     def worst(idx: np.ndarray) -> float:
