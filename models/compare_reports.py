@@ -4,7 +4,8 @@ A retrained checkpoint is worth shipping only if it beats the one it replaces on
 benchmarks. ``models.evaluate`` writes one report per run (models/eval/report.json); this prints
 what moved between two of them, for the default variant of each:
 
-- the targets (measured before and after, the target, met or missed; "not settled" where the
+- the targets (measured before and after, with the 95 % interval in brackets where the report has
+  one, the target, met or missed; "not settled" where the
   report's 95 % interval holds the target, so another draw of test posts could flip the verdict),
 - the headline metrics of every test set,
 - accuracy per functionality of the functional suite, text posts and image posts.
@@ -171,6 +172,13 @@ def _met(verdict: dict[str, Any] | None) -> str:
     return f"{text} (not settled)" if verdict.get("settled") is False else text
 
 
+def _measured(verdict: dict[str, Any]) -> str:
+    """The measured value, with its 95 % interval where the report has one."""
+    interval = verdict.get("interval_95")
+    value = _cell(verdict["measured"])
+    return f"{value} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else value
+
+
 def target_rows(before: Report, after: Report) -> list[list[str]]:
     rows = []
     for name, new in after["targets"].items():
@@ -180,8 +188,8 @@ def target_rows(before: Report, after: Report) -> list[list[str]]:
         rows.append(
             [
                 name,
-                _cell(old["measured"]) if old else "-",
-                _cell(new["measured"]),
+                _measured(old) if old else "-",
+                _measured(new),
                 _change(old["measured"], new["measured"], higher) if old else "",
                 str(new["target"]),
                 _met(old),

@@ -99,6 +99,7 @@ def test_a_verdict_its_own_interval_could_flip_is_marked_not_settled() -> None:
     after["targets"]["hatexplain_toxic_auroc"] |= {"interval_95": [0.851, 0.883], "settled": False}
     after["targets"]["ood_benign_bland_caption_flag_rate"] |= {"interval_95": [0.0, 0.009], "settled": True}
     rows = {r[0]: r for r in target_rows(BEFORE, after)}
+    assert rows["hatexplain_toxic_auroc"][1:3] == ["0.852", "0.867 [0.851, 0.883]"]
     assert rows["hatexplain_toxic_auroc"][5:] == ["missed", "met (not settled)"]
     assert rows["ood_benign_bland_caption_flag_rate"][5:] == ["missed", "met"]
 
