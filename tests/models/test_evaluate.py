@@ -29,6 +29,7 @@ from models.features import FeatureSet, OcrCache
 from models.preprocessing import ModerationProcessor
 from models.suite import BLAND_CAPTIONS, FunctionalCase, build_suite
 from models.suite.benign_images import ood_benign_images, ood_benign_posts
+from models.target_intervals import settled
 
 LABELS = ("hate", "offensive", "toxic")
 THRESHOLDS = {"hate": 0.5, "offensive": 0.5, "toxic": 0.5}
@@ -178,6 +179,21 @@ def test_bundled_report_targets_follow_from_its_rows() -> None:
         assert verdict["met"] == report["targets"][name]["met"], name
     assert recomputed["coco_false_positive_rate"]["higher_is_better"] is False
     assert recomputed["functional_text_accuracy"]["higher_is_better"] is True
+
+
+def test_bundled_report_targets_carry_their_intervals() -> None:
+    """Every target the bundled report measures has its 95 % interval and whether it settles the
+    verdict; the fusion gain, n/a without the baseline heads, has none."""
+    report = json.loads((Path(__file__).parents[2] / "models" / "eval" / "report.json").read_text())
+    for name, verdict in report["targets"].items():
+        if verdict["met"] is None:
+            assert "interval_95" not in verdict, name
+            continue
+        low, high = verdict["interval_95"]
+        assert low <= high, name
+        assert verdict["settled"] == settled((low, high), verdict["target"], verdict["higher_is_better"]), (
+            name
+        )
 
 
 def test_only_the_training_runs_own_variants_join_the_report(
