@@ -32,6 +32,10 @@ image-only baselines) found in ``--variants-dir`` that the default checkpoint's 
 wrote (versions ``{version}-{variant}``; another run's are left out with a warning), else the
 default checkpoint alone. Images go
 through real OCR (cached on disk by image key, so a second run is fast).
+
+Targets: the issue-17 targets of the default checkpoint, each with its 95 % interval over
+resampled test posts and whether that interval settles the verdict (models/target_intervals.py),
+then the category and open_nsfw targets from their own reports.
 """
 
 from __future__ import annotations
