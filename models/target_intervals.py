@@ -119,11 +119,15 @@ class Proportion:
 
     flags: np.ndarray
 
+    @property
+    def size(self) -> int:
+        return len(self.flags)
+
     def point(self) -> float:
         return float(self.flags.mean())
 
     def interval(self, seed: int) -> tuple[float, float]:
-        return wilson_interval(int(self.flags.sum()), len(self.flags))
+        return wilson_interval(int(self.flags.sum()), self.size)
 
 
 Evidence = Resampled | Proportion
@@ -169,11 +173,7 @@ def target_evidence(outcomes: Mapping[str, VariantOutcomes], default: str) -> di
             return 100 * (_auroc(mixed_labels[idx], fused[idx]) - best_alone)
 
         evidence["mixed_fusion_gain_auroc_points"] = Resampled(gain, len(mixed_labels))
-    return {
-        name: item
-        for name, item in evidence.items()
-        if (item.size if isinstance(item, Resampled) else len(item.flags)) > 0
-    }
+    return {name: item for name, item in evidence.items() if item.size > 0}
 
 
 def target_intervals(
