@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
+from .metrics import auroc
 from .sampling_intervals import bootstrap_interval, wilson_interval
 
 Statistic = Callable[[np.ndarray], float]
@@ -34,17 +34,6 @@ class VariantOutcomes:
     functional_passed: Mapping[str, np.ndarray]  # "functional_text" / "functional_image", same cases
     functional_labels: np.ndarray  # "hateful", "non_hateful_offensive", "benign"
     functionalities: np.ndarray
-
-
-def _auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """AUROC from average ranks (the Mann-Whitney U): sklearn's value, without its per-call
-    checks, which dominate a thousand resamples. NaN with one class only."""
-    positives = labels == 1
-    count = int(positives.sum())
-    if count in (0, len(labels)):
-        return math.nan
-    ranks = rankdata(scores)
-    return float((ranks[positives].sum() - count * (count + 1) / 2) / (count * (len(labels) - count)))
 
 
 def _macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
@@ -142,7 +131,7 @@ def target_evidence(outcomes: Mapping[str, VariantOutcomes], default: str) -> di
     cases = len(own.functional_labels)
     evidence: dict[str, Evidence] = {
         "hatexplain_toxic_auroc": Resampled(
-            lambda idx: _auroc(hx_labels[idx], hx_scores[idx]), len(hx_labels)
+            lambda idx: auroc(hx_labels[idx], hx_scores[idx]), len(hx_labels)
         ),
         "hatexplain_3class_macro_f1": Resampled(
             lambda idx: _macro_f1(truth[idx], predicted[idx]), len(truth)
@@ -169,8 +158,8 @@ def target_evidence(outcomes: Mapping[str, VariantOutcomes], default: str) -> di
         baselines = [outcomes[name].mixed_toxic[1] for name in ("text_only", "image_only")]
 
         def gain(idx: np.ndarray) -> float:
-            best_alone = max(_auroc(mixed_labels[idx], scores[idx]) for scores in baselines)
-            return 100 * (_auroc(mixed_labels[idx], fused[idx]) - best_alone)
+            best_alone = max(auroc(mixed_labels[idx], scores[idx]) for scores in baselines)
+            return 100 * (auroc(mixed_labels[idx], fused[idx]) - best_alone)
 
         evidence["mixed_fusion_gain_auroc_points"] = Resampled(gain, len(mixed_labels))
     return {name: item for name, item in evidence.items() if item.size > 0}

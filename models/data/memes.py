@@ -87,8 +87,8 @@ class MemeSpec:
     """Everything that determines one rendered image."""
 
     text: str
-    #: a photo path, "color:R,G,B", "gradient:R,G,B:R,G,B" (top to bottom) or "art:FAMILY:SEED"
-    #: (models/data/art.py)
+    #: a photo path, "color:R,G,B", "gradient:R,G,B:R,G,B" (top to bottom), "art:FAMILY:SEED"
+    #: (models/data/art.py) or "chart:KIND:SEED" (models/data/charts.py)
     background: str
     style: str
     font: int  # index into the available fonts
@@ -208,12 +208,16 @@ def _background(spec: MemeSpec) -> Image.Image:
         from .art import render_art
 
         return render_art(spec.background, spec.width, spec.height)
+    if spec.background.startswith("chart:"):
+        from .charts import render_chart
+
+        return render_chart(spec.background, spec.width, spec.height)
     return _photo(spec.background, spec.width, spec.height, spec.crop, spec.flip)
 
 
 def is_plain_background(background: str) -> bool:
-    """A flat colour, a gradient or procedural art (no photo to crop)."""
-    return background.startswith(("color:", "gradient:", "art:"))
+    """A flat colour, a gradient, procedural art or a chart (no photo to crop)."""
+    return background.startswith(("color:", "gradient:", "art:", "chart:"))
 
 
 def random_color(rng: np.random.Generator) -> str:

@@ -8,13 +8,21 @@ of documents. This set is built from:
   coins, a cat, a horse silhouette, microscopy, a page of text...; public domain or CC0/CC BY per
   skimage's README) and matplotlib's sample images (``mpl-data/sample_data``),
 - icons from the Adwaita icon theme (Debian's ``adwaita-icon-theme``, CC BY-SA 3.0 / LGPL-3),
-  where installed (``/usr/share/icons/Adwaita/512x512`` and ``256x256``),
+  every PNG of its two largest sizes, where installed (``/usr/share/icons/Adwaita/512x512`` and
+  ``256x256``),
 - procedural art of the families training never draws (``models.data.art.HELD_OUT_FAMILIES``),
-- screenshots of documents holding benign text (Python standard-library docstrings, not a
-  training text) in fonts training never renders.
+- charts (bar, line, pie, scatter) with benign titles, labels and numbers
+  (``models/data/charts.py``), a kind of picture training never draws,
+- screenshots of documents holding benign prose in fonts training never renders: everyday
+  notices written for this set (``models/suite/benign_documents.py``) and the first paragraphs of
+  two standard-library docstrings.
 
 Each image is posted with two bland captions from the functional suite (``BLAND_CAPTIONS``) and
 once with no caption; a post passes when no category reaches its review threshold.
+
+Size: the target is at most 1 % of bland-caption posts flagged, and 0 flagged of n posts only
+shows a rate below 1 % (the 95 % Wilson interval's upper end) once n ≥ 381. The set holds over 480
+bland-caption posts without the icon theme and over 630 with it (tests/models/test_suite.py).
 """
 
 from __future__ import annotations
@@ -25,9 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.art import HELD_OUT_FAMILIES, art_background
+from ..data.charts import KINDS as CHART_KINDS
+from ..data.charts import chart_background
 from ..data.memes import FONT_CHOICES, MemeSpec
 from ..data.multimodal import MultimodalExample
 from ..data.sources import BENIGN, FULL_MASK
+from .benign_documents import DOCUMENT_TEXTS
 
 ICON_DIRS = (Path("/usr/share/icons/Adwaita/512x512"), Path("/usr/share/icons/Adwaita/256x256"))
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif")
@@ -38,7 +49,7 @@ class BenignImage:
     """One out-of-distribution benign image and where it came from."""
 
     spec: MemeSpec
-    source: str  # skimage, matplotlib, icon, art:<family>, document
+    source: str  # skimage, matplotlib, icon, art:<family>, chart:<kind>, document
 
 
 def _package_files(package: str, relative: str) -> list[Path]:
@@ -66,16 +77,13 @@ def _file_spec(path: Path) -> MemeSpec:
 
 
 def _document_texts() -> list[str]:
-    """Benign prose no training set holds: the first paragraph of standard-library docstrings."""
-    import collections
+    """The prose written for this set, then the first paragraph of two standard-library docstrings
+    (kept from the set's first version; their wording can differ between Python versions)."""
     import csv
     import json
-    import pathlib
-    import textwrap
-    import zipfile
 
-    texts = []
-    for module in (json, csv, textwrap, zipfile, collections, pathlib):
+    texts = list(DOCUMENT_TEXTS)
+    for module in (json, csv):
         doc = (module.__doc__ or "").strip()
         paragraph = " ".join(doc.split("\n\n")[0].split())
         if len(paragraph.split()) >= 6:
@@ -84,9 +92,10 @@ def _document_texts() -> list[str]:
 
 
 def ood_benign_images(
-    *, seed: int = 0, icons: int = 40, art_per_family: int = 12, documents: int = 24
+    *, seed: int = 0, icons: int | None = None, art_per_family: int = 28, charts_per_kind: int = 16
 ) -> list[BenignImage]:
-    """The image set (deterministic for a seed; icons only where the theme is installed)."""
+    """The image set (deterministic for a seed; icons only where the theme is installed, all of
+    them unless ``icons`` caps the count; one screenshot per document text)."""
     rng = random.Random(seed)
     images = [
         BenignImage(_file_spec(p), "skimage")
@@ -99,6 +108,20 @@ def ood_benign_images(
     icon_files = sorted(p for folder in ICON_DIRS if folder.is_dir() for p in folder.rglob("*.png"))
     rng.shuffle(icon_files)
     images += [BenignImage(_file_spec(p), "icon") for p in icon_files[:icons]]
+    for kind in CHART_KINDS:
+        for _ in range(charts_per_kind):
+            spec = MemeSpec(
+                text="",
+                background=chart_background(kind, rng.randrange(2**31)),
+                style="card",
+                font=0,
+                font_size=30,
+                noise=0.0,
+                jpeg_quality=rng.choice([0, 85]),
+                width=rng.choice([448, 512, 576]),
+                height=rng.choice([320, 384, 448]),
+            )
+            images.append(BenignImage(spec, f"chart:{kind}"))
     for family in HELD_OUT_FAMILIES:
         for _ in range(art_per_family):
             spec = MemeSpec(
@@ -115,9 +138,9 @@ def ood_benign_images(
             images.append(BenignImage(spec, f"art:{family}"))
     texts = _document_texts()
     fonts = FONT_CHOICES["held_out"]
-    for index in range(documents if texts else 0):
+    for index, text in enumerate(texts):
         spec = MemeSpec(
-            text=texts[index % len(texts)],
+            text=text,
             background="color:255,255,255",
             style="document",
             font=fonts[index % len(fonts)],

@@ -34,6 +34,25 @@ def test_auroc() -> None:
     assert auroc(np.array([0, 1, 0, 1]), np.array([0.1, 0.4, 0.5, 0.8])) == 0.75
 
 
+def test_auroc_is_sklearns_to_float_precision() -> None:
+    """The rank formula is sklearn's value, with ties (rounded scores) and float labels too."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(7)
+    for size in (2, 9, 500):
+        labels = rng.integers(0, 2, size)
+        labels[:2] = (0, 1)
+        scores = np.round(rng.random(size), 2)
+        expected = roc_auc_score(labels, scores)
+        assert auroc(labels, scores) == pytest.approx(expected, abs=1e-12)
+        assert auroc(labels.astype(np.float32), scores) == pytest.approx(expected, abs=1e-12)
+
+
+def test_auroc_refuses_labels_other_than_0_and_1() -> None:
+    with pytest.raises(ValueError, match="labels of 0 and 1"):
+        auroc(np.array([0, 1, 2]), np.array([0.1, 0.5, 0.9]))
+
+
 def test_best_f1_threshold_separates_a_separable_set() -> None:
     labels = np.array([0, 0, 0, 1, 1])
     scores = np.array([0.05, 0.2, 0.31, 0.62, 0.9])

@@ -13,6 +13,7 @@ from models.data.memes import MemeSpec
 from models.data.multimodal import MultimodalExample
 from models.data.sources import BENIGN, FULL_MASK
 from models.evaluate import (
+    TARGETS,
     Evaluator,
     SuiteImagePost,
     _threshold_sweep,
@@ -27,6 +28,7 @@ from models.evaluate import (
 )
 from models.features import FeatureSet, OcrCache
 from models.preprocessing import ModerationProcessor
+from models.sampling_intervals import wilson_interval
 from models.suite import BLAND_CAPTIONS, FunctionalCase, build_suite
 from models.suite.benign_images import ood_benign_images, ood_benign_posts
 from models.target_intervals import settled
@@ -154,7 +156,9 @@ def test_every_suite_case_becomes_an_image_post_with_a_bland_caption() -> None:
 def test_ood_benign_set_has_every_source_and_is_benign() -> None:
     images = ood_benign_images()
     sources = {i.source.split(":")[0] for i in images}
-    assert {"skimage", "matplotlib", "art", "document"} <= sources
+    assert {"skimage", "matplotlib", "art", "chart", "document"} <= sources
+    documents = [i.spec.text for i in images if i.source == "document"]
+    assert len(set(documents)) == len(documents) >= 30
     assert all(
         i.spec.background.split(":")[1] in ("rings", "mosaic", "flow", "julia")
         for i in images
@@ -165,6 +169,16 @@ def test_ood_benign_set_has_every_source_and_is_benign() -> None:
     assert all(p.targets == BENIGN and p.mask == FULL_MASK for p in posts)
     assert sum(p.caption is None for p in posts) == len(images)
     assert ood_benign_posts(BLAND_CAPTIONS) == posts
+
+
+def test_ood_benign_set_can_show_its_target_with_nothing_flagged() -> None:
+    """0 flagged must put the bland-caption rate's whole 95 % interval under the 1 % target, with
+    or without the icon theme: a smaller set could only ever report the target as not settled."""
+    target = TARGETS["ood_benign_bland_caption_flag_rate"]
+    with_icons = sum(p.caption is not None for p in ood_benign_posts(BLAND_CAPTIONS))
+    without_icons = 2 * sum(i.source != "icon" for i in ood_benign_images())
+    for bland in (with_icons, without_icons):
+        assert wilson_interval(0, bland)[1] <= target, bland
 
 
 def test_bundled_report_targets_follow_from_its_rows() -> None:

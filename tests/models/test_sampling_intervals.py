@@ -65,6 +65,8 @@ def test_wilson_interval_matches_known_values() -> None:
     assert low == 0.0
     assert high == pytest.approx(1.959964**2 / (420 + 1.959964**2), rel=1e-6)
     assert wilson_interval(420, 420)[1] == pytest.approx(1.0)
+    # exactly 0 and 1 at the edges, for every size (centre - half alone leaves float dust at some)
+    assert all(wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0 for n in range(1, 1000))
 
 
 def test_wilson_interval_rejects_impossible_counts() -> None:
