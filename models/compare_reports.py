@@ -10,6 +10,12 @@ what moved between two of them, for the default variant of each:
 - the headline metrics of every test set,
 - accuracy per functionality of the functional suite, text posts and image posts.
 
+Where both reports have their per-post outcomes beside them (``X.outcomes.npz``, written by
+``models.evaluate``) and scored the very same posts, each target's change gets a paired 95 %
+interval: the same resampled posts for both checkpoints, so the noise the two share cancels. A
+change whose interval excludes 0 is marked "beyond noise"; otherwise the output says why no
+paired interval could be given.
+
 ``--markdown`` prints the same as Markdown tables (the model card's format). The reports must
 come from the same evaluation (same seed, both full or both ``--quick``): otherwise the test sets
 differ and the comparison is refused.
@@ -25,6 +31,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .report_outcomes import OutcomesError, load_outcomes, outcomes_path
+from .target_intervals import paired_difference_intervals
+
+Interval = tuple[float, float]
 
 Report = dict[str, Any]
 Row = dict[str, Any]
@@ -179,18 +190,63 @@ def _measured(verdict: dict[str, Any]) -> str:
     return f"{value} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else value
 
 
-def target_rows(before: Report, after: Report) -> list[list[str]]:
+def _paired(interval: Interval | None) -> str:
+    """A change's paired interval, and whether it is beyond the test sets' noise (excludes 0)."""
+    if interval is None or math.isnan(interval[0]):
+        return ""
+    low, high = interval
+    return f" [{low:+.3f}, {high:+.3f}]" + (" beyond noise" if low > 0 or high < 0 else "")
+
+
+def paired_changes(
+    before_path: Path, before: Report, after_path: Path, after: Report
+) -> tuple[dict[str, Interval], str]:
+    """Each target's paired 95 % change interval, and a line saying what they are, or why there
+    are none (no outcomes beside a report, or reports that scored different posts)."""
+    loaded = []
+    for path, report in ((before_path, before), (after_path, after)):
+        try:
+            outcomes, fingerprint = load_outcomes(outcomes_path(path))
+        except OutcomesError as error:
+            return {}, f"changes without paired intervals: {error}"
+        if fingerprint != report.get("posts_fingerprint"):
+            return (
+                {},
+                f"changes without paired intervals: {outcomes_path(path)} is not the outcomes of {path}",
+            )
+        loaded.append(outcomes)
+    if before.get("posts_fingerprint") != after.get("posts_fingerprint"):
+        return {}, "changes without paired intervals: the two reports scored different posts"
+    intervals = paired_difference_intervals(
+        loaded[0],
+        before["checkpoint"]["variant"],
+        loaded[1],
+        after["checkpoint"]["variant"],
+        seed=int(after["seed"]),
+    )
+    return intervals, (
+        "changes with paired 95 % intervals (the same resampled posts for both checkpoints); "
+        '"beyond noise": the interval excludes 0'
+    )
+
+
+def target_rows(before: Report, after: Report, paired: dict[str, Interval] | None = None) -> list[list[str]]:
     rows = []
     for name, new in after["targets"].items():
         old = before["targets"].get(name)
         # Reports written before the direction was recorded get no better/worse marker.
         higher = new.get("higher_is_better")
+        change = (
+            _change(old["measured"], new["measured"], higher) + _paired((paired or {}).get(name))
+            if old
+            else ""
+        )
         rows.append(
             [
                 name,
                 _measured(old) if old else "-",
                 _measured(new),
-                _change(old["measured"], new["measured"], higher) if old else "",
+                change,
                 str(new["target"]),
                 _met(old),
                 _met(new),
@@ -237,15 +293,21 @@ def _markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render(before: Report, after: Report, markdown: bool = False) -> str:
+def render(
+    before: Report,
+    after: Report,
+    markdown: bool = False,
+    paired: dict[str, Interval] | None = None,
+    paired_note: str = "",
+) -> str:
     table = _markdown if markdown else _plain
     b, a = before["checkpoint"]["version"], after["checkpoint"]["version"]
     sections = [
         f"before: {b} ({before['checkpoint']['variant']})   after: {a} ({after['checkpoint']['variant']})",
-        "Targets",
+        "Targets" + (f" ({paired_note})" if paired_note else ""),
         table(
             ["target", "before", "after", "change", "target value", "before", "after"],
-            target_rows(before, after),
+            target_rows(before, after, paired),
         ),
         "Test sets (default variant; recall and FPR at each checkpoint's review thresholds)",
         table(["metric", "before", "after", "change"], metric_rows(before, after)),
@@ -274,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(render(before, after, markdown=ns.markdown))
+    paired, note = paired_changes(ns.before, before, ns.after, after)
+    print(render(before, after, markdown=ns.markdown, paired=paired, paired_note=note))
     return 0
 
 

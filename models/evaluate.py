@@ -12,7 +12,8 @@ Test sets (all built from test splits only):
 - ``memes_held_out`` / ``memes_held_out_as_captions``: the image-only memes again, rendered with
   fonts and layouts training never uses (models/data/memes.py), and their texts as captions.
 - ``ood_benign``: out-of-distribution benign images (models/suite/benign_images.py: sample
-  photos, icons, unseen art families, document screenshots), alone and with bland captions.
+  photos, icons, unseen art families, charts, document screenshots), alone and with bland
+  captions (636 bland-caption posts: enough for 0 flagged to settle the 1 % target).
 - ``toxigen_held_out_group`` / ``convabuse``: ToxiGen statements about a group no training
   statement is about, and ConvAbuse's test split (abuse aimed at a person).
 - ``functional``: the functional suite (models/suite): every case as a text post and as an image
@@ -36,6 +37,11 @@ through real OCR (cached on disk by image key, so a second run is fast).
 Targets: the issue-17 targets of the default checkpoint, each with its 95 % interval over
 resampled test posts and whether that interval settles the verdict (models/target_intervals.py),
 then the category and open_nsfw targets from their own reports.
+
+Beside the report (``report.json``) goes ``report.outcomes.npz``: every variant's per-post
+outcomes and a fingerprint of the posts (models/report_outcomes.py), so that
+``python -m models.compare_reports`` can give paired intervals for the changes between two reports
+of the same posts.
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ from .architecture import ModerationModel
 from .categories.embedding import CategoryEmbedder
 from .category_targets import category_targets
 from .checkpoint import load_checkpoint
-from .data.memes import random_spec
+from .data.memes import is_plain_background, random_spec
 from .data.multimodal import MultimodalExample, coco_benign_pairs, compose, image_only_memes
 from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
 from .features import FeatureSet, OcrCache, encode_texts, multimodal_features, predict, text_only_features
@@ -66,6 +72,7 @@ from .inference import DEFAULT_CATEGORIES, DEFAULT_CHECKPOINT
 from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class
 from .preprocessing import ModerationProcessor
 from .read_quality import ReadQuality
+from .report_outcomes import outcomes_path, posts_fingerprint, save_outcomes
 from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
 from .suite.benign_images import ood_benign_posts
 from .suite.strays import with_stray
@@ -148,6 +155,31 @@ class Evaluator:
             "functional_images": len(self.suite_images),
             "supportive_statements": len(self.supportive),
         }
+
+    def posts_fingerprint(self) -> str:
+        """What every set evaluated, post by post (texts, captions and image specs; a photo by its
+        file name, so another checkout of the same data gives the same fingerprint)."""
+
+        def post(example: MultimodalExample) -> str:
+            image = example.image
+            if image is not None and not is_plain_background(image.background):
+                image = replace(image, background=Path(image.background).name)
+            return f"{example.caption}\t{image!r}"
+
+        return posts_fingerprint(
+            {
+                "texts": (e.text for e in self.test_texts),
+                "memes_image_only": map(post, self.memes_image_only),
+                "mixed": map(post, self.mixed),
+                "coco_benign": map(post, self.coco),
+                "memes_held_out": map(post, self.memes_held_out),
+                "ood_benign": map(post, self.ood_benign),
+                "functional_cases": (f"{c.case_id}\t{c.text}" for c in self.suite),
+                "functional_images": map(post, self.suite_images),
+                "functional_strays": iter(self.suite_with_strays),
+                "supportive_statements": (c.text for c in self.supportive),
+            }
+        )
 
     def features(self, model: ModerationModel, processor: ModerationProcessor) -> dict[str, FeatureSet]:
         key = _text_weights_key(model)
@@ -772,6 +804,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         model, processor, _ = load_checkpoint(path)
         rows[name], outcomes[name] = evaluate_variant(name, model, processor, evaluator)
+    fingerprint = evaluator.posts_fingerprint()
     order = ["concat", "sum", "gated", "attention", "text_only", "image_only"]
     rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     report = {
@@ -782,6 +815,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "variant": default_name,
         },
         "datasets": evaluator.sizes(),
+        "posts_fingerprint": fingerprint,
         "targets": with_intervals(check_targets(rows, default_name), outcomes, default_name, seed=ns.seed),
         "category_targets": _category_targets(default_model, default_processor, ns.categories),
         "rows": rows,
@@ -791,6 +825,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     ns.output.parent.mkdir(parents=True, exist_ok=True)
     ns.output.write_text(json.dumps(report, indent=2, default=float, allow_nan=True) + "\n", encoding="utf-8")
+    save_outcomes(outcomes_path(ns.output), outcomes, fingerprint)
     print(format_table(rows, default_name))
     print()
     print(format_read_quality(rows[default_name]))

@@ -107,10 +107,14 @@ class Proportion:
     """A plain rate: the Wilson interval, which stays honest when no post was flagged."""
 
     flags: np.ndarray
+    strata: None = None  # a plain rate is resampled whole (in paired differences)
 
     @property
     def size(self) -> int:
         return len(self.flags)
+
+    def statistic(self, idx: np.ndarray) -> float:
+        return _rate(self.flags, idx)
 
     def point(self) -> float:
         return float(self.flags.mean())
@@ -185,6 +189,38 @@ def target_intervals(
                 f"{name}: recomputed from the posts it is {whole}, the report says {measured[name]}"
             )
         intervals[name] = evidence.interval(seed + offset)
+    return intervals
+
+
+def _difference(before: Evidence, after: Evidence) -> Statistic:
+    return lambda idx: after.statistic(idx) - before.statistic(idx)
+
+
+def paired_difference_intervals(
+    before: Mapping[str, VariantOutcomes],
+    before_default: str,
+    after: Mapping[str, VariantOutcomes],
+    after_default: str,
+    *,
+    seed: int,
+) -> dict[str, tuple[float, float]]:
+    """Target name -> 95 % interval of (after − before), for the targets both outcomes cover.
+
+    Each resample draws the same posts for both checkpoints, so what the two share (a hard post is
+    hard for both) cancels. Valid only for outcomes of the very same posts: the caller checks the
+    posts' fingerprints (models/report_outcomes.py); differing set sizes are refused here."""
+    old, new = target_evidence(before, before_default), target_evidence(after, after_default)
+    intervals = {}
+    for offset, name in enumerate(name for name in new if name in old):
+        earlier, later = old[name], new[name]
+        if earlier.size != later.size:
+            raise ValueError(f"{name}: {earlier.size} posts before, {later.size} after; not the same posts")
+        intervals[name] = bootstrap_interval(
+            _difference(earlier, later),
+            later.size,
+            strata=later.strata,
+            seed=seed + offset,
+        )
     return intervals
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_target_intervals import outcomes
 
 from models.compare_reports import (
     ReportError,
@@ -19,6 +20,8 @@ from models.compare_reports import (
     metric_rows,
     target_rows,
 )
+from models.report_outcomes import outcomes_path, save_outcomes
+from models.target_intervals import VariantOutcomes
 
 
 def _category(auroc: float, recall: float = 0.5) -> dict[str, float]:
@@ -183,3 +186,51 @@ def test_the_bundled_report_loads() -> None:
     rows = metric_rows(report, report)
     # Every metric's path exists in a real report (a wrong key would show "-" and go unnoticed).
     assert all(row[1] != "-" and row[3] == "=" for row in rows), rows
+
+
+def _with_outcomes(
+    tmp_path: Path, name: str, report: dict[str, Any], result: VariantOutcomes, fingerprint: str
+) -> Path:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps({**report, "posts_fingerprint": fingerprint}), encoding="utf-8")
+    save_outcomes(outcomes_path(path), {"concat": result}, fingerprint)
+    return path
+
+
+def test_changes_get_paired_intervals_when_both_reports_scored_the_same_posts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before_outcomes = outcomes()
+    labels, scores = before_outcomes.hatexplain_toxic
+    # the later checkpoint ranks the same HateXplain posts much better
+    after_outcomes = VariantOutcomes(
+        **{**before_outcomes.__dict__, "hatexplain_toxic": (labels, scores + labels)}
+    )
+    before = _with_outcomes(tmp_path, "before", BEFORE, before_outcomes, "same-posts")
+    after = _with_outcomes(tmp_path, "after", AFTER, after_outcomes, "same-posts")
+    assert main([str(before), str(after)]) == 0
+    out = capsys.readouterr().out
+    assert "changes with paired 95 % intervals" in out
+    auroc_line = next(line for line in out.splitlines() if line.startswith("hatexplain_toxic_auroc"))
+    assert "better [+" in auroc_line and "beyond noise" in auroc_line
+    ood_line = next(
+        line for line in out.splitlines() if line.startswith("ood_benign_bland_caption_flag_rate")
+    )
+    assert "[+0.000, +0.000]" in ood_line and "beyond noise" not in ood_line  # the same flags both times
+
+
+def test_without_matching_outcomes_the_comparison_says_why_there_are_no_paired_intervals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _with_outcomes(tmp_path, "before", BEFORE, outcomes(), "posts-1")
+    after = _with_outcomes(tmp_path, "after", AFTER, outcomes(), "posts-2")
+    assert main([str(before), str(after)]) == 0
+    assert "the two reports scored different posts" in capsys.readouterr().out
+    outcomes_path(after).unlink()
+    assert main([str(before), str(after)]) == 0
+    assert "no per-post outcomes" in capsys.readouterr().out
+    # outcomes left beside a report by another evaluation are not taken for its own
+    after = _with_outcomes(tmp_path, "after", AFTER, outcomes(), "posts-1")
+    after.write_text(json.dumps({**AFTER, "posts_fingerprint": "posts-3"}), encoding="utf-8")
+    assert main([str(before), str(after)]) == 0
+    assert "is not the outcomes of" in capsys.readouterr().out

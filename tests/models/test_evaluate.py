@@ -277,3 +277,19 @@ def test_the_bundled_report_measures_how_image_text_is_read() -> None:
     reads = report["rows"][report["checkpoint"]["variant"]]["image_text_reads"]
     assert set(reads) == {"memes_image_only", "memes_held_out", "mixed", "functional_image"}
     assert all(r["images"] > 250 and 0.0 < r["word_error_rate"] < 0.5 for r in reads.values())
+
+
+def test_the_posts_fingerprint_follows_the_posts_not_where_the_data_lies(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Reports pair their per-post outcomes only when this matches (models/compare_reports.py)."""
+    import shutil
+
+    def fingerprint(root: Path, seed: int = 1) -> str:
+        return Evaluator(root, image_only=4, mixed=4, seed=seed, ocr_cache=OcrCache(None)).posts_fingerprint()
+
+    moved = tmp_path / "elsewhere" / "data"
+    shutil.copytree(data_dir, moved)
+    first = fingerprint(data_dir)
+    assert first == fingerprint(data_dir) == fingerprint(moved)  # photos by file name, not path
+    assert first != fingerprint(data_dir, seed=2)

@@ -150,3 +150,41 @@ def test_the_fast_macro_f1_equals_sklearns() -> None:
     assert _macro_f1(truth, predicted) == pytest.approx(
         f1_score(truth, predicted, average="macro"), abs=1e-12
     )
+
+
+def test_paired_changes_cancel_what_both_checkpoints_share() -> None:
+    from models.target_intervals import paired_difference_intervals
+
+    before = outcomes()
+    same = paired_difference_intervals(
+        {"concat": before}, "concat", {"attention": before}, "attention", seed=3
+    )
+    assert same["functional_text_accuracy"] == (0.0, 0.0)
+    assert same["image_text_recall_gap_points"] == (0.0, 0.0)
+    # the later checkpoint also passes 10 of the 50 text cases the earlier one failed: +5 points
+    passed = before.functional_passed["functional_text"].copy()
+    passed[np.flatnonzero(~passed)[:10]] = True
+    after = VariantOutcomes(
+        **{**before.__dict__, "functional_passed": {**before.functional_passed, "functional_text": passed}}
+    )
+    low, high = paired_difference_intervals(
+        {"concat": before}, "concat", {"concat": after}, "concat", seed=3
+    )["functional_text_accuracy"]
+    assert 0 < low < 0.05 < high < 0.1  # beyond noise: no draw loses the ten
+    # the two reports' own intervals overlap: only the pairing shows the change is real
+    own_before = target_intervals({"concat": before}, "concat", measured(before), seed=3)[
+        "functional_text_accuracy"
+    ]
+    own_after = target_intervals({"concat": after}, "concat", measured(after), seed=3)[
+        "functional_text_accuracy"
+    ]
+    assert own_after[0] < own_before[1]
+
+
+def test_paired_changes_refuse_sets_of_different_sizes() -> None:
+    from models.target_intervals import paired_difference_intervals
+
+    before = outcomes()
+    after = VariantOutcomes(**{**before.__dict__, "coco_flagged": np.zeros(99, dtype=bool)})
+    with pytest.raises(ValueError, match="not the same posts"):
+        paired_difference_intervals({"concat": before}, "concat", {"concat": after}, "concat", seed=0)
