@@ -304,7 +304,7 @@ def render(
     b, a = before["checkpoint"]["version"], after["checkpoint"]["version"]
     sections = [
         f"before: {b} ({before['checkpoint']['variant']})   after: {a} ({after['checkpoint']['variant']})",
-        "Targets" + (f" ({paired_note})" if paired_note else ""),
+        "Targets" + (f" — {paired_note}" if paired_note else ""),
         table(
             ["target", "before", "after", "change", "target value", "before", "after"],
             target_rows(before, after, paired),

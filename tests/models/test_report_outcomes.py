@@ -76,3 +76,21 @@ def test_missing_or_foreign_files_are_named(tmp_path: Path) -> None:
     np.savez(partial, **arrays)
     with pytest.raises(OutcomesError, match="incomplete outcomes"):
         load_outcomes(partial)
+
+
+def test_the_bundled_reports_outcomes_reproduce_its_targets() -> None:
+    """models/eval/report.outcomes.npz is the bundled report's own: same posts, same numbers (so a
+    retrain's report can be compared with it by paired intervals)."""
+    import json
+
+    from models.target_intervals import target_evidence
+
+    report_path = Path(__file__).parents[2] / "models" / "eval" / "report.json"
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    loaded, fingerprint = load_outcomes(outcomes_path(report_path))
+    assert fingerprint == report["posts_fingerprint"]
+    assert report["checkpoint"]["variant"] in loaded
+    evidence = target_evidence(loaded, report["checkpoint"]["variant"])
+    assert evidence.keys() == {name for name, v in report["targets"].items() if "interval_95" in v}
+    for name, item in evidence.items():
+        assert item.point() == pytest.approx(report["targets"][name]["measured"], abs=1e-9), name
