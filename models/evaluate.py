@@ -13,7 +13,8 @@ Test sets (all built from test splits only):
   fonts and layouts training never uses (models/data/memes.py), and their texts as captions.
 - ``ood_benign``: out-of-distribution benign images (models/suite/benign_images.py: sample
   photos, icons, unseen art families, charts, document screenshots), alone and with bland
-  captions (636 bland-caption posts: enough for 0 flagged to settle the 1 % target).
+  captions (636 bland-caption posts: enough for 0 flagged to settle the 1 % target). For it and
+  ``coco_benign`` the report lists the five posts closest to review (models/near_misses.py).
 - ``toxigen_held_out_group`` / ``convabuse``: ToxiGen statements about a group no training
   statement is about, and ConvAbuse's test split (abuse aimed at a person).
 - ``functional``: the functional suite (models/suite): every case as a text post and as an image
@@ -70,6 +71,7 @@ from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load
 from .features import FeatureSet, OcrCache, encode_texts, multimodal_features, predict, text_only_features
 from .inference import DEFAULT_CATEGORIES, DEFAULT_CHECKPOINT
 from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class
+from .near_misses import closest_to_review, format_near_misses
 from .preprocessing import ModerationProcessor
 from .read_quality import ReadQuality
 from .report_outcomes import outcomes_path, posts_fingerprint, save_outcomes
@@ -82,6 +84,8 @@ from .target_intervals import VariantOutcomes, settled, target_intervals
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
 
+#: The benign image sets whose false positives the report counts and whose near misses it lists.
+BENIGN_IMAGE_SETS = ("coco_benign", "ood_benign")
 TARGETS = {
     "hatexplain_toxic_auroc": 0.86,
     "hatexplain_3class_macro_f1": 0.66,
@@ -345,9 +349,16 @@ def evaluate_variant(
             per_post["mixed_toxic"] = (toxic_labels, toxic_scores)
         if dataset.startswith("memes_"):
             per_post["toxic_flagged"][dataset] = (toxic_labels, toxic_scores >= thresholds.get("toxic", 0.5))
-        if dataset in ("coco_benign", "ood_benign"):
+        if dataset in BENIGN_IMAGE_SETS:
             flagged = _flagged(scores, labels, thresholds)
             row[dataset]["any_category_false_positive_rate"] = float(flagged.mean())
+            row[dataset]["closest_to_review"] = closest_to_review(
+                scores,
+                labels,
+                thresholds,
+                evaluator.coco if dataset == "coco_benign" else evaluator.ood_benign,
+                evaluator.ocr_cache.entries,
+            )
             if dataset == "coco_benign":
                 per_post["coco_flagged"] = flagged
         if dataset == "ood_benign":
@@ -832,6 +843,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"functional suite, default checkpoint ({default_name}):")
     print(format_functional_table(rows[default_name]))
+    print()
+    print(
+        format_near_misses(
+            {name: rows[default_name][name]["closest_to_review"] for name in BENIGN_IMAGE_SETS}
+        )
+    )
     print()
     print_targets(report["targets"])
     print(

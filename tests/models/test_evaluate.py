@@ -293,3 +293,15 @@ def test_the_posts_fingerprint_follows_the_posts_not_where_the_data_lies(
     first = fingerprint(data_dir)
     assert first == fingerprint(data_dir) == fingerprint(moved)  # photos by file name, not path
     assert first != fingerprint(data_dir, seed=2)
+
+
+def test_the_bundled_report_lists_the_benign_posts_closest_to_review() -> None:
+    report = json.loads((Path(__file__).parents[2] / "models" / "eval" / "report.json").read_text())
+    row = report["rows"][report["checkpoint"]["variant"]]
+    for name in ("coco_benign", "ood_benign"):
+        near = row[name]["closest_to_review"]
+        assert len(near) == 5, name
+        ratios = [r["score"] / r["threshold"] for r in near]
+        assert ratios == sorted(ratios, reverse=True), name
+        # nothing in these sets was flagged, so even the nearest post stays under its threshold
+        assert row[name]["any_category_false_positive_rate"] > 0 or ratios[0] < 1, name
