@@ -35,6 +35,7 @@ from ..data.memes import random_spec, render_meme
 from ..data.multimodal import coco_benign_pairs
 from ..data.sources import default_data_dir, load_coco
 from ..inference import DEFAULT_CHECKPOINT, Moderator
+from ..near_misses import describe_image
 from ..suite.benign_images import ood_benign_posts
 from ..suite.templates import BLAND_CAPTIONS
 from ..types import PostContent
@@ -196,17 +197,28 @@ def benign_posts_flagged(moderator: Moderator, data_dir: Path) -> dict[str, Any]
     report: dict[str, Any] = {}
     for name, examples in sets.items():
         flagged: dict[str, int] = {}
+        which: list[dict[str, Any]] = []  # the flagged posts themselves, so a reader can look at them
         for start in range(0, len(examples), 16):
             batch = examples[start : start + 16]
             posts = [
                 PostContent(text=e.caption, image=render_meme(e.image) if e.image else None) for e in batch
             ]
-            for result in moderator.score(posts):
-                for category in names:
+            for example, result in zip(batch, moderator.score(posts), strict=True):
+                for category in sorted(names):
                     if result.scores[category] >= thresholds[category]:
                         flagged[category] = flagged.get(category, 0) + 1
+                        which.append(
+                            {
+                                "kind": example.kind,
+                                "caption": example.caption,
+                                "image": describe_image(example),
+                                "category": category,
+                                "score": round(float(result.scores[category]), 4),
+                                "threshold": thresholds[category],
+                            }
+                        )
             say(f"  {name}: {start + len(batch)}/{len(examples)}")
-        report[name] = {"posts": len(examples), "flagged_by_category": flagged}
+        report[name] = {"posts": len(examples), "flagged_by_category": flagged, "flagged_posts": which}
     bland = moderator.score([PostContent(text=caption) for caption in BLAND_CAPTIONS])
     report["bland_captions_as_text"] = {
         "posts": len(bland),
