@@ -9,10 +9,10 @@ from a seed; training uses :data:`TRAIN_FAMILIES`, and the out-of-distribution b
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from .seeded import Drawing, SeededDrawings
 
 
 def _colours(rng: np.random.Generator, count: int) -> list[tuple[int, int, int]]:
@@ -109,7 +109,7 @@ def _julia(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     return image.resize((width, height), Image.Resampling.BILINEAR)
 
 
-Family = Callable[[np.random.Generator, int, int], Image.Image]
+Family = Drawing
 FAMILIES: dict[str, Family] = {
     "blobs": _blobs,
     "polygons": _polygons,
@@ -122,21 +122,14 @@ FAMILIES: dict[str, Family] = {
 }
 TRAIN_FAMILIES: tuple[str, ...] = ("blobs", "polygons", "stripes", "plasma")
 HELD_OUT_FAMILIES: tuple[str, ...] = ("rings", "mosaic", "flow", "julia")
+ART = SeededDrawings("art", "art family", FAMILIES)
 
 
 def art_background(family: str, seed: int) -> str:
     """The :class:`~models.data.memes.MemeSpec` background string of one procedural picture."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown art family {family!r}; known: {sorted(FAMILIES)}")
-    return f"art:{family}:{seed}"
+    return ART.background(family, seed)
 
 
 def render_art(background: str, width: int, height: int) -> Image.Image:
     """Draw ``art:FAMILY:SEED`` at the given size (deterministic)."""
-    try:
-        _, family, seed = background.split(":")
-        draw = FAMILIES[family]
-        rng = np.random.default_rng(int(seed))
-    except (ValueError, KeyError) as error:
-        raise ValueError(f"not an art background: {background!r} (expected art:FAMILY:SEED)") from error
-    return draw(rng, width, height)
+    return ART.render(background, width, height)

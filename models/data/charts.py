@@ -18,6 +18,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .seeded import Drawing, SeededDrawings
+
 #: (title, what the values count) pairs.
 TOPICS: tuple[tuple[str, str], ...] = (
     ("Monthly rainfall", "millimetres"),
@@ -218,28 +220,21 @@ def _scatter(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     return canvas.image
 
 
-KIND_RENDERERS: dict[str, Callable[[np.random.Generator, int, int], Image.Image]] = {
+KIND_RENDERERS: dict[str, Drawing] = {
     "bar": _bar,
     "line": _line,
     "pie": _pie,
     "scatter": _scatter,
 }
 KINDS: tuple[str, ...] = tuple(KIND_RENDERERS)
+CHARTS = SeededDrawings("chart", "chart kind", KIND_RENDERERS)
 
 
 def chart_background(kind: str, seed: int) -> str:
     """The :class:`~models.data.memes.MemeSpec` background string of one chart."""
-    if kind not in KIND_RENDERERS:
-        raise ValueError(f"unknown chart kind {kind!r}; known: {sorted(KIND_RENDERERS)}")
-    return f"chart:{kind}:{seed}"
+    return CHARTS.background(kind, seed)
 
 
 def render_chart(background: str, width: int, height: int) -> Image.Image:
     """Draw ``chart:KIND:SEED`` at the given size (deterministic)."""
-    try:
-        _, kind, seed = background.split(":")
-        draw = KIND_RENDERERS[kind]
-        rng = np.random.default_rng(int(seed))
-    except (ValueError, KeyError) as error:
-        raise ValueError(f"not a chart background: {background!r} (expected chart:KIND:SEED)") from error
-    return draw(rng, width, height)
+    return CHARTS.render(background, width, height)

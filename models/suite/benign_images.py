@@ -76,6 +76,23 @@ def _file_spec(path: Path) -> MemeSpec:
     )
 
 
+def _picture_spec(
+    background: str, rng: random.Random, *, widths: tuple[int, ...], heights: tuple[int, ...]
+) -> MemeSpec:
+    """A drawn picture with no text on it, lossless or JPEG-compressed, at a drawn size."""
+    return MemeSpec(
+        text="",
+        background=background,
+        style="card",
+        font=0,
+        font_size=30,
+        noise=0.0,
+        jpeg_quality=rng.choice([0, 85]),
+        width=rng.choice(widths),
+        height=rng.choice(heights),
+    )
+
+
 def _document_texts() -> list[str]:
     """The prose written for this set, then the first paragraph of two standard-library docstrings
     (kept from the set's first version; their wording can differ between Python versions)."""
@@ -110,31 +127,13 @@ def ood_benign_images(
     images += [BenignImage(_file_spec(p), "icon") for p in icon_files[:icons]]
     for kind in CHART_KINDS:
         for _ in range(charts_per_kind):
-            spec = MemeSpec(
-                text="",
-                background=chart_background(kind, rng.randrange(2**31)),
-                style="card",
-                font=0,
-                font_size=30,
-                noise=0.0,
-                jpeg_quality=rng.choice([0, 85]),
-                width=rng.choice([448, 512, 576]),
-                height=rng.choice([320, 384, 448]),
-            )
+            background = chart_background(kind, rng.randrange(2**31))
+            spec = _picture_spec(background, rng, widths=(448, 512, 576), heights=(320, 384, 448))
             images.append(BenignImage(spec, f"chart:{kind}"))
     for family in HELD_OUT_FAMILIES:
         for _ in range(art_per_family):
-            spec = MemeSpec(
-                text="",
-                background=art_background(family, rng.randrange(2**31)),
-                style="card",
-                font=0,
-                font_size=30,
-                noise=0.0,
-                jpeg_quality=rng.choice([0, 85]),
-                width=rng.choice([384, 448, 512]),
-                height=rng.choice([320, 448]),
-            )
+            background = art_background(family, rng.randrange(2**31))
+            spec = _picture_spec(background, rng, widths=(384, 448, 512), heights=(320, 448))
             images.append(BenignImage(spec, f"art:{family}"))
     texts = _document_texts()
     fonts = FONT_CHOICES["held_out"]

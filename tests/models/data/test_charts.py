@@ -25,7 +25,7 @@ def test_every_kind_draws_a_deterministic_varied_chart(kind: str) -> None:
 def test_bad_chart_backgrounds_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown chart kind"):
         chart_background("radar", 1)
-    for bad in ("chart:radar:1", "chart:bar", "chart:bar:x"):
+    for bad in ("chart:radar:1", "chart:bar", "chart:bar:x", "art:bar:1"):
         with pytest.raises(ValueError, match="not a chart background"):
             render_chart(bad, 10, 10)
 
