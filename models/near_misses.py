@@ -34,6 +34,16 @@ def describe_image(example: MultimodalExample) -> str:
     return Path(image.background).name
 
 
+def post_record(
+    post: MultimodalExample, category: str, score: float, threshold: float, *, ocr_read: str | None = None
+) -> dict[str, Any]:
+    """One benign post and the category it reached (or came nearest to), as reports list it."""
+    record: dict[str, Any] = {"kind": post.kind, "caption": post.caption, "image": describe_image(post)}
+    if ocr_read is not None:
+        record["ocr_read"] = " ".join(ocr_read.split())[:TEXT_CHARS]
+    return record | {"category": category, "score": round(float(score), 4), "threshold": float(threshold)}
+
+
 def closest_to_review(
     scores: np.ndarray,
     labels: Sequence[str],
@@ -58,15 +68,7 @@ def closest_to_review(
         post, category = posts[int(index)], int(nearest[index])
         read = ocr_reads.get(post.image.key(), "") if post.image is not None else ""
         rows.append(
-            {
-                "kind": post.kind,
-                "caption": post.caption,
-                "image": describe_image(post),
-                "ocr_read": " ".join(read.split())[:TEXT_CHARS],
-                "category": labels[category],
-                "score": round(float(scores[index, category]), 4),
-                "threshold": float(limits[category]),
-            }
+            post_record(post, labels[category], scores[index, category], limits[category], ocr_read=read)
         )
     return rows
 

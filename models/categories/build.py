@@ -35,7 +35,7 @@ from ..data.memes import random_spec, render_meme
 from ..data.multimodal import coco_benign_pairs
 from ..data.sources import default_data_dir, load_coco
 from ..inference import DEFAULT_CHECKPOINT, Moderator
-from ..near_misses import describe_image
+from ..near_misses import post_record
 from ..suite.benign_images import ood_benign_posts
 from ..suite.templates import BLAND_CAPTIONS
 from ..types import PostContent
@@ -208,14 +208,7 @@ def benign_posts_flagged(moderator: Moderator, data_dir: Path) -> dict[str, Any]
                     if result.scores[category] >= thresholds[category]:
                         flagged[category] = flagged.get(category, 0) + 1
                         which.append(
-                            {
-                                "kind": example.kind,
-                                "caption": example.caption,
-                                "image": describe_image(example),
-                                "category": category,
-                                "score": round(float(result.scores[category]), 4),
-                                "threshold": thresholds[category],
-                            }
+                            post_record(example, category, result.scores[category], thresholds[category])
                         )
             say(f"  {name}: {start + len(batch)}/{len(examples)}")
         report[name] = {"posts": len(examples), "flagged_by_category": flagged, "flagged_posts": which}

@@ -62,17 +62,14 @@ COLOURS: tuple[tuple[int, int, int], ...] = (
     (227, 119, 194),
     (127, 127, 127),
 )
-_FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansCondensed-Bold.ttf")
 
 
 def _font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    from .memes import FONT_DIRS
+    """DejaVu Sans (bold: DejaVu Sans Bold) as the meme generator finds it, else Pillow's own font."""
+    from .memes import font_path
 
-    for name in _FONT_FILES[1:] if bold else _FONT_FILES:
-        for folder in FONT_DIRS:
-            if (folder / name).is_file():
-                return ImageFont.truetype(str(folder / name), size)
-    return ImageFont.load_default(size=size)
+    path = font_path(0 if bold else 1)  # the generator's faces 0 and 1
+    return ImageFont.truetype(path, size) if path else ImageFont.load_default(size=size)
 
 
 class _Canvas:
