@@ -28,6 +28,10 @@ Test sets (all built from test splits only):
 - ``supportive_statements``: supportive and rights-supporting statements about every protected
   group of the suite, many in hate speech's sentence shapes (models/suite/supportive.py; written
   for evaluation by a writer who saw no training template): the share sent to review.
+- ``misspellings``: HateXplain, ConvAbuse and ToxiGen test texts and COCO's val2017 captions as
+  text posts, as written and with one word misspelt the way people misspell it (Wikipedia's list
+  of common misspellings, models/suite/misspellings.py): harmful caught and benign flagged both
+  ways, and the paired change (models/typo_robustness.py).
 
 Rows: every variant trained by ``models.train`` (four fusion modes and the text-only and
 image-only baselines) found in ``--variants-dir`` that the default checkpoint's own training run
@@ -77,13 +81,17 @@ from .read_quality import ReadQuality
 from .report_outcomes import outcomes_path, posts_fingerprint, save_outcomes
 from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
 from .suite.benign_images import ood_benign_posts
+from .suite.misspellings import Misspellings
 from .suite.strays import with_stray
 from .suite.supportive import SupportiveCase, supportive_cases, supportive_report
 from .target_intervals import VariantOutcomes, settled, target_intervals
+from .typo_robustness import format_typo_report, misspelt_texts, typo_report
 
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
 
+#: The feature sets of the misspelling check: the same texts as written and with one word misspelt.
+MISSPELT_AS_WRITTEN, MISSPELT = "misspelt_as_written", "misspelt"
 #: The benign image sets whose false positives the report counts and whose near misses it lists.
 BENIGN_IMAGE_SETS = ("coco_benign", "ood_benign")
 TARGETS = {
@@ -140,6 +148,19 @@ class Evaluator:
         stray_rng = np.random.default_rng(seed + 4)
         self.suite_with_strays = [with_stray(c.text, stray_rng) for c in self.suite]
         self.supportive = supportive_cases()[::every]
+        self.misspellings = Misspellings.load()
+        self.misspelt, self.misspelt_left_out = misspelt_texts(
+            {
+                "hatexplain": _toxic_texts(self.hatexplain),
+                "convabuse": _toxic_texts(self.convabuse),
+                "toxigen_held_out_group": _toxic_texts(self.toxigen),
+                "coco_captions": [(caption, False) for caption in captions],
+            },
+            self.misspellings,
+            seed=seed,
+        )
+        self.misspelt = self.misspelt[::every]
+        self.seed = seed
         self.ocr_cache = ocr_cache
         self._features: dict[str, dict[str, FeatureSet]] = {}
 
@@ -158,6 +179,7 @@ class Evaluator:
             "functional_cases": len(self.suite),
             "functional_images": len(self.suite_images),
             "supportive_statements": len(self.supportive),
+            "misspelt_texts": len(self.misspelt),
         }
 
     def posts_fingerprint(self) -> str:
@@ -182,6 +204,7 @@ class Evaluator:
                 "functional_images": map(post, self.suite_images),
                 "functional_strays": iter(self.suite_with_strays),
                 "supportive_statements": (c.text for c in self.supportive),
+                "misspelt_texts": (f"{p.text}\t{p.misspelt}" for p in self.misspelt),
             }
         )
 
@@ -235,6 +258,14 @@ class Evaluator:
             ),
             "functional_image": posts(self.suite_images, "functional suite: images (OCR)"),
             "supportive_statements": texts(supportive_texts(self.supportive), "supportive statements"),
+            MISSPELT_AS_WRITTEN: texts(
+                [TextExample(p.text, BENIGN, FULL_MASK, p.set_name, "test", "") for p in self.misspelt],
+                "texts as written",
+            ),
+            MISSPELT: texts(
+                [TextExample(p.misspelt, BENIGN, FULL_MASK, p.set_name, "test", "") for p in self.misspelt],
+                "texts misspelt",
+            ),
         }
         sets["functional_image_rendered_text"] = with_rendered_text(
             sets["functional_image"],
@@ -321,6 +352,8 @@ def evaluate_variant(
     per_post: dict[str, Any] = {"toxic_flagged": {}, "functional_passed": {}}
     toxic = labels.index("toxic")
     for dataset, features in sets.items():
+        if dataset in (MISSPELT_AS_WRITTEN, MISSPELT):
+            continue
         view = features.restrict(allowed)  # type: ignore[arg-type]
         scores = predict(model, view)
         known = view.mask[:, toxic].numpy() > 0
@@ -410,7 +443,22 @@ def evaluate_variant(
                 for kind in sorted(set(view.kinds))
                 if (view.targets[kinds == kind, -1] == 0).any()
             }
+    row["misspellings"] = typo_report(
+        evaluator.misspelt,
+        *(
+            _flagged(predict(model, sets[name].restrict(allowed)), labels, thresholds)  # type: ignore[arg-type]
+            for name in (MISSPELT_AS_WRITTEN, MISSPELT)
+        ),
+        left_out=evaluator.misspelt_left_out,
+        source=evaluator.misspellings.source,
+        seed=evaluator.seed,
+    )
     return row, VariantOutcomes(**per_post)
+
+
+def _toxic_texts(examples: Sequence[TextExample]) -> list[tuple[str, bool]]:
+    """Texts whose toxic label is known, with that label."""
+    return [(e.text, e.targets[-1] == 1.0) for e in examples if e.mask[-1]]
 
 
 def _flagged(scores: np.ndarray, labels: Sequence[str], thresholds: dict[str, float]) -> np.ndarray:
@@ -843,6 +891,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"functional suite, default checkpoint ({default_name}):")
     print(format_functional_table(rows[default_name]))
+    print()
+    print(format_typo_report(rows[default_name]["misspellings"]))
     print()
     print(
         format_near_misses(

@@ -3,7 +3,8 @@
 
 Same test sets, seed and metrics as the full report (HateXplain test with the 3-class macro-F1,
 the functional suite as texts and with a stray word beside each text, ToxiGen's held-out group,
-ConvAbuse test, supportive statements about groups), none of the image sets (they need OCR: an
+ConvAbuse test, supportive statements about groups, the texts with one real misspelling), none of
+the image sets (they need OCR: an
 hour cold). A recipe is adopted on the full ``python -m models.evaluate`` only; this prints one
 table and writes JSON.
 
@@ -27,13 +28,22 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from .checkpoint import load_checkpoint
-from .data.sources import TextExample, default_data_dir, load_text_corpus
-from .evaluate import _case_targets, _category_metrics, functional_report, supportive_texts
+from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
+from .evaluate import (
+    _case_targets,
+    _category_metrics,
+    _flagged,
+    _toxic_texts,
+    functional_report,
+    supportive_texts,
+)
 from .features import encode_texts, predict, text_only_features
 from .metrics import auroc, recall_at_negative_rate, three_class
 from .suite import build_suite
+from .suite.misspellings import Misspellings
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
+from .typo_robustness import format_typo_report, misspelt_texts, typo_report
 
 #: The full report's seed (models/evaluate.py), so the stray words are the same ones.
 SEED = 2026
@@ -114,6 +124,7 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
             row[name]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
     hateful = np.array([c.label == "hateful" for c in suite])
     suite_hate = hate_scores["functional_text"]
+    row["misspellings"] = misspellings_row(model, processor, test, data_dir, thresholds)
     row["hate_ranking"] = hate_ranking(
         suite_hate[hateful],
         {
@@ -122,6 +133,34 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
         },
     )
     return row
+
+
+def misspellings_row(
+    model: Any, processor: Any, test: list[TextExample], data_dir: Path, thresholds: dict[str, float]
+) -> dict[str, Any]:
+    """The full report's ``misspellings`` row: the same texts, seed and misspellings."""
+    misspellings = Misspellings.load()
+    captions = [cap for c in load_coco(data_dir) if c.coco_split == "val2017" for cap in c.captions]
+    pairs, left_out = misspelt_texts(
+        {
+            "hatexplain": _toxic_texts([e for e in test if e.source == "hatexplain"]),
+            "convabuse": _toxic_texts([e for e in test if e.source == "convabuse"]),
+            "toxigen_held_out_group": _toxic_texts([e for e in test if e.source == "toxigen"]),
+            "coco_captions": [(caption, False) for caption in captions],
+        },
+        misspellings,
+        seed=SEED,
+    )
+    flagged = []
+    for desc, texts in (
+        ("texts as written", [p.text for p in pairs]),
+        ("texts misspelt", [p.misspelt for p in pairs]),
+    ):
+        examples = [TextExample(t, BENIGN, FULL_MASK, "misspelt", "test", "") for t in texts]
+        embeddings = encode_texts(model, processor, [" ".join(t.split()) for t in texts], desc=desc)
+        scores = predict(model, text_only_features(embeddings, examples, model.image_dim))
+        flagged.append(_flagged(scores, model.config.labels, thresholds))
+    return typo_report(pairs, *flagged, left_out=left_out, source=misspellings.source, seed=SEED)
 
 
 def _line(row: dict[str, Any]) -> list[str]:
@@ -137,6 +176,8 @@ def _line(row: dict[str, Any]) -> list[str]:
         f"{row['toxigen_held_out_group']['hate']['auroc']:.3f}",
         f"{row['convabuse']['offensive']['auroc']:.3f}",
         f"{row['supportive_statements']['hate_flagged_rate']:.3f}",
+        f"{row['misspellings']['all']['harmful_caught']['change'] * 100:+.1f}",
+        f"{row['misspellings']['all']['benign_flagged']['change'] * 100:+.1f}",
         f"{row['hate_ranking']['auroc']:.3f}",
         f"{row['hate_ranking']['hateful_caught_at_non_hateful_flagged']['0.05']:.3f}",
     ]
@@ -153,6 +194,8 @@ HEADER = [
     "ToxiGen hate AUROC",
     "ConvAbuse off. AUROC",
     "supportive: hate flagged",
+    "misspelt: caught pts",
+    "misspelt: benign flagged pts",
     "hate ranking AUROC",
     "hate caught @5% non-hateful",
 ]
@@ -176,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
     for line in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
+    for row in rows:
+        print(f"\n{row['version']}: " + format_typo_report(row["misspellings"]))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)

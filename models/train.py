@@ -147,6 +147,7 @@ class TrainArgs:
     counter_speech_texts: int = 1500
     identity_swap_texts: int = 1500
     stray_texts: int = 0
+    typo_texts: int = 0
     consistency_weight: float = 0.0
     consistency_fraction: float = 0.25
     select_by: str = "multimodal"
@@ -576,9 +577,10 @@ def augmentations(corpus: Sequence[TextExample], args: TrainArgs) -> list[TextEx
         extra += augment.counter_speech(texts, count=int(args.counter_speech_texts * scale), seed=seed + 1)
         extra += augment.identity_swaps(texts, count=int(args.identity_swap_texts * scale), seed=seed + 2)
         extra += augment.strayed(texts, count=int(args.stray_texts * scale), seed=seed + 3)
+        extra += augment.typoed(texts, count=int(args.typo_texts * scale), seed=seed + 4)
     extra += augment.bland_reactions("train")
     log.info(
-        "augmentation: %d texts (obfuscation, counter-speech, identity swaps, stray words, reactions)",
+        "augmentation: %d texts (obfuscation, counter-speech, identity swaps, stray words, typos, reactions)",
         len(extra),
     )
     return extra
@@ -1046,6 +1048,13 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "docs/training/stray_text_experiment.md)",
     )
     parser.add_argument(
+        "--typo-texts",
+        type=int,
+        default=0,
+        help="harmful and benign texts (half each) with one or two accidental misspellings, labels "
+        "unchanged (models/data/typos.py)",
+    )
+    parser.add_argument(
         "--supportive-groups",
         type=int,
         default=0,
@@ -1120,6 +1129,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "counter_speech_texts",
         "identity_swap_texts",
         "stray_texts",
+        "typo_texts",
     ):
         if getattr(ns, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(ns, name)}")
@@ -1163,6 +1173,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         counter_speech_texts=ns.counter_speech_texts,
         identity_swap_texts=ns.identity_swap_texts,
         stray_texts=ns.stray_texts,
+        typo_texts=ns.typo_texts,
         consistency_weight=ns.consistency_weight,
         consistency_fraction=ns.consistency_fraction,
         select_by=ns.select_by,

@@ -15,6 +15,9 @@ texts into labelled examples of one such behaviour:
 - :func:`strayed`: a harmful or benign text with one or two stray words beside it (a made-up
   brand, a number, a code, a handle: what an OCR read of a photo holds besides the meme's words,
   ``models/data/stray_words.py``). The label stays: a stray neither adds nor removes harm.
+- :func:`typoed`: a harmful or benign text with one or two accidental slips (a neighbouring key,
+  swapped, dropped or doubled letters; ``models/data/typos.py``) in any of its words. The label
+  stays: a typo is no sign of harm, and no sign of its absence.
 
 The wording (frames, groups, reactions) is written for training only; the functional test suite
 (``models/suite``) has its own, and :func:`drop_suite_texts` removes any training text that
@@ -37,10 +40,12 @@ from .sources import (
     FULL_MASK,
     OBFUSCATED_SOURCE_PREFIX,
     STRAY_SOURCE_PREFIX,
+    TYPO_SOURCE_PREFIX,
     TextExample,
     text_key,
 )
 from .stray_words import with_strays
+from .typos import with_typos
 
 #: Frames that reject, report or question a quoted harmful text ({} = the quote).
 COUNTER_FRAMES: tuple[str, ...] = (
@@ -306,6 +311,25 @@ def strayed(examples: Sequence[TextExample], *, count: int, seed: int) -> list[T
                 source, text=with_strays(source.text, rng), source=f"{STRAY_SOURCE_PREFIX}{source.source}"
             )
         )
+    return out
+
+
+def typoed(examples: Sequence[TextExample], *, count: int, seed: int) -> list[TextExample]:
+    """``count`` texts (3-40 words) drawn from ``examples``, harmful and benign in equal numbers,
+    each with one slip (two in one text of three); labels and masks unchanged."""
+    rng = random.Random(seed)
+    usable = [e for e in examples if e.mask[-1] and 3 <= len(e.text.split()) <= 40]
+    harmful = [e for e in usable if e.targets[-1] == 1.0]
+    benign = [e for e in usable if e.targets[-1] == 0.0]
+    out = []
+    for index in range(count):
+        pool = harmful if index % 2 == 0 else benign
+        if not pool:
+            continue
+        source = pool[rng.randrange(len(pool))]
+        text = with_typos(source.text, rng, words=2 if rng.random() < 1 / 3 else 1)
+        if text != source.text:
+            out.append(replace(source, text=text, source=f"{TYPO_SOURCE_PREFIX}{source.source}"))
     return out
 
 

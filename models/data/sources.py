@@ -71,9 +71,13 @@ def is_obfuscated(example: TextExample) -> bool:
 STRAY_SOURCE_PREFIX = "aug_stray_"
 
 
+#: The ``source`` of every text with accidental misspellings (``aug_typo_hatexplain``).
+TYPO_SOURCE_PREFIX = "aug_typo_"
+
+
 def has_made_up_words(example: TextExample) -> bool:
-    """Obfuscated spellings or made-up strays: words that must not enter the OCR vocabulary."""
-    return is_obfuscated(example) or example.source.startswith(STRAY_SOURCE_PREFIX)
+    """Obfuscated spellings, typos or made-up strays: words that must not enter the OCR vocabulary."""
+    return is_obfuscated(example) or example.source.startswith((STRAY_SOURCE_PREFIX, TYPO_SOURCE_PREFIX))
 
 
 HATE = (1.0, 0.0, 1.0)

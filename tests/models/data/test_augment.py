@@ -84,3 +84,29 @@ def test_strayed_texts_keep_their_labels_and_their_words() -> None:
         harmful += made.targets[-1] == 1.0
     assert harmful == 20  # harmful and benign in equal numbers
     assert augment.strayed(CORPUS, count=40, seed=5) == out
+
+
+def test_typoed_texts_keep_their_labels_and_differ_by_small_slips() -> None:
+    out = augment.typoed(CORPUS, count=40, seed=6)
+    assert len(out) == 40
+    harmful = 0
+    for made in out:
+        words = made.text.split()
+        same_length = [s for s in CORPUS if len(s.text.split()) == len(words)]
+        source = min(
+            same_length, key=lambda s: sum(a != b for a, b in zip(s.text.split(), words, strict=True))
+        )
+        assert made.targets == source.targets and made.mask == source.mask and made.split == source.split
+        assert made.source == "aug_typo_hatexplain" and made.text != source.text
+        # one or two words changed, word count and order kept
+        changed = [(a, b) for a, b in zip(source.text.split(), made.text.split(), strict=True) if a != b]
+        assert 1 <= len(changed) <= 2
+        harmful += made.targets[-1] == 1.0
+    assert harmful == 20  # harmful and benign in equal numbers: a typo is no sign either way
+    assert augment.typoed(CORPUS, count=40, seed=6) == out
+
+
+def test_typoed_texts_stay_out_of_the_ocr_vocabulary() -> None:
+    from models.data.sources import has_made_up_words
+
+    assert all(has_made_up_words(e) for e in augment.typoed(CORPUS, count=10, seed=7))

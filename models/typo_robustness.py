@@ -1,0 +1,143 @@
+"""Does one real misspelling change a verdict? Test texts scored as written and with one word
+misspelt the way people misspell it (``models/suite/misspellings.py``).
+
+A typo changes nothing a post means, so the verdict at the review thresholds should not move:
+a benign text must not reach review because of a slip (a slip one letter from a slur reads as a
+disguised slur to a model trained on obfuscated hate), and harmful text must not escape review
+because of one. The report gives, per set and pooled, the harmful texts caught and the benign
+texts flagged (any category at its review threshold) as written and misspelt, the paired change
+with its 95 % interval over resampled texts, and the share of verdicts that flipped.
+
+Sets: HateXplain test, ConvAbuse test, ToxiGen's held-out group and COCO's val2017 captions, all
+as text posts. A text none of whose words the misspellings list knows is left out (counted).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .sampling_intervals import bootstrap_interval
+from .suite.misspellings import Misspellings
+
+#: Offset from the evaluation seed, so the misspellings drawn differ from the strays' draw.
+SEED_OFFSET = 5
+
+
+@dataclass(frozen=True)
+class MisspeltText:
+    """A test text and the same text with one word misspelt."""
+
+    set_name: str
+    text: str
+    misspelt: str
+    harmful: bool
+
+
+def misspelt_texts(
+    sets: Mapping[str, Sequence[tuple[str, bool]]], misspellings: Misspellings, *, seed: int
+) -> tuple[list[MisspeltText], dict[str, int]]:
+    """Every ``(text, harmful)`` of each set with one word misspelt, and per set how many texts
+    were left out because the list knows none of their words."""
+    rng = random.Random(seed + SEED_OFFSET)
+    pairs: list[MisspeltText] = []
+    left_out: dict[str, int] = {}
+    for name, texts in sets.items():
+        left_out[name] = 0
+        for text, harmful in texts:
+            misspelt = misspellings.misspell(text, rng)
+            if misspelt is None:
+                left_out[name] += 1
+            else:
+                pairs.append(MisspeltText(name, text, misspelt, harmful))
+    return pairs, left_out
+
+
+def _summary(harmful: np.ndarray, clean: np.ndarray, misspelt: np.ndarray, *, seed: int) -> dict[str, Any]:
+    """Caught / flagged rates as written and misspelt, and the paired change with its interval."""
+    out: dict[str, Any] = {"texts": int(len(harmful)), "harmful": int(harmful.sum())}
+    for name, rows in (("harmful_caught", harmful), ("benign_flagged", ~harmful)):
+        index = np.flatnonzero(rows)
+        if not len(index):
+            out[name] = None
+            continue
+        before, after = clean[index], misspelt[index]
+
+        def change(idx: np.ndarray, before: np.ndarray = before, after: np.ndarray = after) -> float:
+            return float(after[idx].mean() - before[idx].mean())
+
+        out[name] = {
+            "as_written": float(before.mean()),
+            "misspelt": float(after.mean()),
+            "change": float(after.mean() - before.mean()),
+            "change_interval_95": list(bootstrap_interval(change, len(index), seed=seed)),
+        }
+    out["verdicts_flipped"] = float((clean != misspelt).mean()) if len(harmful) else None
+    return out
+
+
+def typo_report(
+    pairs: Sequence[MisspeltText],
+    clean_flagged: np.ndarray,
+    misspelt_flagged: np.ndarray,
+    *,
+    left_out: Mapping[str, int],
+    source: str,
+    seed: int,
+    examples: int = 5,
+) -> dict[str, Any]:
+    """The report row from each pair's verdicts (flagged at the review thresholds) as written and
+    misspelt; ``examples`` flipped verdicts of each direction are listed."""
+    if not len(pairs) == len(clean_flagged) == len(misspelt_flagged):
+        raise ValueError(f"{len(pairs)} texts but {len(clean_flagged)} and {len(misspelt_flagged)} verdicts")
+    names = np.array([p.set_name for p in pairs])
+    harmful = np.array([p.harmful for p in pairs], dtype=bool)
+    clean, misspelt = np.asarray(clean_flagged, dtype=bool), np.asarray(misspelt_flagged, dtype=bool)
+    by_set = {}
+    for name in dict.fromkeys(p.set_name for p in pairs):
+        rows = names == name
+        by_set[name] = {
+            **_summary(harmful[rows], clean[rows], misspelt[rows], seed=seed),
+            "left_out": left_out[name],
+        }
+
+    def flips(now_flagged: bool) -> list[dict[str, str]]:
+        hits = np.flatnonzero((clean != misspelt) & (misspelt == now_flagged))
+        return [
+            {"set": pairs[i].set_name, "as_written": pairs[i].text, "misspelt": pairs[i].misspelt}
+            for i in hits[:examples]
+        ]
+
+    return {
+        "misspellings": source,
+        "all": _summary(harmful, clean, misspelt, seed=seed),
+        "by_set": by_set,
+        "newly_flagged_examples": flips(True),
+        "newly_missed_examples": flips(False),
+    }
+
+
+def format_typo_report(report: Mapping[str, Any]) -> str:
+    """One line per set: caught and flagged as written -> misspelt, with the change's interval."""
+
+    def cell(stat: Mapping[str, Any] | None) -> str:
+        if stat is None:
+            return "-"
+        low, high = stat["change_interval_95"]
+        return (
+            f"{stat['as_written']:.3f} -> {stat['misspelt']:.3f} "
+            f"({100 * stat['change']:+.1f} pts [{100 * low:+.1f}, {100 * high:+.1f}])"
+        )
+
+    lines = [f"one real misspelling per text ({report['misspellings']}):"]
+    width = max(len(name) for name in [*report["by_set"], "all"])
+    lines.append(f"{'set'.ljust(width)}  {'texts':>5}  harmful caught{' ' * 32}benign flagged")
+    for name, stat in [*report["by_set"].items(), ("all", report["all"])]:
+        lines.append(
+            f"{name.ljust(width)}  {stat['texts']:>5}  {cell(stat['harmful_caught']):<46}{cell(stat['benign_flagged'])}"
+        )
+    return "\n".join(lines)

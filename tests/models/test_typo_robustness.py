@@ -1,0 +1,49 @@
+"""The misspelling check's texts and report (models/typo_robustness.py), on hand-made verdicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.suite.misspellings import Misspellings
+from models.typo_robustness import format_typo_report, misspelt_texts, typo_report
+
+KNOWN = Misspellings({"the": ("teh",), "people": ("peopel",)}, "test list")
+
+
+def test_texts_the_list_cannot_misspell_are_counted_not_kept() -> None:
+    pairs, left_out = misspelt_texts(
+        {"a": [("the people", True), ("nothing known", False)], "b": [("the cat", False)]}, KNOWN, seed=1
+    )
+    assert [(p.set_name, p.harmful) for p in pairs] == [("a", True), ("b", False)]
+    assert all(p.misspelt != p.text for p in pairs)
+    assert left_out == {"a": 1, "b": 0}
+    assert misspelt_texts({"a": [("the people", True)]}, KNOWN, seed=1)[0] == pairs[:1]  # seeded
+
+
+def test_report_counts_caught_flagged_and_flips_per_set_and_pooled() -> None:
+    texts = [("the people", True)] * 4 + [("the cat", False)] * 6
+    pairs, left_out = misspelt_texts({"hx": texts[:5], "coco": texts[5:]}, KNOWN, seed=0)
+    clean = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0], dtype=bool)
+    misspelt = np.array([1, 0, 1, 0, 1, 0, 0, 0, 0, 1], dtype=bool)
+    report = typo_report(pairs, clean, misspelt, left_out=left_out, source="test list", seed=3)
+    pooled = report["all"]
+    assert pooled["texts"] == 10 and pooled["harmful"] == 4
+    assert pooled["harmful_caught"]["as_written"] == 0.75 and pooled["harmful_caught"]["misspelt"] == 0.5
+    assert pooled["benign_flagged"]["as_written"] == 0.0
+    assert pooled["benign_flagged"]["misspelt"] == pytest.approx(2 / 6)
+    assert pooled["verdicts_flipped"] == pytest.approx(0.3)
+    low, high = pooled["benign_flagged"]["change_interval_95"]
+    assert 0 <= low <= 2 / 6 <= high
+    assert report["by_set"]["coco"]["harmful_caught"] is None  # no harmful text in it
+    assert report["by_set"]["hx"]["benign_flagged"]["misspelt"] == 1.0
+    assert [e["set"] for e in report["newly_flagged_examples"]] == ["hx", "coco"]
+    assert len(report["newly_missed_examples"]) == 1
+    table = format_typo_report(report)
+    assert "test list" in table and "0.750 -> 0.500" in table
+
+
+def test_report_refuses_verdicts_that_do_not_match_the_texts() -> None:
+    pairs, left_out = misspelt_texts({"a": [("the people", True)]}, KNOWN, seed=0)
+    with pytest.raises(ValueError, match="1 texts but 2"):
+        typo_report(pairs, np.zeros(2, bool), np.zeros(1, bool), left_out=left_out, source="x", seed=0)
