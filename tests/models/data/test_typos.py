@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -10,7 +11,9 @@ from models.data.typos import SLIPS, neighbour_key, with_typos
 
 
 @pytest.mark.parametrize("slip", SLIPS, ids=lambda f: f.__name__)
-def test_every_slip_changes_a_word_and_keeps_its_first_letter(slip) -> None:  # type: ignore[no-untyped-def]
+def test_every_slip_changes_a_word_and_keeps_its_first_letter(
+    slip: Callable[[str, random.Random], str],
+) -> None:
     rng = random.Random(0)
     for word in ("horses", "skateboard", "people", "Because"):
         made = slip(word, rng)
