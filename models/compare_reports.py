@@ -7,14 +7,16 @@ what moved between two of them, for the default variant of each:
 - the targets (measured before and after, with the 95 % interval in brackets where the report has
   one, the target, met or missed; "not settled" where the
   report's 95 % interval holds the target, so another draw of test posts could flip the verdict),
-- the headline metrics of every test set,
+- the headline metrics of every test set, and how one real misspelling per test text moves the
+  harmful caught and the benign flagged (``models/typo_robustness.py``),
 - accuracy per functionality of the functional suite, text posts and image posts.
 
 Where both reports have their per-post outcomes beside them (``X.outcomes.npz``, written by
 ``models.evaluate``) and scored the very same posts, each target's change gets a paired 95 %
 interval: the same resampled posts for both checkpoints, so the noise the two share cancels. A
 change whose interval excludes 0 is marked "beyond noise"; otherwise the output says why no
-paired interval could be given.
+paired interval could be given. The misspelling rows get the same: the interval of the difference
+between the two checkpoints' changes, over the same resampled texts.
 
 ``--markdown`` prints the same as Markdown tables (the model card's format). The reports must
 come from the same evaluation (same seed, both full or both ``--quick``): otherwise the test sets
@@ -34,6 +36,7 @@ from typing import Any
 
 from .report_outcomes import OutcomesError, load_outcomes, outcomes_path
 from .target_intervals import paired_difference_intervals
+from .typo_robustness import CAUGHT_CHANGE, FLAGGED_CHANGE, paired_change_differences
 
 Interval = tuple[float, float]
 
@@ -86,6 +89,9 @@ METRICS: tuple[Metric, ...] = (
         "ToxiGen held-out group toxic AUROC", lambda r: r["toxigen_held_out_group"]["toxic"]["auroc"], True
     ),
     Metric("ConvAbuse toxic AUROC", lambda r: r["convabuse"]["toxic"]["auroc"], True),
+    # one real misspelling per test text (models/typo_robustness.py): the verdicts should not move
+    Metric(CAUGHT_CHANGE, lambda r: r["misspellings"]["all"]["harmful_caught"]["change"], True),
+    Metric(FLAGGED_CHANGE, lambda r: r["misspellings"]["all"]["benign_flagged"]["change"], False),
     # how well image text is read (OCR, then the repair) against the text each image shows
     *(
         Metric(f"image text read, {title}: word error rate", _read_error(dataset), False)
@@ -217,6 +223,7 @@ def paired_changes(
         loaded.append(outcomes)
     if before.get("posts_fingerprint") != after.get("posts_fingerprint"):
         return {}, "changes without paired intervals: the two reports scored different posts"
+    old, new = loaded[0][before["checkpoint"]["variant"]], loaded[1][after["checkpoint"]["variant"]]
     intervals = paired_difference_intervals(
         loaded[0],
         before["checkpoint"]["variant"],
@@ -224,6 +231,8 @@ def paired_changes(
         after["checkpoint"]["variant"],
         seed=int(after["seed"]),
     )
+    if old.misspelt is not None and new.misspelt is not None:
+        intervals.update(paired_change_differences(old.misspelt, new.misspelt, seed=int(after["seed"])))
     return intervals, (
         "changes with paired 95 % intervals (the same resampled posts for both checkpoints); "
         '"beyond noise": the interval excludes 0'
@@ -255,12 +264,20 @@ def target_rows(before: Report, after: Report, paired: dict[str, Interval] | Non
     return rows
 
 
-def metric_rows(before: Report, after: Report) -> list[list[str]]:
+def metric_rows(before: Report, after: Report, paired: dict[str, Interval] | None = None) -> list[list[str]]:
     old, new = default_row(before), default_row(after)
     rows = []
     for metric in METRICS:
         b, a = _value(metric.get, old), _value(metric.get, new)
-        rows.append([metric.title, _cell(b), _cell(a), _change(b, a, metric.higher_is_better)])
+        change = _change(b, a, metric.higher_is_better)
+        rows.append(
+            [
+                metric.title,
+                _cell(b),
+                _cell(a),
+                change + (_paired((paired or {}).get(metric.title)) if change else ""),
+            ]
+        )
     return rows
 
 
@@ -310,7 +327,7 @@ def render(
             target_rows(before, after, paired),
         ),
         "Test sets (default variant; recall and FPR at each checkpoint's review thresholds)",
-        table(["metric", "before", "after", "change"], metric_rows(before, after)),
+        table(["metric", "before", "after", "change"], metric_rows(before, after, paired)),
         "Functional suite: accuracy per functionality",
         table(
             ["functionality", "label", "n", "text before", "text after", "image before", "image after"],

@@ -443,15 +443,22 @@ def evaluate_variant(
                 for kind in sorted(set(view.kinds))
                 if (view.targets[kinds == kind, -1] == 0).any()
             }
+    as_written, misspelt = (
+        _flagged(predict(model, sets[name].restrict(allowed)), labels, thresholds)  # type: ignore[arg-type]
+        for name in (MISSPELT_AS_WRITTEN, MISSPELT)
+    )
     row["misspellings"] = typo_report(
         evaluator.misspelt,
-        *(
-            _flagged(predict(model, sets[name].restrict(allowed)), labels, thresholds)  # type: ignore[arg-type]
-            for name in (MISSPELT_AS_WRITTEN, MISSPELT)
-        ),
+        as_written,
+        misspelt,
         left_out=evaluator.misspelt_left_out,
         source=evaluator.misspellings.source,
         seed=evaluator.seed,
+    )
+    per_post["misspelt"] = (
+        np.array([p.harmful for p in evaluator.misspelt], dtype=bool),
+        as_written,
+        misspelt,
     )
     return row, VariantOutcomes(**per_post)
 

@@ -65,6 +65,9 @@ def save_outcomes(path: Path, outcomes: Mapping[str, VariantOutcomes], fingerpri
             arrays[_SEP.join((variant, "functional_passed", name))] = np.asarray(passed)
         for field in _ARRAYS:
             arrays[_SEP.join((variant, field))] = np.asarray(getattr(item, field))
+        if item.misspelt is not None:
+            for index, values in enumerate(item.misspelt):
+                arrays[_SEP.join((variant, "misspelt", str(index)))] = np.asarray(values)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
         np.savez_compressed(handle, **arrays)
@@ -91,6 +94,12 @@ def _variant(arrays: Mapping[str, np.ndarray], variant: str) -> VariantOutcomes:
         functional_passed={name: get("functional_passed", name) for name in names("functional_passed")},
         functional_labels=get("functional_labels"),
         functionalities=get("functionalities"),
+        # optional: outcomes written before the misspelling check have none
+        misspelt=(
+            (get("misspelt", "0"), get("misspelt", "1"), get("misspelt", "2"))
+            if _SEP.join((variant, "misspelt", "0")) in arrays
+            else None
+        ),
     )
 
 

@@ -34,6 +34,9 @@ class VariantOutcomes:
     functional_passed: Mapping[str, np.ndarray]  # "functional_text" / "functional_image", same cases
     functional_labels: np.ndarray  # "hateful", "non_hateful_offensive", "benign"
     functionalities: np.ndarray
+    # the misspelling check (models/typo_robustness.py): (harmful, flagged as written, flagged
+    # misspelt), one entry per text; None in outcomes written before the check existed
+    misspelt: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:

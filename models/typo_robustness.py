@@ -121,6 +121,44 @@ def typo_report(
     }
 
 
+#: compare_reports' names for the two changes, as its metric rows title them.
+CAUGHT_CHANGE = "misspelt: harmful caught, change"
+FLAGGED_CHANGE = "misspelt: benign flagged, change"
+
+
+def paired_change_differences(
+    before: tuple[np.ndarray, np.ndarray, np.ndarray],
+    after: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    seed: int,
+) -> dict[str, tuple[float, float]]:
+    """95 % intervals of (after's change − before's change) under one misspelling, for harmful
+    caught and benign flagged, resampling the same texts for both checkpoints. Each is
+    ``(harmful, flagged as written, flagged misspelt)`` over the very same texts."""
+    harmful = np.asarray(before[0], dtype=bool)
+    if len(before[0]) != len(after[0]) or not np.array_equal(harmful, np.asarray(after[0], dtype=bool)):
+        raise ValueError("the two checkpoints' misspelling checks did not score the same texts")
+    intervals = {}
+    for offset, (name, rows) in enumerate(((CAUGHT_CHANGE, harmful), (FLAGGED_CHANGE, ~harmful))):
+        index = np.flatnonzero(rows)
+        if not len(index):
+            continue
+        old_written, old_misspelt = before[1][index], before[2][index]
+        new_written, new_misspelt = after[1][index], after[2][index]
+
+        def difference(
+            idx: np.ndarray,
+            ow: np.ndarray = old_written,
+            om: np.ndarray = old_misspelt,
+            nw: np.ndarray = new_written,
+            nm: np.ndarray = new_misspelt,
+        ) -> float:
+            return float((nm[idx].mean() - nw[idx].mean()) - (om[idx].mean() - ow[idx].mean()))
+
+        intervals[name] = bootstrap_interval(difference, len(index), seed=seed + offset)
+    return intervals
+
+
 def format_typo_report(report: Mapping[str, Any]) -> str:
     """One line per set: caught and flagged as written -> misspelt, with the change's interval."""
 

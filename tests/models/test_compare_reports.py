@@ -59,6 +59,12 @@ def _report(version: str, toxic_auroc: float, ood_rate: float, leet: float) -> d
         # ConvAbuse left out: a report without a set shows "-" rather than failing.
         "functional_text": _functional(0.85, leet),
         "functional_image": _functional(0.77, leet - 0.1),
+        "misspellings": {
+            "all": {
+                "harmful_caught": {"change": -0.05 if version == "old" else -0.01},
+                "benign_flagged": {"change": 0.0625},
+            }
+        },
     }
     return {
         "checkpoint": {"version": version, "variant": "concat"},
@@ -217,6 +223,9 @@ def test_changes_get_paired_intervals_when_both_reports_scored_the_same_posts(
         line for line in out.splitlines() if line.startswith("ood_benign_bland_caption_flag_rate")
     )
     assert "[+0.000, +0.000]" in ood_line and "beyond noise" not in ood_line  # the same flags both times
+    # the misspelling check's changes are paired too (the same misspelling outcomes both times)
+    misspelt_line = next(line for line in out.splitlines() if line.startswith("misspelt: benign flagged"))
+    assert "[+0.000, +0.000]" in misspelt_line
 
 
 def test_without_matching_outcomes_the_comparison_says_why_there_are_no_paired_intervals(

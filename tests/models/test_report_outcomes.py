@@ -23,7 +23,9 @@ from models.target_intervals import VariantOutcomes
 def assert_same(a: VariantOutcomes, b: VariantOutcomes) -> None:
     for field in fields(VariantOutcomes):
         left, right = getattr(a, field.name), getattr(b, field.name)
-        if isinstance(left, tuple):
+        if left is None or right is None:
+            assert left is right, field.name
+        elif isinstance(left, tuple):
             assert all(np.array_equal(x, y) for x, y in zip(left, right, strict=True)), field.name
         elif isinstance(left, dict):
             assert left.keys() == right.keys(), field.name
@@ -46,6 +48,13 @@ def test_outcomes_round_trip_every_variant_and_the_fingerprint(tmp_path: Path) -
     for name in saved:
         assert_same(saved[name], loaded[name])
     assert loaded["concat"].functionalities.dtype.kind == "U"  # strings, not pickled objects
+
+
+def test_outcomes_written_before_the_misspelling_check_load_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.outcomes.npz"
+    save_outcomes(path, {"concat": VariantOutcomes(**{**outcomes().__dict__, "misspelt": None})}, "f")
+    loaded, _ = load_outcomes(path)
+    assert loaded["concat"].misspelt is None
 
 
 def test_the_fingerprint_changes_with_any_post_and_with_the_set_it_is_in() -> None:

@@ -49,6 +49,7 @@ def outcomes(
         },
         functional_labels=np.array(["hateful"] * 100 + ["non_hateful_offensive"] * 100),
         functionalities=functionalities,
+        misspelt=(np.arange(80) < 30, np.arange(80) < 20, np.arange(80) < 25),
     )
 
 

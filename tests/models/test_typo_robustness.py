@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from models.suite.misspellings import Misspellings
-from models.typo_robustness import format_typo_report, misspelt_texts, typo_report
+from models.typo_robustness import (
+    CAUGHT_CHANGE,
+    FLAGGED_CHANGE,
+    format_typo_report,
+    misspelt_texts,
+    paired_change_differences,
+    typo_report,
+)
 
 KNOWN = Misspellings({"the": ("teh",), "people": ("peopel",)}, "test list")
 
@@ -47,3 +54,24 @@ def test_report_refuses_verdicts_that_do_not_match_the_texts() -> None:
     pairs, left_out = misspelt_texts({"a": [("the people", True)]}, KNOWN, seed=0)
     with pytest.raises(ValueError, match="1 texts but 2"):
         typo_report(pairs, np.zeros(2, bool), np.zeros(1, bool), left_out=left_out, source="x", seed=0)
+
+
+def test_paired_change_differences_cancel_what_both_checkpoints_share() -> None:
+    harmful = np.arange(200) < 100
+    written = np.r_[np.arange(100) < 70, np.arange(100) < 5]
+    # before: a misspelling loses 20 of the 70 caught and flags 10 more benign texts
+    before_misspelt = np.r_[np.arange(100) < 50, np.arange(100) < 15]
+    # after: the same texts, the misspelling changes nothing
+    differences = paired_change_differences(
+        (harmful, written, before_misspelt), (harmful, written, written.copy()), seed=0
+    )
+    caught_low, caught_high = differences[CAUGHT_CHANGE]
+    flagged_low, flagged_high = differences[FLAGGED_CHANGE]
+    assert 0 < caught_low <= 0.2 <= caught_high  # the catch's fall is gone: +20 points
+    assert flagged_low <= -0.1 <= flagged_high < 0  # the extra flags are gone: -10 points
+    same = paired_change_differences(
+        (harmful, written, before_misspelt), (harmful, written, before_misspelt), seed=0
+    )
+    assert same[CAUGHT_CHANGE] == (0.0, 0.0) and same[FLAGGED_CHANGE] == (0.0, 0.0)
+    with pytest.raises(ValueError, match="same texts"):
+        paired_change_differences((harmful, written, written), (~harmful, written, written), seed=0)
