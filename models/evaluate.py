@@ -85,7 +85,7 @@ from .suite.misspellings import Misspellings
 from .suite.strays import with_stray
 from .suite.supportive import SupportiveCase, supportive_cases, supportive_report
 from .target_intervals import VariantOutcomes, settled, target_intervals
-from .typo_robustness import format_typo_report, misspelt_texts, typo_report
+from .typo_robustness import check_sets, format_typo_report, misspelt_texts, typo_report
 
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
@@ -150,14 +150,7 @@ class Evaluator:
         self.supportive = supportive_cases()[::every]
         self.misspellings = Misspellings.load()
         self.misspelt, self.misspelt_left_out = misspelt_texts(
-            {
-                "hatexplain": _toxic_texts(self.hatexplain),
-                "convabuse": _toxic_texts(self.convabuse),
-                "toxigen_held_out_group": _toxic_texts(self.toxigen),
-                "coco_captions": [(caption, False) for caption in captions],
-            },
-            self.misspellings,
-            seed=seed,
+            check_sets(self.test_texts, captions), self.misspellings, seed=seed
         )
         self.misspelt = self.misspelt[::every]
         self.seed = seed
@@ -461,11 +454,6 @@ def evaluate_variant(
         misspelt,
     )
     return row, VariantOutcomes(**per_post)
-
-
-def _toxic_texts(examples: Sequence[TextExample]) -> list[tuple[str, bool]]:
-    """Texts whose toxic label is known, with that label."""
-    return [(e.text, e.targets[-1] == 1.0) for e in examples if e.mask[-1]]
 
 
 def _flagged(scores: np.ndarray, labels: Sequence[str], thresholds: dict[str, float]) -> np.ndarray:

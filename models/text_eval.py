@@ -3,9 +3,8 @@
 
 Same test sets, seed and metrics as the full report (HateXplain test with the 3-class macro-F1,
 the functional suite as texts and with a stray word beside each text, ToxiGen's held-out group,
-ConvAbuse test, supportive statements about groups, the texts with one real misspelling), none of
-the image sets (they need OCR: an
-hour cold). A recipe is adopted on the full ``python -m models.evaluate`` only; this prints one
+ConvAbuse test, supportive statements about groups, the texts with one real misspelling), none
+of the image sets (they need OCR: an hour cold). A recipe is adopted on the full ``python -m models.evaluate`` only; this prints one
 table and writes JSON.
 
 Each retrain tunes its own review thresholds, so a text tower that ranks better can still catch
@@ -33,7 +32,6 @@ from .evaluate import (
     _case_targets,
     _category_metrics,
     _flagged,
-    _toxic_texts,
     functional_report,
     supportive_texts,
 )
@@ -43,7 +41,7 @@ from .suite import build_suite
 from .suite.misspellings import Misspellings
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
-from .typo_robustness import format_typo_report, misspelt_texts, typo_report
+from .typo_robustness import check_sets, format_typo_report, misspelt_texts, typo_report
 
 #: The full report's seed (models/evaluate.py), so the stray words are the same ones.
 SEED = 2026
@@ -141,16 +139,7 @@ def misspellings_row(
     """The full report's ``misspellings`` row: the same texts, seed and misspellings."""
     misspellings = Misspellings.load()
     captions = [cap for c in load_coco(data_dir) if c.coco_split == "val2017" for cap in c.captions]
-    pairs, left_out = misspelt_texts(
-        {
-            "hatexplain": _toxic_texts([e for e in test if e.source == "hatexplain"]),
-            "convabuse": _toxic_texts([e for e in test if e.source == "convabuse"]),
-            "toxigen_held_out_group": _toxic_texts([e for e in test if e.source == "toxigen"]),
-            "coco_captions": [(caption, False) for caption in captions],
-        },
-        misspellings,
-        seed=SEED,
-    )
+    pairs, left_out = misspelt_texts(check_sets(test, captions), misspellings, seed=SEED)
     flagged = []
     for desc, texts in (
         ("texts as written", [p.text for p in pairs]),

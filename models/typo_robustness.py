@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .data.sources import TextExample
 from .sampling_intervals import bootstrap_interval
 from .suite.misspellings import Misspellings
 
@@ -36,6 +37,23 @@ class MisspeltText:
     text: str
     misspelt: str
     harmful: bool
+
+
+def check_sets(
+    test: Sequence[TextExample], coco_captions: Sequence[str]
+) -> dict[str, list[tuple[str, bool]]]:
+    """The check's sets from the test split's texts: ``(text, harmful)`` for every text whose toxic
+    label is known, and COCO's captions (all benign)."""
+
+    def labelled(source: str) -> list[tuple[str, bool]]:
+        return [(e.text, e.targets[-1] == 1.0) for e in test if e.source == source and e.mask[-1]]
+
+    return {
+        "hatexplain": labelled("hatexplain"),
+        "convabuse": labelled("convabuse"),
+        "toxigen_held_out_group": labelled("toxigen"),
+        "coco_captions": [(caption, False) for caption in coco_captions],
+    }
 
 
 def misspelt_texts(

@@ -9,6 +9,7 @@ from models.suite.misspellings import Misspellings
 from models.typo_robustness import (
     CAUGHT_CHANGE,
     FLAGGED_CHANGE,
+    check_sets,
     format_typo_report,
     misspelt_texts,
     paired_change_differences,
@@ -75,3 +76,22 @@ def test_paired_change_differences_cancel_what_both_checkpoints_share() -> None:
     assert same[CAUGHT_CHANGE] == (0.0, 0.0) and same[FLAGGED_CHANGE] == (0.0, 0.0)
     with pytest.raises(ValueError, match="same texts"):
         paired_change_differences((harmful, written, written), (~harmful, written, written), seed=0)
+
+
+def test_check_sets_take_texts_with_a_known_toxic_label_and_benign_captions() -> None:
+    from models.data.sources import BENIGN, FULL_MASK, HATE, TextExample
+
+    unknown = (0.0, 0.0, 0.0)
+    test = [
+        TextExample("hate text", HATE, FULL_MASK, "hatexplain", "test", "hatespeech"),
+        TextExample("kind text", BENIGN, FULL_MASK, "convabuse", "test", "normal"),
+        TextExample("unsure text", HATE, unknown, "toxigen", "test", "x"),
+        TextExample("meme text", HATE, FULL_MASK, "harmeme", "test", "harmful"),
+    ]
+    sets = check_sets(test, ["a dog on a beach"])
+    assert sets == {
+        "hatexplain": [("hate text", True)],
+        "convabuse": [("kind text", False)],
+        "toxigen_held_out_group": [],
+        "coco_captions": [("a dog on a beach", False)],
+    }
