@@ -60,7 +60,11 @@ class Misspellings:
     def misspell(self, text: str, rng: random.Random) -> str | None:
         """``text`` with one word (chosen at random among those the list knows) replaced by one of
         its misspellings, in the word's case; None when the list knows none of its words."""
-        spans = [m.span() for m in _WORD.finditer(text) if m.group(0).lower() in self.by_word]
+        spans = [
+            m.span()
+            for m in _WORD.finditer(text)
+            if m.group(0).lower() in self.by_word and not _is_placeholder(text, *m.span())
+        ]
         if not spans:
             return None
         start, end = spans[rng.randrange(len(spans))]
@@ -82,6 +86,12 @@ def parse_dictionary(text: str) -> dict[str, tuple[str, ...]]:
         if wrong.isalpha() and wrong.islower() and right.isalpha() and right.islower() and wrong != right:
             by_word[right].append(wrong)
     return {word: tuple(sorted(wrongs)) for word, wrongs in by_word.items()}
+
+
+def _is_placeholder(text: str, start: int, end: int) -> bool:
+    # A dataset's stand-in for a name or number ("<user>", "<number>" in HateXplain), not a word
+    # anyone typed.
+    return text[start - 1 : start] == "<" and text[end : end + 1] == ">"
 
 
 def _in_case_of(word: str, spelling: str) -> str:

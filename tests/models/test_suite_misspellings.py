@@ -27,6 +27,8 @@ def test_misspell_replaces_one_known_word_in_its_case() -> None:
     assert known.misspell("nothing known here", random.Random(0)) is None
     # whole words only: "then" and "theme" are not "the"
     assert known.misspell("then theme", random.Random(0)) is None
+    # a dataset's placeholder is not a word anyone typed
+    assert known.misspell("<the> said hi", random.Random(0)) is None
 
 
 def test_installed_list_is_large_and_real() -> None:
