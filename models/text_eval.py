@@ -7,6 +7,11 @@ ConvAbuse test, supportive statements about groups, the texts with one real miss
 of the image sets (they need OCR: an hour cold). A recipe is adopted on the full ``python -m models.evaluate`` only; this prints one
 table and writes JSON.
 
+``--repair-typed-text`` reads every text with the checkpoint's OCR repair first (the one-edit
+spelling correction, leetspeak read back, glued words apart: models/ocr_spelling.py), as the
+service reads text in images, to measure what reading typed text the same way would change. The
+service does not do it: what a person typed is scored as typed.
+
 Each retrain tunes its own review thresholds, so a text tower that ranks better can still catch
 less at its thresholds. ``hate_ranking`` separates the two: the hate AUROC of the suite's hateful
 cases against its non-hateful cases and the supportive statements (together and each), and the
@@ -18,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -70,8 +75,15 @@ def hate_ranking(hateful: np.ndarray, non_hateful: Mapping[str, np.ndarray]) -> 
     }
 
 
-def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
+def evaluate_text_paths(
+    checkpoint: Path, data_dir: Path, *, repair_typed_text: bool = False
+) -> dict[str, Any]:
     model, processor, _ = load_checkpoint(checkpoint)
+    if repair_typed_text and processor.spelling is None:
+        raise ValueError(
+            f"{checkpoint} has no OCR vocabulary, so --repair-typed-text has nothing to read with"
+        )
+    read = processor.spelling.repair if repair_typed_text and processor.spelling else _as_typed
     labels = model.config.labels
     thresholds = model.config.review_thresholds or {label: 0.5 for label in labels}
     test = [e for e in load_text_corpus(data_dir) if e.split == "test"]
@@ -92,10 +104,15 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
         ],
         "supportive_statements": supportive_texts(supportive),
     }
-    row: dict[str, Any] = {"version": model.config.version}
+    row: dict[str, Any] = {
+        "version": model.config.version,
+        "typed_text": "repaired" if repair_typed_text else "as typed",
+    }
     hate_scores: dict[str, np.ndarray] = {}
     for name, examples in sets.items():
-        embeddings = encode_texts(model, processor, [" ".join(e.text.split()) for e in examples], desc=name)
+        embeddings = encode_texts(
+            model, processor, [read(" ".join(e.text.split())) for e in examples], desc=name
+        )
         features = text_only_features(embeddings, examples, model.image_dim)
         scores = predict(model, features)
         hate_scores[name] = scores[:, labels.index("hate")]
@@ -122,7 +139,7 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
             row[name]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
     hateful = np.array([c.label == "hateful" for c in suite])
     suite_hate = hate_scores["functional_text"]
-    row["misspellings"] = misspellings_row(model, processor, test, data_dir, thresholds)
+    row["misspellings"] = misspellings_row(model, processor, test, data_dir, thresholds, read=read)
     row["hate_ranking"] = hate_ranking(
         suite_hate[hateful],
         {
@@ -133,8 +150,18 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path) -> dict[str, Any]:
     return row
 
 
+def _as_typed(text: str) -> str:
+    return text
+
+
 def misspellings_row(
-    model: Any, processor: Any, test: list[TextExample], data_dir: Path, thresholds: dict[str, float]
+    model: Any,
+    processor: Any,
+    test: list[TextExample],
+    data_dir: Path,
+    thresholds: dict[str, float],
+    *,
+    read: Callable[[str], str] = _as_typed,
 ) -> dict[str, Any]:
     """The full report's ``misspellings`` row: the same texts, seed and misspellings."""
     misspellings = Misspellings.load()
@@ -146,7 +173,7 @@ def misspellings_row(
         ("texts misspelt", [p.misspelt for p in pairs]),
     ):
         examples = [TextExample(t, BENIGN, FULL_MASK, "misspelt", "test", "") for t in texts]
-        embeddings = encode_texts(model, processor, [" ".join(t.split()) for t in texts], desc=desc)
+        embeddings = encode_texts(model, processor, [read(" ".join(t.split())) for t in texts], desc=desc)
         scores = predict(model, text_only_features(embeddings, examples, model.image_dim))
         flagged.append(_flagged(scores, model.config.labels, thresholds))
     return typo_report(pairs, *flagged, left_out=left_out, source=misspellings.source, seed=SEED)
@@ -155,7 +182,7 @@ def misspellings_row(
 def _line(row: dict[str, Any]) -> list[str]:
     hx, ft, fs = row["hatexplain"], row["functional_text"], row["functional_text_with_stray"]
     return [
-        row["version"],
+        row["version"] + (" (repaired)" if row.get("typed_text") == "repaired" else ""),
         f"{hx['toxic']['auroc']:.3f}",
         f"{hx['three_class_macro_f1']:.3f}",
         f"{ft['accuracy']:.3f}",
@@ -199,11 +226,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, action="append", required=True, help="repeat to compare")
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--output", type=Path, default=Path("artifacts/eval/text_eval.json"))
+    parser.add_argument(
+        "--repair-typed-text",
+        action="store_true",
+        help="read every text with the checkpoint's OCR repair first (an experiment; the service scores "
+        "typed text as typed)",
+    )
     args = parser.parse_args(argv)
     missing = [str(c) for c in args.checkpoint if not (c / "config.json").is_file()]
     if missing:
         parser.error(f"not a checkpoint directory: {', '.join(missing)}")
-    rows = [evaluate_text_paths(c, args.data_dir) for c in args.checkpoint]
+    rows = [
+        evaluate_text_paths(c, args.data_dir, repair_typed_text=args.repair_typed_text)
+        for c in args.checkpoint
+    ]
     table = [HEADER] + [_line(r) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
     for line in table:

@@ -30,7 +30,7 @@ import math
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from .obfuscation import KINDS as OBFUSCATION_KINDS
@@ -293,40 +293,36 @@ def identity_swaps(examples: Sequence[TextExample], *, count: int, seed: int) ->
     return out
 
 
+def _balanced_draws(
+    examples: Sequence[TextExample], *, count: int, rng: random.Random, min_words: int
+) -> Iterator[TextExample]:
+    """``count`` texts of ``min_words``-40 words with a known toxic label, drawn with replacement,
+    harmful and benign by turns (a side with no text is skipped)."""
+    usable = [e for e in examples if e.mask[-1] and min_words <= len(e.text.split()) <= 40]
+    harmful = [e for e in usable if e.targets[-1] == 1.0]
+    benign = [e for e in usable if e.targets[-1] == 0.0]
+    for index in range(count):
+        pool = harmful if index % 2 == 0 else benign
+        if pool:
+            yield pool[rng.randrange(len(pool))]
+
+
 def strayed(examples: Sequence[TextExample], *, count: int, seed: int) -> list[TextExample]:
     """``count`` texts (2-40 words) drawn from ``examples``, harmful and benign in equal numbers,
     each with one or two stray words added; labels and masks unchanged."""
     rng = random.Random(seed)
-    usable = [e for e in examples if 2 <= len(e.text.split()) <= 40]
-    harmful = [e for e in usable if e.mask[-1] and e.targets[-1] == 1.0]
-    benign = [e for e in usable if e.mask[-1] and e.targets[-1] == 0.0]
-    out = []
-    for index in range(count):
-        pool = harmful if index % 2 == 0 else benign
-        if not pool:
-            continue
-        source = pool[rng.randrange(len(pool))]
-        out.append(
-            replace(
-                source, text=with_strays(source.text, rng), source=f"{STRAY_SOURCE_PREFIX}{source.source}"
-            )
-        )
-    return out
+    return [
+        replace(source, text=with_strays(source.text, rng), source=f"{STRAY_SOURCE_PREFIX}{source.source}")
+        for source in _balanced_draws(examples, count=count, rng=rng, min_words=2)
+    ]
 
 
 def typoed(examples: Sequence[TextExample], *, count: int, seed: int) -> list[TextExample]:
     """``count`` texts (3-40 words) drawn from ``examples``, harmful and benign in equal numbers,
     each with one slip (two in one text of three); labels and masks unchanged."""
     rng = random.Random(seed)
-    usable = [e for e in examples if e.mask[-1] and 3 <= len(e.text.split()) <= 40]
-    harmful = [e for e in usable if e.targets[-1] == 1.0]
-    benign = [e for e in usable if e.targets[-1] == 0.0]
     out = []
-    for index in range(count):
-        pool = harmful if index % 2 == 0 else benign
-        if not pool:
-            continue
-        source = pool[rng.randrange(len(pool))]
+    for source in _balanced_draws(examples, count=count, rng=rng, min_words=3):
         text = with_typos(source.text, rng, words=2 if rng.random() < 1 / 3 else 1)
         if text != source.text:
             out.append(replace(source, text=text, source=f"{TYPO_SOURCE_PREFIX}{source.source}"))
