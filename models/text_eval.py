@@ -10,7 +10,8 @@ table and writes JSON.
 ``--repair-typed-text`` reads every text with the checkpoint's OCR repair first (the one-edit
 spelling correction, leetspeak read back, glued words apart: models/ocr_spelling.py), as the
 service reads text in images, to measure what reading typed text the same way would change. The
-service does not do it: what a person typed is scored as typed.
+service does not do it: what a person typed is scored as typed. ``--correct-typed-text`` instead
+corrects only the words whose correction is sure (models/typed_spelling.py), also an experiment.
 
 Each retrain tunes its own review thresholds, so a text tower that ranks better can still catch
 less at its thresholds. ``hate_ranking`` separates the two: the hate AUROC of the suite's hateful
@@ -26,13 +27,14 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.metrics import f1_score
 
 from .checkpoint import load_checkpoint
 from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
+from .english_words import english_words
 from .evaluate import (
     _case_targets,
     _category_metrics,
@@ -46,7 +48,13 @@ from .suite import build_suite
 from .suite.misspellings import Misspellings
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
+from .typed_spelling import SureSpelling
 from .typo_robustness import check_sets, format_typo_report, misspelt_texts, typo_report
+
+#: How text_eval can read typed text before scoring it (``--repair-typed-text``,
+#: ``--correct-typed-text``; the service scores typed text as typed).
+AS_TYPED, REPAIRED, CORRECTED = "as typed", "repaired", "corrected"
+TYPED_TEXT_READINGS = (AS_TYPED, REPAIRED, CORRECTED)
 
 #: The full report's seed (models/evaluate.py), so the stray words are the same ones.
 SEED = 2026
@@ -75,15 +83,11 @@ def hate_ranking(hateful: np.ndarray, non_hateful: Mapping[str, np.ndarray]) -> 
     }
 
 
-def evaluate_text_paths(
-    checkpoint: Path, data_dir: Path, *, repair_typed_text: bool = False
-) -> dict[str, Any]:
+def evaluate_text_paths(checkpoint: Path, data_dir: Path, *, typed_text: str = AS_TYPED) -> dict[str, Any]:
+    """The text rows for one checkpoint; ``typed_text`` says how every text is read first
+    (:data:`TYPED_TEXT_READINGS`)."""
     model, processor, _ = load_checkpoint(checkpoint)
-    if repair_typed_text and processor.spelling is None:
-        raise ValueError(
-            f"{checkpoint} has no OCR vocabulary, so --repair-typed-text has nothing to read with"
-        )
-    read = processor.spelling.repair if repair_typed_text and processor.spelling else _as_typed
+    read = _reader(typed_text, processor, checkpoint)
     labels = model.config.labels
     thresholds = model.config.review_thresholds or {label: 0.5 for label in labels}
     test = [e for e in load_text_corpus(data_dir) if e.split == "test"]
@@ -106,7 +110,7 @@ def evaluate_text_paths(
     }
     row: dict[str, Any] = {
         "version": model.config.version,
-        "typed_text": "repaired" if repair_typed_text else "as typed",
+        "typed_text": typed_text,
     }
     hate_scores: dict[str, np.ndarray] = {}
     for name, examples in sets.items():
@@ -154,6 +158,18 @@ def _as_typed(text: str) -> str:
     return text
 
 
+def _reader(typed_text: str, processor: Any, checkpoint: Path) -> Callable[[str], str]:
+    if typed_text == AS_TYPED:
+        return _as_typed
+    if typed_text not in TYPED_TEXT_READINGS:
+        raise ValueError(f"typed_text must be one of {TYPED_TEXT_READINGS}, got {typed_text!r}")
+    if processor.spelling is None:
+        raise ValueError(f"{checkpoint} has no OCR vocabulary to read typed text with")
+    if typed_text == REPAIRED:
+        return cast(Callable[[str], str], processor.spelling.repair)
+    return SureSpelling(processor.spelling.segmenter.words, english_words()).correct
+
+
 def misspellings_row(
     model: Any,
     processor: Any,
@@ -182,7 +198,7 @@ def misspellings_row(
 def _line(row: dict[str, Any]) -> list[str]:
     hx, ft, fs = row["hatexplain"], row["functional_text"], row["functional_text_with_stray"]
     return [
-        row["version"] + (" (repaired)" if row.get("typed_text") == "repaired" else ""),
+        row["version"] + (f" ({row['typed_text']})" if row.get("typed_text", AS_TYPED) != AS_TYPED else ""),
         f"{hx['toxic']['auroc']:.3f}",
         f"{hx['three_class_macro_f1']:.3f}",
         f"{ft['accuracy']:.3f}",
@@ -226,18 +242,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, action="append", required=True, help="repeat to compare")
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--output", type=Path, default=Path("artifacts/eval/text_eval.json"))
-    parser.add_argument(
+    reading = parser.add_mutually_exclusive_group()
+    reading.add_argument(
         "--repair-typed-text",
         action="store_true",
         help="read every text with the checkpoint's OCR repair first (an experiment; the service scores "
         "typed text as typed)",
+    )
+    reading.add_argument(
+        "--correct-typed-text",
+        action="store_true",
+        help="correct the words of every text whose correction is sure first (models/typed_spelling.py; "
+        "an experiment)",
     )
     args = parser.parse_args(argv)
     missing = [str(c) for c in args.checkpoint if not (c / "config.json").is_file()]
     if missing:
         parser.error(f"not a checkpoint directory: {', '.join(missing)}")
     rows = [
-        evaluate_text_paths(c, args.data_dir, repair_typed_text=args.repair_typed_text)
+        evaluate_text_paths(
+            c,
+            args.data_dir,
+            typed_text=REPAIRED
+            if args.repair_typed_text
+            else CORRECTED
+            if args.correct_typed_text
+            else AS_TYPED,
+        )
         for c in args.checkpoint
     ]
     table = [HEADER] + [_line(r) for r in rows]

@@ -1,0 +1,72 @@
+"""Correcting a typed word only when the correction is sure: an experiment for typed text.
+
+One accidental misspelling can turn a plain sentence into hate for the classifier ("it should be
+cellebrated": hate 0.99; docs/training/typo_experiment.md). The OCR repair
+(``models/ocr_spelling.py``) reads image text back, but it is built to undo disguise: read on typed
+text it also rewrites slang and dataset spellings, and the external test sets lose. This reader
+is narrower. A token is changed only when all of these hold:
+
+- it is letters only, :data:`MIN_LENGTH` or more, and no word of the checkpoint's vocabulary (the
+  training texts' words, slang and dataset spellings included, and general English);
+- some general-English word is one edit from it (a letter dropped, added, changed, or two
+  neighbours swapped);
+- the commonest such word is at least :data:`DOMINANCE` times as common as the next one (by rank
+  in the frequency list, Zipf's law: rank r ~ frequency 1/r), so "cellebrated" becomes
+  "celebrated" while "baed" (bad? based? bead?) stays as typed.
+
+``python -m models.text_eval --correct-typed-text`` measures it; the service does not use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+#: Shortest token corrected: shorter tokens are one edit from too many words.
+MIN_LENGTH = 4
+#: How many times commoner the best correction must be than the next.
+DOMINANCE = 10.0
+
+_TOKEN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?![A-Za-z0-9])")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def one_edit(word: str) -> set[str]:
+    """Every string one deletion, insertion, substitution or adjacent swap from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    swaps = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    changes = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    inserts = {a + c + b for a, b in splits for c in _LETTERS}
+    return (deletes | swaps | changes | inserts) - {word}
+
+
+class SureSpelling:
+    """Corrects the tokens of a typed text whose correction is sure (see the module doc)."""
+
+    def __init__(self, known: Iterable[str], ranked: Sequence[str]) -> None:
+        self._rank = {word: rank for rank, word in enumerate(ranked, start=1)}
+        self._known = {word.lower() for word in known} | self._rank.keys()
+
+    def correction(self, token: str) -> str | None:
+        """The sure correction of one lower-case token, or None."""
+        if len(token) < MIN_LENGTH or token in self._known:
+            return None
+        ranks = sorted((self._rank[w], w) for w in one_edit(token) if w in self._rank)
+        if not ranks:
+            return None
+        if len(ranks) > 1 and ranks[0][0] * DOMINANCE > ranks[1][0]:
+            return None
+        return ranks[0][1]
+
+    def correct(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(0)
+            word = self.correction(token.lower())
+            if word is None:
+                return token
+            if token.isupper() and len(token) > 1:
+                return word.upper()
+            return word[:1].upper() + word[1:] if token[:1].isupper() else word
+
+        return _TOKEN.sub(replace, text)

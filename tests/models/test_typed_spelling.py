@@ -1,0 +1,47 @@
+"""Sure corrections of typed words (models/typed_spelling.py), on a hand-made vocabulary."""
+
+from __future__ import annotations
+
+from models.typed_spelling import SureSpelling, one_edit
+
+# ranked by frequency: "the" commonest; "celebrated" far commoner than "cerebrated"
+RANKED = (
+    ["the", "people", "bad", "based", "everyone", "celebrated", "bead"]
+    + [f"filler{i}" for i in range(200)]
+    + ["cerebrated", "thee"]
+)
+
+
+def speller(known: tuple[str, ...] = ("wypipo",)) -> SureSpelling:
+    return SureSpelling(known, RANKED)
+
+
+def test_one_edit_covers_the_four_slips_and_not_the_word() -> None:
+    edits = one_edit("cat")
+    assert {"at", "act", "bat", "cart"} <= edits  # dropped, swapped, changed, added
+    assert "cat" not in edits and "tac" not in edits  # itself; two edits away
+    assert all(abs(len(e) - 3) <= 1 for e in edits)
+
+
+def test_a_dominant_correction_is_made_in_the_tokens_case() -> None:
+    spell = speller()
+    assert spell.correct("it should be cellebrated") == "it should be celebrated"
+    assert spell.correct("Cellebrated! THGE end") == "Celebrated! THE end"
+    assert spell.correct("Eveyone agrees") == "Everyone agrees"
+
+
+def test_nothing_changes_unless_the_correction_is_sure() -> None:
+    spell = speller()
+    assert spell.correct("baed") == "baed"  # bad, based, bead: none ten times commoner than the next
+    assert spell.correct("peepel") == "peepel"  # two edits from "people"
+    assert spell.correct("teh") == "teh"  # shorter than four letters
+    assert spell.correct("wypipo") == "wypipo"  # the checkpoint's own vocabulary: slang stays
+    assert spell.correct("people") == "people"
+    assert spell.correct("f4ggots cellebrated2") == "f4ggots cellebrated2"  # digits: not a typed word
+
+
+def test_the_close_runner_up_blocks_a_correction() -> None:
+    spell = speller()
+    assert spell.correction("cerebratedd") == "cerebrated"  # a rare word, but the only one in reach
+    close = SureSpelling((), ["bads", "beds"])  # two about equally common neighbours of "bxds"
+    assert close.correction("bxds") is None
