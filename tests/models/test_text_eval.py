@@ -1,10 +1,14 @@
-"""models.text_eval's threshold-free comparison of hate scores."""
+"""models.text_eval's threshold-free comparison of hate scores, and how it reads typed text."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+from types import SimpleNamespace
 
-from models.text_eval import NON_HATEFUL_FLAG_RATES, hate_ranking
+import numpy as np
+import pytest
+
+from models.text_eval import AS_TYPED, CORRECTED, NON_HATEFUL_FLAG_RATES, _reader, hate_ranking
 
 
 def test_hate_ranking_ignores_where_the_thresholds_sit() -> None:
@@ -26,3 +30,12 @@ def test_hate_ranking_ignores_where_the_thresholds_sit() -> None:
     assert (
         squashed["hateful_caught_at_non_hateful_flagged"] == ranking["hateful_caught_at_non_hateful_flagged"]
     )
+
+
+def test_typed_text_is_read_as_asked_and_a_reading_needs_a_vocabulary() -> None:
+    without_vocabulary = SimpleNamespace(spelling=None)
+    assert _reader(AS_TYPED, without_vocabulary, Path("ckpt"))("teh cellebrated") == "teh cellebrated"
+    with pytest.raises(ValueError, match="no OCR vocabulary"):
+        _reader(CORRECTED, without_vocabulary, Path("ckpt"))
+    with pytest.raises(ValueError, match="must be one of"):
+        _reader("shouted", without_vocabulary, Path("ckpt"))
