@@ -81,11 +81,10 @@ from .read_quality import ReadQuality
 from .report_outcomes import outcomes_path, posts_fingerprint, save_outcomes
 from .suite import BLAND_CAPTIONS, FUNCTIONALITIES, FunctionalCase, build_suite
 from .suite.benign_images import ood_benign_posts
-from .suite.misspellings import Misspellings
 from .suite.strays import with_stray
 from .suite.supportive import SupportiveCase, supportive_cases, supportive_report
 from .target_intervals import VariantOutcomes, settled, target_intervals
-from .typo_robustness import check_sets, format_typo_report, misspelt_texts, typo_report
+from .typo_robustness import build_check, format_typo_report, typo_report
 
 log = logging.getLogger("models.evaluate")
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
@@ -148,11 +147,9 @@ class Evaluator:
         stray_rng = np.random.default_rng(seed + 4)
         self.suite_with_strays = [with_stray(c.text, stray_rng) for c in self.suite]
         self.supportive = supportive_cases()[::every]
-        self.misspellings = Misspellings.load()
-        self.misspelt, self.misspelt_left_out = misspelt_texts(
-            check_sets(self.test_texts, captions), self.misspellings, seed=seed
-        )
-        self.misspelt = self.misspelt[::every]
+        check = build_check(self.test_texts, captions, seed=seed)
+        self.misspelling_check = replace(check, pairs=check.pairs[::every])
+        self.misspelt = self.misspelling_check.pairs
         self.seed = seed
         self.ocr_cache = ocr_cache
         self._features: dict[str, dict[str, FeatureSet]] = {}
@@ -444,8 +441,8 @@ def evaluate_variant(
         evaluator.misspelt,
         as_written,
         misspelt,
-        left_out=evaluator.misspelt_left_out,
-        source=evaluator.misspellings.source,
+        left_out=evaluator.misspelling_check.left_out,
+        source=evaluator.misspelling_check.source,
         seed=evaluator.seed,
     )
     per_post["misspelt"] = (

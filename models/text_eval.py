@@ -4,8 +4,8 @@
 Same test sets, seed and metrics as the full report (HateXplain test with the 3-class macro-F1,
 the functional suite as texts and with a stray word beside each text, ToxiGen's held-out group,
 ConvAbuse test, supportive statements about groups, the texts with one real misspelling), none
-of the image sets (they need OCR: an hour cold). A recipe is adopted on the full ``python -m models.evaluate`` only; this prints one
-table and writes JSON.
+of the image sets (they need OCR: an hour cold). A recipe is adopted on the full
+``python -m models.evaluate`` only; this prints one table and writes JSON.
 
 ``--repair-typed-text`` reads every text with the checkpoint's OCR repair first (the one-edit
 spelling correction, leetspeak read back, glued words apart: models/ocr_spelling.py), as the
@@ -45,11 +45,10 @@ from .evaluate import (
 from .features import encode_texts, predict, text_only_features
 from .metrics import auroc, recall_at_negative_rate, three_class
 from .suite import build_suite
-from .suite.misspellings import Misspellings
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
 from .typed_spelling import SureSpelling
-from .typo_robustness import check_sets, format_typo_report, misspelt_texts, typo_report
+from .typo_robustness import build_check, format_typo_report, typo_report
 
 #: How text_eval can read typed text before scoring it (``--repair-typed-text``,
 #: ``--correct-typed-text``; the service scores typed text as typed).
@@ -180,9 +179,9 @@ def misspellings_row(
     read: Callable[[str], str] = _as_typed,
 ) -> dict[str, Any]:
     """The full report's ``misspellings`` row: the same texts, seed and misspellings."""
-    misspellings = Misspellings.load()
     captions = [cap for c in load_coco(data_dir) if c.coco_split == "val2017" for cap in c.captions]
-    pairs, left_out = misspelt_texts(check_sets(test, captions), misspellings, seed=SEED)
+    check = build_check(test, captions, seed=SEED)
+    pairs = check.pairs
     flagged = []
     for desc, texts in (
         ("texts as written", [p.text for p in pairs]),
@@ -192,7 +191,7 @@ def misspellings_row(
         embeddings = encode_texts(model, processor, [read(" ".join(t.split())) for t in texts], desc=desc)
         scores = predict(model, text_only_features(embeddings, examples, model.image_dim))
         flagged.append(_flagged(scores, model.config.labels, thresholds))
-    return typo_report(pairs, *flagged, left_out=left_out, source=misspellings.source, seed=SEED)
+    return typo_report(pairs, *flagged, left_out=check.left_out, source=check.source, seed=SEED)
 
 
 def _line(row: dict[str, Any]) -> list[str]:
@@ -245,13 +244,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     reading = parser.add_mutually_exclusive_group()
     reading.add_argument(
         "--repair-typed-text",
-        action="store_true",
+        dest="typed_text",
+        action="store_const",
+        const=REPAIRED,
+        default=AS_TYPED,
         help="read every text with the checkpoint's OCR repair first (an experiment; the service scores "
         "typed text as typed)",
     )
     reading.add_argument(
         "--correct-typed-text",
-        action="store_true",
+        dest="typed_text",
+        action="store_const",
+        const=CORRECTED,
         help="correct the words of every text whose correction is sure first (models/typed_spelling.py; "
         "an experiment)",
     )
@@ -259,18 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = [str(c) for c in args.checkpoint if not (c / "config.json").is_file()]
     if missing:
         parser.error(f"not a checkpoint directory: {', '.join(missing)}")
-    rows = [
-        evaluate_text_paths(
-            c,
-            args.data_dir,
-            typed_text=REPAIRED
-            if args.repair_typed_text
-            else CORRECTED
-            if args.correct_typed_text
-            else AS_TYPED,
-        )
-        for c in args.checkpoint
-    ]
+    rows = [evaluate_text_paths(c, args.data_dir, typed_text=args.typed_text) for c in args.checkpoint]
     table = [HEADER] + [_line(r) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
     for line in table:

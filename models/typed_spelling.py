@@ -63,10 +63,16 @@ class SureSpelling:
         def replace(match: re.Match[str]) -> str:
             token = match.group(0)
             word = self.correction(token.lower())
-            if word is None:
-                return token
-            if token.isupper() and len(token) > 1:
-                return word.upper()
-            return word[:1].upper() + word[1:] if token[:1].isupper() else word
+            return token if word is None else in_case_of(token, word)
 
         return _TOKEN.sub(replace, text)
+
+
+def in_case_of(word: str, spelling: str) -> str:
+    """``spelling`` (lower case) in the case ``word`` is written in: all capitals, capitalised or
+    as it is."""
+    if word.isupper() and len(word) > 1:
+        return spelling.upper()
+    if word[:1].isupper():
+        return spelling[:1].upper() + spelling[1:]
+    return spelling

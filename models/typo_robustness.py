@@ -39,6 +39,23 @@ class MisspeltText:
     harmful: bool
 
 
+@dataclass(frozen=True)
+class MisspellingCheck:
+    """The check's texts, how many of each set it left out, and where its misspellings come from."""
+
+    pairs: list[MisspeltText]
+    left_out: dict[str, int]
+    source: str
+
+
+def build_check(test: Sequence[TextExample], coco_captions: Sequence[str], *, seed: int) -> MisspellingCheck:
+    """The check on the test split's texts and COCO's captions, with the installed misspellings list
+    (``models.evaluate`` and ``models.text_eval`` both build it here, so both score the same texts)."""
+    misspellings = Misspellings.load()
+    pairs, left_out = misspelt_texts(check_sets(test, coco_captions), misspellings, seed=seed)
+    return MisspellingCheck(pairs, left_out, misspellings.source)
+
+
 def check_sets(
     test: Sequence[TextExample], coco_captions: Sequence[str]
 ) -> dict[str, list[tuple[str, bool]]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 
 from ..errors import ModelError
+from ..typed_spelling import in_case_of
 
 #: The package and file the misspellings are read from.
 PACKAGE = "codespell"
@@ -70,7 +71,7 @@ class Misspellings:
         start, end = spans[rng.randrange(len(spans))]
         word = text[start:end]
         choices = self.by_word[word.lower()]
-        return text[:start] + _in_case_of(word, choices[rng.randrange(len(choices))]) + text[end:]
+        return text[:start] + in_case_of(word, choices[rng.randrange(len(choices))]) + text[end:]
 
 
 def parse_dictionary(text: str) -> dict[str, tuple[str, ...]]:
@@ -92,11 +93,3 @@ def _is_placeholder(text: str, start: int, end: int) -> bool:
     # A dataset's stand-in for a name or number ("<user>", "<number>" in HateXplain), not a word
     # anyone typed.
     return text[start - 1 : start] == "<" and text[end : end + 1] == ">"
-
-
-def _in_case_of(word: str, spelling: str) -> str:
-    if word.isupper() and len(word) > 1:
-        return spelling.upper()
-    if word[:1].isupper():
-        return spelling[:1].upper() + spelling[1:]
-    return spelling
