@@ -48,7 +48,7 @@ from .suite import build_suite
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
 from .typed_spelling import SureSpelling
-from .typo_robustness import build_check, format_typo_report, typo_report
+from .typo_robustness import build_check, format_typo_report, paired_change_differences, typo_report
 
 #: How text_eval can read typed text before scoring it (``--repair-typed-text``,
 #: ``--correct-typed-text``; the service scores typed text as typed).
@@ -178,20 +178,35 @@ def misspellings_row(
     *,
     read: Callable[[str], str] = _as_typed,
 ) -> dict[str, Any]:
-    """The full report's ``misspellings`` row: the same texts, seed and misspellings."""
+    """The full report's ``misspellings`` row: the same texts, seed and misspellings. With a
+    reading other than as typed, also ``paired_change_vs_as_typed``: the 95 % interval of (this
+    reading's change under a misspelling − the change as typed), over the same resampled texts."""
     captions = [cap for c in load_coco(data_dir) if c.coco_split == "val2017" for cap in c.captions]
     check = build_check(test, captions, seed=SEED)
-    pairs = check.pairs
-    flagged = []
-    for desc, texts in (
-        ("texts as written", [p.text for p in pairs]),
-        ("texts misspelt", [p.misspelt for p in pairs]),
-    ):
-        examples = [TextExample(t, BENIGN, FULL_MASK, "misspelt", "test", "") for t in texts]
-        embeddings = encode_texts(model, processor, [read(" ".join(t.split())) for t in texts], desc=desc)
-        scores = predict(model, text_only_features(embeddings, examples, model.image_dim))
-        flagged.append(_flagged(scores, model.config.labels, thresholds))
-    return typo_report(pairs, *flagged, left_out=check.left_out, source=check.source, seed=SEED)
+    harmful = np.array([p.harmful for p in check.pairs], dtype=bool)
+
+    def verdicts(reader: Callable[[str], str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        flagged = []
+        for desc, texts in (
+            ("texts as written", [p.text for p in check.pairs]),
+            ("texts misspelt", [p.misspelt for p in check.pairs]),
+        ):
+            examples = [TextExample(t, BENIGN, FULL_MASK, "misspelt", "test", "") for t in texts]
+            embeddings = encode_texts(
+                model, processor, [reader(" ".join(t.split())) for t in texts], desc=desc
+            )
+            scores = predict(model, text_only_features(embeddings, examples, model.image_dim))
+            flagged.append(_flagged(scores, model.config.labels, thresholds))
+        return harmful, flagged[0], flagged[1]
+
+    own = verdicts(read)
+    row = typo_report(check.pairs, own[1], own[2], left_out=check.left_out, source=check.source, seed=SEED)
+    if read is not _as_typed:
+        row["paired_change_vs_as_typed"] = {
+            name: list(interval)
+            for name, interval in paired_change_differences(verdicts(_as_typed), own, seed=SEED).items()
+        }
+    return row
 
 
 def _line(row: dict[str, Any]) -> list[str]:
@@ -270,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
     for row in rows:
         print(f"\n{row['version']}: " + format_typo_report(row["misspellings"]))
+        for name, (low, high) in row["misspellings"].get("paired_change_vs_as_typed", {}).items():
+            print(
+                f"  {row['typed_text']} against as typed, {name}: [{100 * low:+.1f}, {100 * high:+.1f}] points"
+            )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
