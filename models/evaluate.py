@@ -199,14 +199,16 @@ class Evaluator:
         )
 
     def features(self, model: ModerationModel, processor: ModerationProcessor) -> dict[str, FeatureSet]:
-        key = _text_weights_key(model)
+        # the same weights read captions differently with and without a typed-text spelling
+        key = f"{_text_weights_key(model)} {processor.caption_reading}"
         if key in self._features:
             return self._features[key]
         image_dim = model.image_dim
 
         def texts(examples: Sequence[TextExample], desc: str) -> FeatureSet:
+            # each text is scored as a text post: read as the checkpoint reads captions
             embeddings = encode_texts(
-                model, processor, [" ".join(e.text.split()) for e in examples], desc=desc
+                model, processor, [processor.read_caption(e.text) for e in examples], desc=desc
             )
             return text_only_features(embeddings, examples, image_dim)
 

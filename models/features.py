@@ -289,7 +289,7 @@ def multimodal_features(
     all_image_text = [""] * n
     for i, text in zip(with_image, image_texts, strict=True):
         all_image_text[i] = text
-    captions = [normalise_text(e.caption) for e in examples]
+    captions = [processor.read_caption(e.caption) for e in examples]
     lookup = text_lookup if text_lookup is not None else {}
     needed = sorted({t for t in captions + all_image_text if t and t not in lookup})
     if needed:

@@ -21,7 +21,7 @@ from .encoder_cache import LruCache, image_key, text_key
 from .errors import CheckpointError
 from .nsfw import NSFW_CATEGORY, NsfwDetector, as_category_score
 from .ocr import OcrEngine, SpareThread
-from .preprocessing import ModerationProcessor, normalise_text
+from .preprocessing import ModerationProcessor
 from .text_gate import TextGate
 from .text_onnx import OnnxTextTower
 from .types import MODALITIES, ModerationResult, PostContent
@@ -283,7 +283,7 @@ class Moderator:
         results = [
             self._result(row, probs, deltas, batch.present, batch.ocr_texts[row]) for row in range(size)
         ]
-        captions = [normalise_text(post.text) for post in posts]
+        captions = [self.processor.read_caption(post.text) for post in posts]
         return self._with_categories(results, captions, batch.ocr_texts, [post.image for post in posts])
 
     def _score_fast(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
@@ -296,7 +296,7 @@ class Moderator:
         for post in posts:
             processor.validate(post)
         size = len(posts)
-        captions = [normalise_text(post.text) for post in posts]
+        captions = [processor.read_caption(post.text) for post in posts]
         image_rows = [i for i, post in enumerate(posts) if post.image is not None]
         keys = {i: image_key(posts[i].image) for i in image_rows}  # type: ignore[arg-type]
 

@@ -18,6 +18,7 @@ from .ocr import OcrEngine, SpareThread
 from .ocr_spelling import OcrSpelling
 from .segmentation import WordSegmenter
 from .text_folding import fold_disguises
+from .typed_spelling import RANKED_WORDS_FILE, SureSpelling
 from .types import PostContent
 
 PREPROCESSOR_FILE = "preprocessor.json"
@@ -53,11 +54,14 @@ class ModerationProcessor:
         tokenizer: PreTrainedTokenizerBase,
         ocr: OcrEngine | None = None,
         segmenter: WordSegmenter | None = None,
+        typed_spelling: SureSpelling | None = None,
     ) -> None:
         self.config = config
         self.tokenizer = tokenizer
         self.segmenter = segmenter
         self.spelling = OcrSpelling(segmenter) if segmenter is not None else None
+        #: Sure corrections of typed words in captions (models/typed_spelling.py); None: as typed.
+        self.typed_spelling = typed_spelling
         self.ocr = ocr if ocr is not None else (OcrEngine() if config.ocr_enabled else None)
         image = config.image_encoder
         self._mean = torch.tensor(image.mean).view(3, 1, 1)
@@ -85,6 +89,20 @@ class ModerationProcessor:
         ]
         batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 255.0  # (n, 3, size, size)
         return (batch - self._mean) / self._std
+
+    def read_caption(self, text: str | None) -> str:
+        """A caption as the text tower reads it: whitespace collapsed, then the words whose
+        correction is sure corrected when the checkpoint carries a typed-text spelling (the
+        empty string: no caption)."""
+        caption = normalise_text(text)
+        return (
+            self.typed_spelling.correct(caption) if self.typed_spelling is not None and caption else caption
+        )
+
+    @property
+    def caption_reading(self) -> str:
+        """How captions are read, for caches keyed by what the tower saw."""
+        return "corrected" if self.typed_spelling is not None else "as typed"
 
     def read_image_text(self, image: Image.Image, spare: SpareThread | None = None) -> str:
         """OCR, then put back the spaces OCR tends to drop between words. ``spare``: a thread that
@@ -122,7 +140,7 @@ class ModerationProcessor:
         """Validate, OCR where needed, tokenize and transform a batch of posts."""
         for post in posts:
             self.validate(post)
-        captions = [normalise_text(post.text) for post in posts]
+        captions = [self.read_caption(post.text) for post in posts]
         ocr_texts: list[str | None] = []
         for post in posts:
             if post.image is None:
@@ -157,6 +175,10 @@ class ModerationProcessor:
         self.tokenizer.save_pretrained(directory / TOKENIZER_DIR)
         if self.segmenter is not None:
             self.segmenter.save(directory / SEGMENTATION_FILE)
+        if self.typed_spelling is not None:
+            self.typed_spelling.save(directory / RANKED_WORDS_FILE)
+        else:  # a copy written over a checkpoint that had one must not keep it
+            (directory / RANKED_WORDS_FILE).unlink(missing_ok=True)
         facts = {
             "tokenizer": TOKENIZER_DIR,
             "max_length": self.config.text_encoder.max_length,
@@ -166,6 +188,8 @@ class ModerationProcessor:
             "image_resize": "squash (no crop) with bilinear resampling",
             "ocr": "rapidocr-onnxruntime" if self.config.ocr_enabled else None,
             "ocr_spacing_vocabulary": SEGMENTATION_FILE if self.segmenter is not None else None,
+            # captions: sure one-edit corrections with these ranked words (models/typed_spelling.py)
+            "typed_text_spelling": RANKED_WORDS_FILE if self.typed_spelling is not None else None,
             "max_text_chars": self.config.max_text_chars,
         }
         (directory / PREPROCESSOR_FILE).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
@@ -177,4 +201,10 @@ class ModerationProcessor:
         tokenizer = AutoTokenizer.from_pretrained(directory / TOKENIZER_DIR, local_files_only=True)
         vocabulary = directory / SEGMENTATION_FILE
         segmenter = WordSegmenter.load(vocabulary) if vocabulary.is_file() else None
-        return cls(config, tokenizer, ocr=ocr, segmenter=segmenter)
+        ranked = directory / RANKED_WORDS_FILE
+        typed_spelling = (
+            SureSpelling.load(ranked, segmenter.words if segmenter is not None else ())
+            if ranked.is_file()
+            else None
+        )
+        return cls(config, tokenizer, ocr=ocr, segmenter=segmenter, typed_spelling=typed_spelling)

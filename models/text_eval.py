@@ -7,11 +7,15 @@ ConvAbuse test, supportive statements about groups, the texts with one real miss
 of the image sets (they need OCR: an hour cold). A recipe is adopted on the full
 ``python -m models.evaluate`` only; this prints one table and writes JSON.
 
-``--repair-typed-text`` reads every text with the checkpoint's OCR repair first (the one-edit
-spelling correction, leetspeak read back, glued words apart: models/ocr_spelling.py), as the
-service reads text in images, to measure what reading typed text the same way would change. The
-service does not do it: what a person typed is scored as typed. ``--correct-typed-text`` instead
-corrects only the words whose correction is sure (models/typed_spelling.py), also an experiment.
+Every text is read as the checkpoint reads a caption (:meth:`ModerationProcessor.read_caption`:
+with a typed-text spelling in the checkpoint, the words whose correction is sure are corrected,
+models/typed_spelling.py), as the service and the full report read it. Other readings, to measure
+what a reading changes: ``--as-typed`` scores every text exactly as typed; ``--correct-typed-text``
+applies the sure corrections even to a checkpoint without them (with the words of its own OCR
+vocabulary); ``--repair-typed-text`` reads every text with the OCR repair (the one-edit spelling
+correction, leetspeak read back, glued words apart: models/ocr_spelling.py), as the service reads
+text in images, an experiment the service does not do. With any reading that changes text, the
+misspelling row also gives the paired interval of its change against reading as typed.
 
 Each retrain tunes its own review thresholds, so a text tower that ranks better can still catch
 less at its thresholds. ``hate_ranking`` separates the two: the hate AUROC of the suite's hateful
@@ -50,10 +54,10 @@ from .suite.supportive import supportive_cases, supportive_report
 from .typed_spelling import SureSpelling
 from .typo_robustness import build_check, format_typo_report, paired_change_differences, typo_report
 
-#: How text_eval can read typed text before scoring it (``--repair-typed-text``,
-#: ``--correct-typed-text``; the service scores typed text as typed).
-AS_TYPED, REPAIRED, CORRECTED = "as typed", "repaired", "corrected"
-TYPED_TEXT_READINGS = (AS_TYPED, REPAIRED, CORRECTED)
+#: How text_eval can read typed text before scoring it: as the checkpoint reads captions (the
+#: default, what the service does), ``--as-typed``, ``--repair-typed-text``, ``--correct-typed-text``.
+CHECKPOINT, AS_TYPED, REPAIRED, CORRECTED = "checkpoint", "as typed", "repaired", "corrected"
+TYPED_TEXT_READINGS = (CHECKPOINT, AS_TYPED, REPAIRED, CORRECTED)
 
 #: The full report's seed (models/evaluate.py), so the stray words are the same ones.
 SEED = 2026
@@ -82,7 +86,7 @@ def hate_ranking(hateful: np.ndarray, non_hateful: Mapping[str, np.ndarray]) -> 
     }
 
 
-def evaluate_text_paths(checkpoint: Path, data_dir: Path, *, typed_text: str = AS_TYPED) -> dict[str, Any]:
+def evaluate_text_paths(checkpoint: Path, data_dir: Path, *, typed_text: str = CHECKPOINT) -> dict[str, Any]:
     """The text rows for one checkpoint; ``typed_text`` says how every text is read first
     (:data:`TYPED_TEXT_READINGS`)."""
     model, processor, _ = load_checkpoint(checkpoint)
@@ -109,7 +113,7 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path, *, typed_text: str = A
     }
     row: dict[str, Any] = {
         "version": model.config.version,
-        "typed_text": typed_text,
+        "typed_text": typed_text if typed_text != CHECKPOINT else processor.caption_reading,
     }
     hate_scores: dict[str, np.ndarray] = {}
     for name, examples in sets.items():
@@ -158,10 +162,12 @@ def _as_typed(text: str) -> str:
 
 
 def _reader(typed_text: str, processor: Any, checkpoint: Path) -> Callable[[str], str]:
-    if typed_text == AS_TYPED:
-        return _as_typed
     if typed_text not in TYPED_TEXT_READINGS:
         raise ValueError(f"typed_text must be one of {TYPED_TEXT_READINGS}, got {typed_text!r}")
+    if typed_text == CHECKPOINT and processor.typed_spelling is not None:
+        return cast(Callable[[str], str], processor.read_caption)
+    if typed_text in (CHECKPOINT, AS_TYPED):
+        return _as_typed
     if processor.spelling is None:
         raise ValueError(f"{checkpoint} has no OCR vocabulary to read typed text with")
     if typed_text == REPAIRED:
@@ -258,11 +264,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("artifacts/eval/text_eval.json"))
     reading = parser.add_mutually_exclusive_group()
     reading.add_argument(
+        "--as-typed",
+        dest="typed_text",
+        action="store_const",
+        const=AS_TYPED,
+        default=CHECKPOINT,
+        help="score every text exactly as typed, even with a checkpoint that corrects typed words",
+    )
+    reading.add_argument(
         "--repair-typed-text",
         dest="typed_text",
         action="store_const",
         const=REPAIRED,
-        default=AS_TYPED,
         help="read every text with the checkpoint's OCR repair first (an experiment; the service scores "
         "typed text as typed)",
     )
@@ -271,8 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest="typed_text",
         action="store_const",
         const=CORRECTED,
-        help="correct the words of every text whose correction is sure first (models/typed_spelling.py; "
-        "an experiment)",
+        help="correct the words of every text whose correction is sure first (models/typed_spelling.py), "
+        "even with a checkpoint that does not",
     )
     args = parser.parse_args(argv)
     missing = [str(c) for c in args.checkpoint if not (c / "config.json").is_file()]

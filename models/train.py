@@ -19,6 +19,9 @@ Recipe (about 35 minutes on 2 CPU cores; docs/model_card.md has the measured tim
    best validation toxic AUROC on multimodal posts becomes the default checkpoint (``--output``).
    The report also gives each head's AUROC on the validation texts damaged as a read of an image
    damages them (``--select-by with-damaged`` chooses by both; ``models/variant_selection.py``).
+6. **Reading captions.** Every checkpoint corrects the typed words of the captions it scores when
+   the correction is sure (models/typed_spelling.py; ``--no-typed-spelling`` leaves captions as
+   typed). Training texts are learnt as written.
 
 Everything is seeded; two runs with the same arguments on the same machine give the same weights.
 
@@ -97,6 +100,7 @@ from .metrics import (
 from .preprocessing import ModerationProcessor
 from .segmentation import WordSegmenter
 from .suite import BLAND_CAPTIONS, build_suite
+from .typed_spelling import SureSpelling
 from .userdata import load_user_posts
 
 log = logging.getLogger("models.train")
@@ -155,6 +159,7 @@ class TrainArgs:
     statement_groups: int = 12
     supportive_groups: int = 0
     device: str = "auto"
+    typed_spelling: bool = True
 
 
 def resolve_device(name: str) -> torch.device:
@@ -943,11 +948,16 @@ def run(args: TrainArgs) -> dict[str, object]:
         "variants": variants,
         "default_variant": best,
         "select_by": args.select_by,
+        "typed_text_spelling": args.typed_spelling,
         "quick": args.quick,
         "seconds": round(time.time() - started, 1),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
     }
+    if args.typed_spelling:
+        # The checkpoint reads the captions it scores with sure corrections of typed words
+        # (models/typed_spelling.py); the labelled texts above were learnt as written.
+        processor.typed_spelling = SureSpelling(segmenter.words, english_words())
     for name, model in models.items():
         model.config.training = {
             **model.config.training,
@@ -1111,6 +1121,13 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         help="reuse the fine-tuned text layers of this checkpoint (skips stage 1; heads only)",
     )
     parser.add_argument(
+        "--typed-spelling",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the checkpoint corrects a caption's typed words when the correction is sure "
+        "(models/typed_spelling.py); training texts are learnt as written either way",
+    )
+    parser.add_argument(
         "--version",
         default=time.strftime("postguard-mm-%Y%m%d-%H%M"),
         help="version string of the checkpoint (default: postguard-mm-DATE-TIME; decisions are unique per post and version)",
@@ -1182,6 +1199,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         statement_groups=ns.statement_groups,
         supportive_groups=ns.supportive_groups,
         device=ns.device,
+        typed_spelling=ns.typed_spelling,
     )
 
 

@@ -1,4 +1,4 @@
-"""Correcting a typed word only when the correction is sure: an experiment for typed text.
+"""Correcting a typed word only when the correction is sure: how a checkpoint reads captions.
 
 One accidental misspelling can turn a plain sentence into hate for the classifier ("it should be
 cellebrated": hate 0.99; docs/training/typo_experiment.md). The OCR repair
@@ -14,18 +14,26 @@ is narrower. A token is changed only when all of these hold:
   in the frequency list, Zipf's law: rank r ~ frequency 1/r), so "cellebrated" becomes
   "celebrated" while "baed" (bad? based? bead?) stays as typed.
 
-``python -m models.text_eval --correct-typed-text`` measures it; the service does not use it.
+A checkpoint that carries :data:`RANKED_WORDS_FILE` (its ``preprocessor.json`` names it under
+``typed_text_spelling``) reads every caption this way before scoring it, in the service and in
+evaluation alike (:meth:`models.preprocessing.ModerationProcessor.read_caption`); the ranked list
+travels with the checkpoint, so a new release of the word list's package cannot change a
+decision. ``python -m models.add_typed_spelling`` gives an existing checkpoint the reading;
+``python -m models.text_eval --as-typed`` measures a checkpoint without it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 #: Shortest token corrected: shorter tokens are one edit from too many words.
 MIN_LENGTH = 4
 #: How many times commoner the best correction must be than the next.
 DOMINANCE = 10.0
+#: The general-English words a correction may produce, commonest first, in a checkpoint.
+RANKED_WORDS_FILE = "typed_spelling_words.txt"
 
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?![A-Za-z0-9])")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -45,8 +53,20 @@ class SureSpelling:
     """Corrects the tokens of a typed text whose correction is sure (see the module doc)."""
 
     def __init__(self, known: Iterable[str], ranked: Sequence[str]) -> None:
-        self._rank = {word: rank for rank, word in enumerate(ranked, start=1)}
+        """``known``: words never corrected (the checkpoint's vocabulary); ``ranked``: the words a
+        correction may produce, commonest first (also never corrected)."""
+        self.ranked = list(ranked)
+        self._rank = {word: rank for rank, word in enumerate(self.ranked, start=1)}
         self._known = {word.lower() for word in known} | self._rank.keys()
+
+    def save(self, path: Path) -> None:
+        """The ranked words, one per line (the known words travel in the checkpoint's own vocabulary)."""
+        path.write_text("\n".join(self.ranked) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, known: Iterable[str]) -> SureSpelling:
+        ranked = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return cls(known, ranked)
 
     def correction(self, token: str) -> str | None:
         """The sure correction of one lower-case token, or None."""

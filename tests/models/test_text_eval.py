@@ -8,7 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from models.text_eval import AS_TYPED, CORRECTED, NON_HATEFUL_FLAG_RATES, _reader, hate_ranking
+from models.checkpoint import load_checkpoint
+from models.text_eval import AS_TYPED, CHECKPOINT, CORRECTED, NON_HATEFUL_FLAG_RATES, _reader, hate_ranking
+from models.typed_spelling import SureSpelling
 
 
 def test_hate_ranking_ignores_where_the_thresholds_sit() -> None:
@@ -33,9 +35,18 @@ def test_hate_ranking_ignores_where_the_thresholds_sit() -> None:
 
 
 def test_typed_text_is_read_as_asked_and_a_reading_needs_a_vocabulary() -> None:
-    without_vocabulary = SimpleNamespace(spelling=None)
+    without_vocabulary = SimpleNamespace(spelling=None, typed_spelling=None)
     assert _reader(AS_TYPED, without_vocabulary, Path("ckpt"))("teh cellebrated") == "teh cellebrated"
+    # a checkpoint without a typed-text spelling reads captions as typed
+    assert _reader(CHECKPOINT, without_vocabulary, Path("ckpt"))("teh cellebrated") == "teh cellebrated"
     with pytest.raises(ValueError, match="no OCR vocabulary"):
         _reader(CORRECTED, without_vocabulary, Path("ckpt"))
     with pytest.raises(ValueError, match="must be one of"):
         _reader("shouted", without_vocabulary, Path("ckpt"))
+
+
+def test_by_default_text_is_read_as_the_checkpoint_reads_captions(tiny_checkpoint: Path) -> None:
+    _, processor, _ = load_checkpoint(tiny_checkpoint)
+    processor.typed_spelling = SureSpelling((), ["celebrated", "the"])
+    assert _reader(CHECKPOINT, processor, tiny_checkpoint)("it is cellebrated") == "it is celebrated"
+    assert _reader(AS_TYPED, processor, tiny_checkpoint)("it is cellebrated") == "it is cellebrated"

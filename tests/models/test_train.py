@@ -130,6 +130,8 @@ def test_parse_args_without_shared_data(tmp_path: Path) -> None:
     )
     assert args.data_dir is None and args.quick and args.memes_train == 20
     assert args.output == tmp_path / "out"
+    assert args.typed_spelling  # on unless asked otherwise
+    assert not parse_args(["--no-typed-spelling"]).typed_spelling
 
 
 @pytest.mark.parametrize("share", ["-0.1", "1.5"])
@@ -282,6 +284,9 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     assert moderator.labels == ("hate", "offensive", "toxic")
     assert set(moderator.review_thresholds) == {"hate", "offensive", "toxic"}
     assert (output / "ocr_vocabulary.txt").is_file()  # the OCR repair's vocabulary, from the user's texts
+    # captions are read with sure corrections of typed words (on by default), saved in every variant
+    assert report["typed_text_spelling"] is True
+    assert moderator.processor.read_caption("it should be cellebrated") == "it should be celebrated"
     meme = Image.open(user_jsonl.parent / "img" / "hate.png")
     text, image = moderator.score([PostContent(text=HARMFUL[0]), PostContent(image=meme, ocr_text="")])
     assert text.modalities_present == ("caption",)

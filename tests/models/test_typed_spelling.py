@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from models.typed_spelling import SureSpelling, one_edit
+from pathlib import Path
+
+from models.typed_spelling import RANKED_WORDS_FILE, SureSpelling, one_edit
 
 # ranked by frequency: "the" commonest; "celebrated" far commoner than "cerebrated"
 RANKED = (
@@ -45,3 +47,11 @@ def test_the_close_runner_up_blocks_a_correction() -> None:
     assert spell.correction("cerebratedd") == "cerebrated"  # a rare word, but the only one in reach
     close = SureSpelling((), ["bads", "beds"])  # two about equally common neighbours of "bxds"
     assert close.correction("bxds") is None
+
+
+def test_the_ranked_words_round_trip_through_a_file(tmp_path: Path) -> None:
+    path = tmp_path / RANKED_WORDS_FILE
+    speller().save(path)
+    loaded = SureSpelling.load(path, ("wypipo",))
+    assert loaded.ranked == RANKED
+    assert loaded.correct("wypipo cellebrated baed") == "wypipo celebrated baed"
