@@ -91,13 +91,15 @@ class ModerationProcessor:
         return (batch - self._mean) / self._std
 
     def read_caption(self, text: str | None) -> str:
-        """A caption as the text tower reads it: whitespace collapsed, then the words whose
-        correction is sure corrected when the checkpoint carries a typed-text spelling (the
-        empty string: no caption)."""
+        """A caption as the text tower reads it: whitespace collapsed; with a typed-text spelling
+        in the checkpoint, disguises undone (:func:`fold_disguises`, which the tokenizer applies
+        anyway) and the words whose correction is sure corrected (the empty string: no caption)."""
         caption = normalise_text(text)
-        return (
-            self.typed_spelling.correct(caption) if self.typed_spelling is not None and caption else caption
-        )
+        if self.typed_spelling is None or not caption:
+            return caption
+        # look-alike letters and letter-spaced words are undone first: a word with a Cyrillic
+        # letter in it ("tranniеs") is not a typo, and its Latin letters must not be "corrected"
+        return self.typed_spelling.correct(fold_disguises(caption))
 
     @property
     def caption_reading(self) -> str:

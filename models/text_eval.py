@@ -51,6 +51,7 @@ from .metrics import auroc, recall_at_negative_rate, three_class
 from .suite import build_suite
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
+from .text_folding import fold_disguises
 from .typed_spelling import SureSpelling
 from .typo_robustness import build_check, format_typo_report, paired_change_differences, typo_report
 
@@ -172,7 +173,9 @@ def _reader(typed_text: str, processor: Any, checkpoint: Path) -> Callable[[str]
         raise ValueError(f"{checkpoint} has no OCR vocabulary to read typed text with")
     if typed_text == REPAIRED:
         return cast(Callable[[str], str], processor.spelling.repair)
-    return SureSpelling(processor.spelling.segmenter.words, english_words()).correct
+    speller = SureSpelling(processor.spelling.segmenter.words, english_words())
+    # as ModerationProcessor.read_caption does: disguises undone first
+    return lambda text: speller.correct(fold_disguises(text))
 
 
 def misspellings_row(

@@ -35,7 +35,10 @@ DOMINANCE = 10.0
 #: The general-English words a correction may produce, commonest first, in a checkpoint.
 RANKED_WORDS_FILE = "typed_spelling_words.txt"
 
-_TOKEN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?![A-Za-z0-9])")
+# A run of Latin letters with no other letter or digit (of any script) beside it, nor a symbol
+# that stands for a letter or marks a name: "fіlthy" (a Cyrillic і), "backw@rd", "f*ck", "@jonh"
+# and "#blessd" are not typed words to correct.
+_TOKEN = re.compile(r"(?<![^\W_])(?<![@$#*])[A-Za-z]+(?![^\W_])(?![@$#*])")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -45,6 +45,8 @@ def test_the_copy_corrects_sure_typos_in_captions_and_keeps_the_weights(
     assert processor.read_caption("  it  should be Cellebrated ") == "it should be Celebrated"
     assert processor.read_caption("wypipo peepel") == "wypipo peepel"  # its own word; two edits away
     assert processor.read_caption(None) == ""
+    # disguises are undone before anything is corrected: "bаnned" (a Cyrillic а) is "banned", not a typo
+    assert processor.read_caption("be bаnned, bannned") == "be banned, banned"
     before = json.loads((checkpoint / "manifest.json").read_text())["files"]
     after = json.loads((output / "manifest.json").read_text())["files"]
     assert after["weights.safetensors"] == before["weights.safetensors"]

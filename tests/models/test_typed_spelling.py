@@ -55,3 +55,14 @@ def test_the_ranked_words_round_trip_through_a_file(tmp_path: Path) -> None:
     loaded = SureSpelling.load(path, ("wypipo",))
     assert loaded.ranked == RANKED
     assert loaded.correct("wypipo cellebrated baed") == "wypipo celebrated baed"
+
+
+def test_a_word_beside_another_script_or_a_letter_symbol_is_not_a_typed_word() -> None:
+    spell = speller()
+    assert spell.correct("cellеbrated") == "cellеbrated"  # a Cyrillic е: not "c" + "llebrated"
+    assert spell.correct("thgе") == "thgе"
+    # symbols that stand for letters or mark names and tags
+    for text in ("backw@rd", "@cellebrated", "#cellebrated", "cellebrated$", "f*cellebrated"):
+        assert spell.correct(text) == text
+    # punctuation is not such a symbol
+    assert spell.correct('"cellebrated!" (thge)') == '"celebrated!" (the)'
