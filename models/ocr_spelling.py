@@ -38,7 +38,8 @@ texts; the Zipf costs of :class:`~models.segmentation.WordSegmenter`):
    explains is kept as OCR read it, and the rest of its stretch is still read. A capital I glued
    to the front of a word is read as the word "I" at a discount (:data:`GLUED_I_BONUS`).
 
-Captions are not repaired: what a person typed is scored as typed.
+Captions are not repaired: a checkpoint corrects only the typed words whose correction is sure
+(models/typed_spelling.py).
 """
 
 from __future__ import annotations

@@ -84,6 +84,18 @@ def test_hateful_text_scores_higher_than_benign(moderator: Moderator) -> None:
     assert hateful.attribution["toxic"]["caption"] == 1.0
 
 
+def test_a_sure_typo_in_a_caption_is_read_as_its_word(moderator: Moderator) -> None:
+    """One slip turned this sentence into hate (0.99) for the checkpoint that read captions as typed."""
+    typo, spelt = moderator.score(
+        [
+            PostContent(text="america is a melting pot and it should be cellebrated"),
+            PostContent(text="america is a melting pot and it should be celebrated"),
+        ]
+    )
+    assert typo.scores == pytest.approx(spelt.scores, abs=1e-6)
+    assert typo.scores["hate"] < moderator.review_thresholds["hate"]
+
+
 def test_hateful_meme_without_caption_scores_higher_than_benign_meme(moderator: Moderator) -> None:
     """The harm is only in the pixels: the OCR path must find it."""
     hateful, benign = moderator.score([meme(HATEFUL), meme(BENIGN)])
