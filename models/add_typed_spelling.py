@@ -14,18 +14,13 @@ The weights and thresholds are copied unchanged. It prints a few corrections as 
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import save_checkpoint
+from .checkpoint_copy import copy_parser, load_for_copy
 from .english_words import english_words
-from .inference import DEFAULT_CHECKPOINT
 from .typed_spelling import SureSpelling
-
-log = logging.getLogger("models.add_typed_spelling")
 
 #: Typed sentences printed with their correction, so the person running this sees what it does.
 EXAMPLES = (
@@ -36,24 +31,12 @@ EXAMPLES = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m models.add_typed_spelling",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument(
-        "--output", type=Path, help="where the new checkpoint goes (default: replace --checkpoint)"
-    )
-    parser.add_argument("--version", required=True, help="the new checkpoint's version string")
+    parser = copy_parser("python -m models.add_typed_spelling", __doc__)
     parser.add_argument(
         "--remove", action="store_true", help="write the copy without the correction (captions as typed)"
     )
     ns = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    model, processor, _ = load_checkpoint(ns.checkpoint)
-    if ns.version == model.config.version:
-        parser.error(f"--version must differ from the checkpoint's own ({model.config.version})")
+    model, processor = load_for_copy(parser, ns)
     if ns.remove:
         processor.typed_spelling = None
     else:
@@ -66,7 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         processor.typed_spelling = SureSpelling(processor.segmenter.words, english_words())
         for text in EXAMPLES:
             print(f"  {text!r} -> {processor.read_caption(text)!r}")
-    model.config.version = ns.version
     output = ns.output or ns.checkpoint
     sha256 = save_checkpoint(model, processor, output)
     reading = "as typed" if ns.remove else "with sure corrections of typed words"

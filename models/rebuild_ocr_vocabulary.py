@@ -15,18 +15,15 @@ the audit trail tells the two apart. It prints how the vocabulary changed.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .inference import DEFAULT_CHECKPOINT
+from .checkpoint import save_checkpoint
+from .checkpoint_copy import copy_parser, load_for_copy
 from .preprocessing import ModerationProcessor
 from .train import ocr_vocabulary, parse_args, text_corpus
-
-log = logging.getLogger("models.rebuild_ocr_vocabulary")
+from .typed_spelling import SureSpelling
 
 
 def training_arguments(training: dict[str, object], data_dir: Path | None) -> list[str]:
@@ -40,24 +37,12 @@ def training_arguments(training: dict[str, object], data_dir: Path | None) -> li
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m models.rebuild_ocr_vocabulary",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument(
-        "--output", type=Path, help="where the new checkpoint goes (default: replace --checkpoint)"
-    )
-    parser.add_argument("--version", required=True, help="the new checkpoint's version string")
+    parser = copy_parser("python -m models.rebuild_ocr_vocabulary", __doc__)
     parser.add_argument(
         "--data-dir", type=Path, help="the training data (default: the folder the checkpoint was trained on)"
     )
     ns = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    model, processor, _ = load_checkpoint(ns.checkpoint)
-    if ns.version == model.config.version:
-        parser.error(f"--version must differ from the checkpoint's own ({model.config.version})")
+    model, processor = load_for_copy(parser, ns)
     args = parse_args(training_arguments(model.config.training, ns.data_dir))
     if args.data_dir is not None and not args.data_dir.is_dir():
         parser.error(f"training data folder {args.data_dir} not found: pass --data-dir")
@@ -71,8 +56,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if old - new:
         print("dropped, for example:", ", ".join(sorted(old - new)[:: max(1, len(old - new) // 20)][:20]))
-    rebuilt = ModerationProcessor(model.config, processor.tokenizer, ocr=processor.ocr, segmenter=vocabulary)
-    model.config.version = ns.version
+    # a typed-text spelling never corrects the vocabulary's words: it follows the new vocabulary
+    typed = processor.typed_spelling
+    rebuilt = ModerationProcessor(
+        model.config,
+        processor.tokenizer,
+        ocr=processor.ocr,
+        segmenter=vocabulary,
+        typed_spelling=SureSpelling(vocabulary.words, typed.ranked) if typed is not None else None,
+    )
     output = ns.output or ns.checkpoint
     sha256 = save_checkpoint(model, rebuilt, output)
     print(f"checkpoint {ns.version} written to {output} (sha256 {sha256})")

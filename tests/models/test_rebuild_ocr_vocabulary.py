@@ -11,6 +11,7 @@ from devtools.testing import build_tiny_model
 from models.checkpoint import load_checkpoint, save_checkpoint, verify_checkpoint
 from models.rebuild_ocr_vocabulary import main, training_arguments
 from models.segmentation import WordSegmenter
+from models.typed_spelling import SureSpelling
 
 TEXTS = [
     "you people are vermin and you know it",
@@ -31,6 +32,7 @@ def trained_checkpoint(tmp_path: Path) -> Path:
     model, processor = build_tiny_model(seed=4)
     model.config.training = {"seed": 7, "data_dir": None, "train_jsonl": str(posts)}
     processor.segmenter = WordSegmenter(["people", "vermin", "arevermin"])
+    processor.typed_spelling = SureSpelling(processor.segmenter.words, ["celebrated", "beach"])
     directory = tmp_path / "checkpoint"
     save_checkpoint(model, processor, directory)
     return directory
@@ -56,6 +58,9 @@ def test_the_vocabulary_is_rebuilt_from_the_training_texts_and_nothing_else_chan
     model, processor, _ = load_checkpoint(output)
     assert model.config.version == "tiny-2" and processor.spelling is not None
     assert processor.clean_image_text("you PEOPLEarevermin vermiin") == "you people are vermin vermin"
+    # the checkpoint's typed-text spelling is kept, and follows the new vocabulary
+    assert processor.typed_spelling is not None and processor.typed_spelling.ranked == ["celebrated", "beach"]
+    assert processor.read_caption("cellebrated beachh") == "celebrated beach"
     before = json.loads((trained_checkpoint / "manifest.json").read_text())["files"]
     after = json.loads((output / "manifest.json").read_text())["files"]
     assert after["weights.safetensors"] == before["weights.safetensors"]
