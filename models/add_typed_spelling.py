@@ -19,7 +19,6 @@ from collections.abc import Sequence
 
 from .checkpoint import save_checkpoint
 from .checkpoint_copy import copy_parser, load_for_copy
-from .english_words import english_words
 from .typed_spelling import SureSpelling
 
 #: Typed sentences printed with their correction, so the person running this sees what it does.
@@ -46,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "correction would rewrite the training texts' own spellings; rebuild it first "
                 "(python -m models.rebuild_ocr_vocabulary)"
             )
-        processor.typed_spelling = SureSpelling(processor.segmenter.words, english_words())
+        processor.typed_spelling = SureSpelling.with_english_words(processor.segmenter.words)
         for text in EXAMPLES:
             print(f"  {text!r} -> {processor.read_caption(text)!r}")
     output = ns.output or ns.checkpoint

@@ -283,8 +283,7 @@ class Moderator:
         results = [
             self._result(row, probs, deltas, batch.present, batch.ocr_texts[row]) for row in range(size)
         ]
-        captions = [self.processor.read_caption(post.text) for post in posts]
-        return self._with_categories(results, captions, batch.ocr_texts, [post.image for post in posts])
+        return self._with_categories(results, batch.captions, batch.ocr_texts, [post.image for post in posts])
 
     def _score_fast(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
         """:meth:`score` with OCR gating, content-hash caches and OCR overlapped with torch work.

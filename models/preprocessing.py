@@ -37,6 +37,7 @@ class PreparedBatch:
     pixel_values: torch.Tensor | None  # (n_image, 3, size, size)
     image_text_rows: list[int]
     image_text_inputs: dict[str, torch.Tensor] | None
+    captions: list[str]  # as read (:meth:`ModerationProcessor.read_caption`); "" = no caption
     ocr_texts: list[str | None]
 
 
@@ -97,9 +98,7 @@ class ModerationProcessor:
         caption = normalise_text(text)
         if self.typed_spelling is None or not caption:
             return caption
-        # look-alike letters and letter-spaced words are undone first: a word with a Cyrillic
-        # letter in it ("tranniеs") is not a typo, and its Latin letters must not be "corrected"
-        return self.typed_spelling.correct(fold_disguises(caption))
+        return self.typed_spelling.read(caption)
 
     @property
     def caption_reading(self) -> str:
@@ -168,6 +167,7 @@ class ModerationProcessor:
             image_text_inputs=self.tokenize([ocr_texts[i] or "" for i in image_text_rows])
             if image_text_rows
             else None,
+            captions=captions,
             ocr_texts=ocr_texts,
         )
 

@@ -38,7 +38,6 @@ from sklearn.metrics import f1_score
 
 from .checkpoint import load_checkpoint
 from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
-from .english_words import english_words
 from .evaluate import (
     _case_targets,
     _category_metrics,
@@ -51,7 +50,6 @@ from .metrics import auroc, recall_at_negative_rate, three_class
 from .suite import build_suite
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
-from .text_folding import fold_disguises
 from .typed_spelling import SureSpelling
 from .typo_robustness import build_check, format_typo_report, paired_change_differences, typo_report
 
@@ -173,9 +171,7 @@ def _reader(typed_text: str, processor: Any, checkpoint: Path) -> Callable[[str]
         raise ValueError(f"{checkpoint} has no OCR vocabulary to read typed text with")
     if typed_text == REPAIRED:
         return cast(Callable[[str], str], processor.spelling.repair)
-    speller = SureSpelling(processor.spelling.segmenter.words, english_words())
-    # as ModerationProcessor.read_caption does: disguises undone first
-    return lambda text: speller.correct(fold_disguises(text))
+    return SureSpelling.with_english_words(processor.spelling.segmenter.words).read
 
 
 def misspellings_row(

@@ -957,7 +957,7 @@ def run(args: TrainArgs) -> dict[str, object]:
     if args.typed_spelling:
         # The checkpoint reads the captions it scores with sure corrections of typed words
         # (models/typed_spelling.py); the labelled texts above were learnt as written.
-        processor.typed_spelling = SureSpelling(segmenter.words, english_words())
+        processor.typed_spelling = SureSpelling.with_english_words(segmenter.words)
     for name, model in models.items():
         model.config.training = {
             **model.config.training,

@@ -28,6 +28,9 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .english_words import english_words
+from .text_folding import fold_disguises
+
 #: Shortest token corrected: shorter tokens are one edit from too many words.
 MIN_LENGTH = 4
 #: How many times commoner the best correction must be than the next.
@@ -62,6 +65,12 @@ class SureSpelling:
         self._rank = {word: rank for rank, word in enumerate(self.ranked, start=1)}
         self._known = {word.lower() for word in known} | self._rank.keys()
 
+    @classmethod
+    def with_english_words(cls, known: Iterable[str]) -> SureSpelling:
+        """Corrections into the installed general-English list (:mod:`models.english_words`), never
+        of a word in ``known`` (a checkpoint's vocabulary)."""
+        return cls(known, english_words())
+
     def save(self, path: Path) -> None:
         """The ranked words, one per line (the known words travel in the checkpoint's own vocabulary)."""
         path.write_text("\n".join(self.ranked) + "\n", encoding="utf-8")
@@ -81,6 +90,12 @@ class SureSpelling:
         if len(ranks) > 1 and ranks[0][0] * DOMINANCE > ranks[1][0]:
             return None
         return ranks[0][1]
+
+    def read(self, text: str) -> str:
+        """``text`` as a caption is read: look-alike letters and letter-spaced words undone first
+        (:func:`fold_disguises`, as the tokenizer does), since a word with a Cyrillic letter in it
+        ("tranniеs") is a disguise, not a typo, then the sure corrections."""
+        return self.correct(fold_disguises(text))
 
     def correct(self, text: str) -> str:
         def replace(match: re.Match[str]) -> str:
