@@ -257,8 +257,8 @@ def learning_curve(
     """AUROC of a spam head fit from n positives and n negatives drawn from the training part."""
     texts, labels, test = spam_posts(data_dir)
     say(f"learning curve: embedding {len(texts)} spam/ham texts and {len(benign)} benign posts")
-    features = embedder.embed(texts)
-    pool = embedder.embed([p.text for p in benign])
+    features = embedder.embed_posts(texts)
+    pool = embedder.embed_posts([p.text for p in benign])
     held_back = benign_holdout_mask([p.text for p in benign])
     train_rows = np.where(~test)[0]
     curve: dict[str, Any] = {
@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(args.output)
     test_benign = benign_posts(args.data_dir, "test")
     say(f"embedding {len(test_benign)} benign test posts")
-    test_features = embedder.embed([p.text for p in test_benign])
+    test_features = embedder.embed_posts([p.text for p in test_benign])
     test_sources = np.array([p.source for p in test_benign])
     report: dict[str, Any] = {"encoder_fingerprint": embedder.fingerprint, "categories": {}}
     for name, (description, harm_area) in BUNDLED.items():
@@ -396,7 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name in WITH_DATASET:
             sets["dataset_test"] = dataset_examples(args.data_dir, test=True)
         scored = {
-            stem: (head.score(embedder.embed([e.text for e in rows])), rows) for stem, rows in sets.items()
+            stem: (head.score(embedder.embed_posts([e.text for e in rows])), rows)
+            for stem, rows in sets.items()
         }
         all_scores = np.concatenate([s for s, _ in scored.values()])
         all_labels = np.array([e.label for _, rows in scored.values() for e in rows])

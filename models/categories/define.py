@@ -37,7 +37,7 @@ def define_category(
     pool = [p for p in benign if p.text.casefold() not in own]
     texts = [e.text for e in examples] + [p.text for p in pool]
     say(f"embedding {len(examples)} examples and {len(pool)} benign posts")
-    features = embedder.embed(texts)
+    features = embedder.embed_posts(texts)
     labels = np.array([e.label for e in examples])
     example_features, benign_features = features[: len(examples)], features[len(examples) :]
     held_back = benign_holdout_mask([p.text for p in pool])

@@ -62,17 +62,23 @@ class CategoryEmbedder:
     """The category embedding of texts on their own (fitting, ``categories add``, the reference
     scoring path): (n, dim) float32 rows of unit length."""
 
-    def __init__(self, model: ModerationModel, tokenize: Tokenize) -> None:
+    def __init__(
+        self, model: ModerationModel, tokenize: Tokenize, read_post: Callable[[str], str] | None = None
+    ) -> None:
         self.model = model.eval()
         self.tokenize = tokenize
+        # How the service reads a post's text before the tower sees it (the checkpoint's caption
+        # reading: typed words it is sure of corrected). Examples are fit and measured read so.
+        self.read_post = read_post or (lambda text: text)
         self.tower = TextAndCategoryTower(self.model)
         self.dim = int(model.text_encoder.config.hidden_size) * len(self.tower.layers)
         self._fingerprint: str | None = None
 
     @classmethod
     def for_checkpoint(cls, model: ModerationModel, processor: ModerationProcessor) -> CategoryEmbedder:
-        """The checkpoint's tower with its tokenizer (and its folding of disguised spellings)."""
-        return cls(model, processor.tokenize)
+        """The checkpoint's tower with its tokenizer (and its folding of disguised spellings),
+        reading posts as the checkpoint reads captions."""
+        return cls(model, processor.tokenize, processor.read_caption)
 
     @property
     def fingerprint(self) -> str:
@@ -87,9 +93,15 @@ class CategoryEmbedder:
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
+    def embed_posts(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """:meth:`embed` of posts' texts read as the service reads a caption: what fitting and
+        measuring a category use, so a head learns and is judged on the text the service scores."""
+        return self.embed([self.read_post(text) for text in texts], progress)
+
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """(len(texts), dim) unit vectors; ``progress`` is called with the count done after each batch."""
+        """(len(texts), dim) unit vectors of texts already read (as the service's caption or image
+        text); ``progress`` is called with the count done after each batch."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Shortest first: a batch is padded to its longest text, and attention costs grow with it.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

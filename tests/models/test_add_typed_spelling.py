@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from devtools.testing import build_tiny_model
 from models.add_typed_spelling import main
+from models.categories.embedding import CategoryEmbedder
 from models.checkpoint import load_checkpoint, save_checkpoint, verify_checkpoint
 from models.inference import InferenceOptions, Moderator
 from models.segmentation import WordSegmenter
@@ -65,6 +67,19 @@ def test_the_scorer_reads_a_caption_corrected_only_with_the_correction(
     assert typo.scores == pytest.approx(right.scores, abs=1e-6)
     typo, right = Moderator.load(checkpoint, options=options).score(posts)
     assert typo.scores != pytest.approx(right.scores, abs=1e-6)  # as typed: the typo is seen
+
+
+def test_categories_are_fit_on_example_posts_read_as_the_service_reads_captions(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    add(checkpoint, tmp_path / "typed", "--version", "tiny-typed")
+    model, processor, _ = load_checkpoint(tmp_path / "typed")
+    embedder = CategoryEmbedder.for_checkpoint(model, processor)
+    typo, right = embedder.embed_posts(["it should be cellebrated", "it should be celebrated"])
+    np.testing.assert_allclose(typo, right, atol=1e-6)
+    # embed() takes texts already read (the service's captions and image text): nothing corrected
+    typo, right = embedder.embed(["it should be cellebrated", "it should be celebrated"])
+    assert not np.allclose(typo, right, atol=1e-6)
 
 
 def test_remove_writes_a_copy_that_reads_captions_as_typed(checkpoint: Path, tmp_path: Path) -> None:
