@@ -48,3 +48,17 @@ def test_too_few_positives_are_refused_before_any_work(tiny_embedder: CategoryEm
     examples = [CategoryExample(f"fruit {i}", 1) for i in range(5)]
     with pytest.raises(ExamplesError, match="5 positive examples"):
         define_category("fruit", examples, embedder=tiny_embedder, benign=BENIGN, source="f.jsonl")
+
+
+def test_examples_and_benign_posts_are_read_as_the_service_reads_a_caption(
+    tiny_embedder: CategoryEmbedder, fruit_examples: list[CategoryExample]
+) -> None:
+    read: list[str] = []
+
+    def reading(text: str) -> str:
+        read.append(text)
+        return text
+
+    embedder = CategoryEmbedder(tiny_embedder.model, tiny_embedder.tokenize, reading)
+    define_category("fruit", fruit_examples, embedder=embedder, benign=BENIGN)
+    assert read == [e.text for e in fruit_examples] + [p.text for p in BENIGN]
