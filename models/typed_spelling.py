@@ -63,7 +63,9 @@ class SureSpelling:
         correction may produce, commonest first (also never corrected)."""
         self.ranked = list(ranked)
         self._rank = {word: rank for rank, word in enumerate(self.ranked, start=1)}
-        self._known = {word.lower() for word in known} | self._rank.keys()
+        # Only the known words that are not ranked ones (the ranked are never corrected either):
+        # the vocabulary is mostly English words, and a second set of them is ~9 MB per process.
+        self._known = frozenset(lowered for word in known if (lowered := word.lower()) not in self._rank)
 
     @classmethod
     def with_english_words(cls, known: Iterable[str]) -> SureSpelling:
@@ -82,7 +84,7 @@ class SureSpelling:
 
     def correction(self, token: str) -> str | None:
         """The sure correction of one lower-case token, or None."""
-        if len(token) < MIN_LENGTH or token in self._known:
+        if len(token) < MIN_LENGTH or token in self._rank or token in self._known:
             return None
         ranks = sorted((self._rank[w], w) for w in one_edit(token) if w in self._rank)
         if not ranks:
