@@ -64,7 +64,7 @@ class SureSpelling:
         self.ranked = list(ranked)
         self._rank = {word: rank for rank, word in enumerate(self.ranked, start=1)}
         # Only the known words that are not ranked ones (the ranked are never corrected either):
-        # the vocabulary is mostly English words, and a second set of them is ~9 MB per process.
+        # the vocabulary is mostly English words, and a second set of them cost ~8 MB per process.
         self._known = frozenset(lowered for word in known if (lowered := word.lower()) not in self._rank)
 
     @classmethod
