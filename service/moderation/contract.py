@@ -271,12 +271,18 @@ class TriggeredRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
 
-    kind: Literal["category", "deny_term", "allow_term"]
-    name: str = Field(description="The category name, or the term as written in the policy.")
+    kind: Literal["category", "deny_term", "allow_term", "language"]
+    name: str = Field(
+        description="The category name, the term as written in the policy, or the language a text "
+        "of the post is written in (a language rule: ISO 639 code, outside the policy's supported ones)."
+    )
     action: Action = Field(
         description="What this rule asks for (an allow_term asks for review instead of block)."
     )
-    score: Share | None = Field(default=None, description="The category score (category rules only).")
+    score: Share | None = Field(
+        default=None,
+        description="The category score (category rules), or the language identifier's confidence (language rules).",
+    )
     threshold: Share | None = Field(
         default=None, description="The threshold the score reached (category rules only)."
     )

@@ -9,12 +9,20 @@ A policy is a versioned TOML file (the packaged default is ``service/moderation/
     [terms]
     deny = ["..."]
     allow = ["..."]
+    [languages]
+    supported = ["en"]
+    other = "review"
 
 Rules, in order:
 
 1. A deny term in any text, or a category score at or above its ``block`` threshold, blocks.
 2. An allow term turns a block that came *only* from category scores into review (news, education).
-3. Otherwise a score at or above its ``review`` threshold sends the post to review; else allow.
+3. Otherwise a score at or above its ``review`` threshold sends the post to review.
+4. Otherwise, with a ``[languages]`` table, a post with a text (the caption or the text read from
+   its image) clearly written in a language outside ``supported`` gets the ``other`` action
+   (``review``, or ``allow`` to only record it): the classifier reads English only, and its
+   scores on other languages say little (models/language.py). Without the table, no language
+   rule applies.
 
 Terms match whole words, case-insensitively, after Unicode NFKC normalisation (so full-width or
 ligature spellings match too); the words of a multi-word term match across any whitespace.
@@ -27,20 +35,26 @@ import math
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from models.language import language_identifier
 from service.errors import ConfigError
 from service.moderation.contract import Action, TriggeredRule
 
 logger = logging.getLogger(__name__)
 
-_TOP_LEVEL_KEYS = frozenset({"version", "categories", "terms"})
+_TOP_LEVEL_KEYS = frozenset({"version", "categories", "terms", "languages"})
 _THRESHOLD_KEYS = frozenset({"review", "block"})
 _TERM_KEYS = frozenset({"deny", "allow"})
+_LANGUAGE_KEYS = frozenset({"supported", "other"})
+_OTHER_LANGUAGE_ACTIONS: tuple[Action, ...] = ("review", "allow")
+#: Review priority of a post sent to review only for its language: the bottom of the review band
+#: (its scores, which say little about it, may raise it).
+LANGUAGE_REVIEW_PRIORITY = 50
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,16 @@ class Thresholds:
 
     review: float
     block: float
+
+
+@dataclass(frozen=True)
+class LanguageRule:
+    """The ``[languages]`` table: the languages the classifier's scores are trusted for, and the
+    action for a post clearly written in another one (when nothing else sent it to review or
+    blocked it)."""
+
+    supported: tuple[str, ...]
+    other: Action
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,7 @@ class Policy:
         categories: Mapping[str, Thresholds],
         deny_terms: Sequence[str] = (),
         allow_terms: Sequence[str] = (),
+        languages: LanguageRule | None = None,
         source: str = "<memory>",
     ) -> None:
         self.version = version
@@ -80,6 +105,9 @@ class Policy:
         self.source = source
         self._deny = [(term, _term_pattern(term)) for term in self.deny_terms]
         self._allow = [(term, _term_pattern(term)) for term in self.allow_terms]
+        self.languages = languages
+        # Loaded with the policy (~0.7 s, once per process), not on the first post.
+        self._identifier = language_identifier() if languages is not None else None
 
     def restricted_to(self, labels: Iterable[str]) -> Policy:
         """This policy without the categories the model does not score (logged), same version:
@@ -94,6 +122,7 @@ class Policy:
             categories={name: t for name, t in self.categories.items() if name in produced},
             deny_terms=self.deny_terms,
             allow_terms=self.allow_terms,
+            languages=self.languages,
             source=self.source,
         )
 
@@ -142,7 +171,25 @@ class Policy:
         else:
             action = "allow"
         priority = 100 if denied else self.priority(scores)
+        other = self._other_language(texts)
+        if other is not None:
+            assert self.languages is not None
+            triggered.append(other)
+            if action == "allow" and self.languages.other == "review":
+                action = "review"
+                priority = max(priority, LANGUAGE_REVIEW_PRIORITY)
         return PolicyOutcome(action=action, triggered=triggered, priority=priority)
+
+    def _other_language(self, texts: Sequence[str]) -> TriggeredRule | None:
+        """The language rule, when one of ``texts`` is clearly in an unsupported language."""
+        if self.languages is None or self._identifier is None:
+            return None
+        reading = self._identifier.first_other([t for t in texts if t], self.languages.supported)
+        if reading is None:
+            return None
+        return TriggeredRule(
+            kind="language", name=reading.language, action=self.languages.other, score=reading.confidence
+        )
 
     def priority(self, scores: Mapping[str, float]) -> int:
         """Review-queue priority: ``round(100 * max over categories of severity)``, where
@@ -256,8 +303,36 @@ def _build(document: dict[str, Any], source: str) -> Policy:
         categories=categories,
         deny_terms=lists["deny"],
         allow_terms=lists["allow"],
+        languages=_language_rule(document, fail),
         source=source,
     )
+
+
+def _language_rule(document: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> LanguageRule | None:
+    if "languages" not in document:
+        return None
+    table = document["languages"]
+    if not isinstance(table, dict):
+        raise fail("languages", "must be a table with supported and other")
+    extra = sorted(set(table) - _LANGUAGE_KEYS)
+    if extra:
+        raise fail(f"languages.{extra[0]}", "is not a language key (expected: supported, other)")
+    supported = table.get("supported")
+    if not isinstance(supported, list) or not supported or not all(isinstance(c, str) for c in supported):
+        raise fail("languages.supported", 'must be a non-empty list of language codes, e.g. ["en"]')
+    known = language_identifier().languages
+    codes = [code.strip().lower() for code in supported]
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise fail(
+            "languages.supported",
+            f"has {', '.join(map(repr, unknown))}, not a language the identifier knows "
+            f"(ISO 639-1 codes such as en, es, de; it knows {len(known)}: {', '.join(sorted(known))})",
+        )
+    other = table.get("other", "review")
+    if other not in _OTHER_LANGUAGE_ACTIONS:
+        raise fail("languages.other", f"is {other!r}; expected one of: {', '.join(_OTHER_LANGUAGE_ACTIONS)}")
+    return LanguageRule(supported=tuple(dict.fromkeys(codes)), other=other)
 
 
 def _normalise(text: str) -> str:

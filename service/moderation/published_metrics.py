@@ -1,5 +1,5 @@
 """The counters and gauges of what the pipeline published: decisions by action, category
-triggers, republished decisions, dead letters by reason, end-to-end latency."""
+triggers, posts in languages the classifier does not read, republished decisions, dead letters by reason, end-to-end latency."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def observe_published(
             for rule in decision.triggered:
                 if rule.get("kind") == "category":
                     metrics.category_triggers.labels(category=str(rule.get("name"))).inc()
+                elif rule.get("kind") == "language":
+                    metrics.other_language_posts.labels(language=str(rule.get("name"))).inc()
         else:
             # Read back from the database: an earlier delivery stored it, and (unless that
             # delivery's publish failed) published it too: this event is a duplicate.

@@ -88,6 +88,7 @@ class ServiceMetrics:
     decisions: Counter  # postguard_decisions_total{action}
     dead_lettered: Counter  # postguard_dead_lettered_total{reason}: reason is a PostRejected code
     category_triggers: Counter  # postguard_category_triggers_total{category}
+    other_language_posts: Counter  # postguard_other_language_posts_total{language}
     inference_seconds: Histogram
     batch_seconds: Histogram
     db_write_seconds: Histogram
@@ -148,6 +149,12 @@ def build_metrics(registry: CollectorRegistry | None = None) -> ServiceMetrics:
             name("category_triggers"),
             "Decisions in which a category reached its review or block threshold.",
             ["category"],
+            registry=registry,
+        ),
+        other_language_posts=Counter(
+            name("other_language_posts"),
+            "Decisions on posts with a text clearly written in a language the policy does not list as supported (the classifier reads English only), by identified language.",
+            ["language"],
             registry=registry,
         ),
         inference_seconds=Histogram(

@@ -13,9 +13,18 @@ from hypothesis import strategies as st
 
 import models
 from service.errors import ConfigError
-from service.moderation.policy import Policy, Thresholds, load_policy
+from service.moderation.policy import (
+    LANGUAGE_REVIEW_PRIORITY,
+    LanguageRule,
+    Policy,
+    Thresholds,
+    load_policy,
+)
 
 LABELS = ("hate", "offensive", "toxic")
+
+
+_HATE = 'version = "v"\n[categories.hate]\nreview = 0.5\nblock = 0.9\n'
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -106,6 +115,12 @@ def test_load_from_path_with_extra_category(tmp_path: Path) -> None:
             "terms.allow[1]",
         ),
         ('version = "v"\n[categories.hate]\nreview = 0.5\nblock = 0.9\n[terms]\nmaybe = []\n', "terms.maybe"),
+        ('version = "v"\nlanguages = "en"\n[categories.hate]\nreview = 0.5\nblock = 0.9\n', "languages"),
+        (_HATE + '[languages]\nsupported = []\n', "languages.supported"),
+        (_HATE + '[languages]\nsupported = "en"\n', "languages.supported"),
+        (_HATE + '[languages]\nsupported = ["en", "english"]\n', "'english', not a language"),
+        (_HATE + '[languages]\nsupported = ["en"]\nother = "block"\n', "languages.other"),
+        (_HATE + '[languages]\nsupported = ["en"]\nmin_letters = 3\n', "languages.min_letters"),
     ],
 )
 def test_invalid_policy_files_name_the_file_and_key(tmp_path: Path, text: str, key: str) -> None:
@@ -245,3 +260,75 @@ def test_restricted_to_drops_unscored_categories_and_keeps_the_rest(caplog: pyte
     assert "categories not scored by this model left out" in caplog.text
     restricted.check_labels(LABELS)
     assert full.restricted_to(full.categories) is full
+
+
+# --- posts in languages the classifier does not read ---------------------------------------------
+
+SPANISH_HATE = "Los inmigrantes son basura y deberían volver a su país"
+ENGLISH_POST = "We went to the beach with my cousins and had a great lunch"
+
+
+def language_policy(other: str = "review") -> Policy:
+    return Policy(
+        version="test.1",
+        categories={"hate": Thresholds(review=0.5, block=0.9), "toxic": Thresholds(review=0.6, block=0.8)},
+        deny_terms=("badword",),
+        languages=LanguageRule(supported=("en",), other=other),  # type: ignore[arg-type]
+    )
+
+
+def test_packaged_policy_reviews_posts_in_other_languages() -> None:
+    policy = load_policy()
+    assert policy.languages == LanguageRule(supported=("en",), other="review")
+    assert policy.restricted_to(LABELS).languages == policy.languages
+
+
+def test_a_post_in_another_language_goes_to_review_with_its_language_named() -> None:
+    outcome = language_policy().decide(scores=low(), texts=[SPANISH_HATE])
+    assert outcome.action == "review"
+    (rule,) = outcome.triggered
+    assert (rule.kind, rule.name, rule.action) == ("language", "es", "review")
+    assert rule.score is not None and rule.score > 0.5 and rule.threshold is None
+    assert outcome.priority == LANGUAGE_REVIEW_PRIORITY
+
+
+def test_the_text_read_from_the_image_counts_too() -> None:
+    outcome = language_policy().decide(scores=low(), texts=["found this", SPANISH_HATE])
+    assert outcome.action == "review" and [r.kind for r in outcome.triggered] == ["language"]
+
+
+def test_english_and_short_posts_are_decided_by_their_scores_alone() -> None:
+    policy = language_policy()
+    for texts in ([ENGLISH_POST], ["jajaja qué risa"], ["lol"], []):
+        outcome = policy.decide(scores=low(), texts=texts)
+        assert (outcome.action, outcome.triggered) == ("allow", []), texts
+
+
+def test_the_language_rule_never_lowers_a_decision_and_is_recorded_beside_it() -> None:
+    policy = language_policy()
+    blocked = policy.decide(scores=low(hate=0.95), texts=[SPANISH_HATE])
+    assert blocked.action == "block"
+    assert [r.kind for r in blocked.triggered] == ["category", "language"]
+    reviewed = policy.decide(scores=low(hate=0.89), texts=[SPANISH_HATE])
+    assert reviewed.action == "review" and reviewed.priority > LANGUAGE_REVIEW_PRIORITY
+    denied = policy.decide(scores=low(), texts=[SPANISH_HATE + " badword"])
+    assert denied.action == "block" and denied.priority == 100
+
+
+def test_other_allow_only_records_the_language() -> None:
+    outcome = language_policy("allow").decide(scores=low(), texts=[SPANISH_HATE])
+    assert outcome.action == "allow"
+    assert [(r.kind, r.name, r.action) for r in outcome.triggered] == [("language", "es", "allow")]
+
+
+def test_a_supported_language_is_scored_as_usual(tmp_path: Path) -> None:
+    path = write(tmp_path, _HATE + '[languages]\nsupported = ["en", " ES "]\n')
+    policy = load_policy(path)
+    assert policy.languages == LanguageRule(supported=("en", "es"), other="review")
+    assert policy.decide(scores=low(), texts=[SPANISH_HATE]).action == "allow"
+
+
+def test_without_a_languages_table_no_language_rule_applies(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, _HATE))
+    assert policy.languages is None
+    assert policy.decide(scores={"hate": 0.1}, texts=[SPANISH_HATE]).action == "allow"
