@@ -86,8 +86,8 @@ class LanguageIdentifier:
 
     def __init__(self) -> None:
         try:
-            from py3langid.langid import LanguageIdentifier as _Model
             from py3langid.langid import MODEL_FILE
+            from py3langid.langid import LanguageIdentifier as _Model
         except ImportError as error:  # pragma: no cover - a broken install, not a code path
             raise RuntimeError(
                 "py3langid is not installed: it is a postguard dependency (pip install -e .)"

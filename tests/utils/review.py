@@ -41,8 +41,10 @@ async def seed_items(
     priorities: Sequence[int] | None = None,
     image_thumbnail: bytes | None = None,
     ocr_text: str | None = None,
+    triggered: Sequence[dict[str, object]] | None = None,
 ) -> list[str]:
-    """``count`` posts decided ``review`` (so each has an open review item); returns their post ids."""
+    """``count`` posts decided ``review`` (so each has an open review item); returns their post ids.
+    ``triggered``: the rules that fired (default: ``toxic`` reached its review threshold)."""
     records = [
         make_record(
             f"{prefix}-{i}",
@@ -52,9 +54,9 @@ async def seed_items(
             review_priority=70 if priorities is None else priorities[i],
             image_thumbnail_jpeg=image_thumbnail,
             ocr_text=ocr_text,
-            triggered=[
-                {"kind": "category", "name": "toxic", "action": "review", "score": 0.6, "threshold": 0.5}
-            ],
+            triggered=list(triggered)
+            if triggered is not None
+            else [{"kind": "category", "name": "toxic", "action": "review", "score": 0.6, "threshold": 0.5}],
         )
         for i in range(count)
     ]

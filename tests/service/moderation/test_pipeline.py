@@ -299,6 +299,22 @@ async def test_valid_posts_are_decided_and_published(make_harness: Callable[...,
     assert h.metrics.last_decision_timestamp_seconds._value.get() > 0
 
 
+async def test_a_post_in_another_language_is_reviewed_named_and_counted(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness()
+    spanish = "Los inmigrantes son basura y deberían volver a su país"
+    async with TestKafkaBroker(h.broker) as br:
+        await br.publish_batch(_post("p-es", text=spanish), topic=h.settings.input_topic)
+    ((_, payload),) = h.decisions
+    decision = Decision.model_validate(payload)
+    language = [rule for rule in decision.triggered if rule.kind == "language"]
+    assert [(r.name, r.action) for r in language] == [("es", "review")]
+    # The fake scores may reach a threshold too; the language rule only ever raises allow to review.
+    assert decision.action == "review" or any(r.kind == "category" for r in decision.triggered)
+    assert _value(h.metrics.other_language_posts, language="es") == 1
+
+
 async def test_decision_record_carries_source_hashes_and_no_image_bytes(
     make_harness: Callable[..., Harness],
 ) -> None:

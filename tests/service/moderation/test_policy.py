@@ -116,7 +116,7 @@ def test_load_from_path_with_extra_category(tmp_path: Path) -> None:
         ),
         ('version = "v"\n[categories.hate]\nreview = 0.5\nblock = 0.9\n[terms]\nmaybe = []\n', "terms.maybe"),
         ('version = "v"\nlanguages = "en"\n[categories.hate]\nreview = 0.5\nblock = 0.9\n', "languages"),
-        (_HATE + '[languages]\nsupported = []\n', "languages.supported"),
+        (_HATE + "[languages]\nsupported = []\n", "languages.supported"),
         (_HATE + '[languages]\nsupported = "en"\n', "languages.supported"),
         (_HATE + '[languages]\nsupported = ["en", "english"]\n', "'english', not a language"),
         (_HATE + '[languages]\nsupported = ["en"]\nother = "block"\n', "languages.other"),

@@ -13,7 +13,9 @@ from service.records import RawRecord
 from service.storage.repository import StoredDecision
 
 
-def _stored(post_id: str, action: str, triggered: list[dict[str, Any]], *, created: bool = True) -> StoredDecision:
+def _stored(
+    post_id: str, action: str, triggered: list[dict[str, Any]], *, created: bool = True
+) -> StoredDecision:
     return StoredDecision(
         post_id=post_id,
         decision_id=1,

@@ -50,6 +50,7 @@ def test_names_follow_conventions(metrics: ServiceMetrics) -> None:
         "postguard_decisions",
         "postguard_dead_lettered",
         "postguard_category_triggers",
+        "postguard_other_language_posts",
         "postguard_inference_seconds",
         "postguard_batch_seconds",
         "postguard_db_write_seconds",

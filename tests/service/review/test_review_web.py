@@ -165,6 +165,23 @@ async def test_the_page_claims_shows_escaped_content_and_records_the_verdict(
     assert 'postguard_review_verdicts_total{action="block"} 1.0' in metrics.text
 
 
+async def test_a_post_reviewed_for_its_language_says_so_and_flags_no_category(
+    client: httpx.AsyncClient, db_sessions: Sessions
+) -> None:
+    await add_moderators(db_sessions, ["alice"])
+    language = {"kind": "language", "name": "es", "action": "review", "score": 0.93}
+    await seed_items(db_sessions, 1, text="Los inmigrantes son basura", triggered=[language])
+    await _login(client)
+
+    page = await client.get("/")
+
+    assert page.status_code == 200
+    assert "language <b>es</b> → review" in page.text
+    assert "a language the classifier does not read" in page.text and "confidence 0.93" in page.text
+    # A language rule is not a category the model flagged: nothing comes pre-checked.
+    assert not re.search(r'name="label_[a-z_]+"[^>]*checked', page.text)
+
+
 async def test_skip_and_logout(client: httpx.AsyncClient, db_sessions: Sessions) -> None:
     await add_moderators(db_sessions, ["alice"])
     await seed_items(db_sessions, 2, priorities=[90, 10])
