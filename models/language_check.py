@@ -73,15 +73,16 @@ def read_by_ocr(texts: Sequence[str], photos: list[Path], checkpoint: Path) -> l
     return read
 
 
-def flagged_by_classifier(checkpoint: Path, texts: Sequence[str]) -> np.ndarray:
-    """Whether the checkpoint's review thresholds flag each text posted alone (any category)."""
+def flagged_by_classifier(checkpoint: Path, texts: Sequence[str]) -> tuple[np.ndarray, str]:
+    """Whether the checkpoint's review thresholds flag each text posted alone (any category), and
+    the checkpoint's version."""
     model, processor, _ = load_checkpoint(checkpoint)
     examples = [TextExample(t, BENIGN, FULL_MASK, "language_check", "test", "") for t in texts]
     embeddings = encode_texts(model, processor, [processor.read_caption(" ".join(t.split())) for t in texts])
     scores = predict(model, text_only_features(embeddings, examples, model.image_dim))
     labels = model.config.labels
     limits = np.array([model.config.review_thresholds.get(label, 0.5) for label in labels])
-    return np.asarray((scores >= limits).any(axis=1), dtype=bool)
+    return np.asarray((scores >= limits).any(axis=1), dtype=bool), model.config.version
 
 
 def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
         by_kind[post.kind].append(told)
         if post.kind in ("everyday", "hostile"):
             by_language[post.language].append(told)
-    classifier = flagged_by_classifier(checkpoint, [p.text for p in posts])
+    classifier, version = flagged_by_classifier(checkpoint, [p.text for p in posts])
     decisions: dict[str, Any] = {}
     for kind in by_kind:
         rows = [i for i, p in enumerate(posts) if p.kind == kind]
@@ -165,7 +166,7 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
         }
     english_total = sum(v["n"] for v in english.values())
     return {
-        "checkpoint": str(checkpoint),
+        "checkpoint": version,
         "rule": {
             "supported": list(SUPPORTED),
             "min_letters": MIN_LETTERS,
