@@ -8,8 +8,12 @@ persisted), ``spanAnnotations`` (a score per sentence), ``clientToken`` (echoed)
 
 Response: ``attributeScores.<ATTR>.summaryScore.value`` (``type: PROBABILITY``) and ``spanScores``
 (the whole comment as one span, or one per sentence with ``spanAnnotations``; ``begin``/``end``
-are character offsets), ``languages`` and ``detectedLanguages`` (postguard detects no language: it
-answers the request's languages, default ``["en"]``), ``clientToken``.
+are character offsets), ``languages`` and ``detectedLanguages``, ``clientToken``.
+
+Languages, as Perspective: a request that names ``languages`` is taken at its word (English only
+is served); one that does not has its language detected (models/language.py): a comment clearly in
+another language is refused with ``LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE`` naming the detected
+language, anything else is answered as English (``detectedLanguages: ["en"]``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from models.language import language_identifier
 from service.api.errors import ApiError
 from service.api.taxonomy import PERSPECTIVE_ATTRIBUTES
 
@@ -47,6 +52,8 @@ class AnalyzeRequest:
     #: Attribute -> score threshold (None: every score is returned).
     attributes: dict[str, float | None]
     languages: list[str]
+    #: What ``detectedLanguages`` answers: the detected language when none was named, else ``languages``.
+    detected_languages: list[str]
     do_not_store: bool
     span_annotations: bool
     client_token: str | None
@@ -81,9 +88,17 @@ def parse_analyze_request(body: Any, *, labels: Collection[str], max_text_chars:
             "comment_too_long",
             "comment.text",
         )
-    languages = body.get("languages") or list(SUPPORTED_LANGUAGES)
-    if not isinstance(languages, list) or not all(isinstance(x, str) for x in languages):
+    languages = body.get("languages")
+    if languages is not None and (
+        not isinstance(languages, list) or not all(isinstance(x, str) for x in languages)
+    ):
         raise _bad("languages must be a list of language codes.", "languages")
+    if languages:
+        detected = list(languages)
+    else:
+        reading = language_identifier().read(text, SUPPORTED_LANGUAGES)
+        detected = [reading.language] if reading.other else list(SUPPORTED_LANGUAGES)
+        languages = list(SUPPORTED_LANGUAGES)
     wanted = body.get("requestedAttributes")
     if not isinstance(wanted, dict) or not wanted:
         raise _bad("requestedAttributes must name at least one attribute.", "requestedAttributes")
@@ -99,17 +114,17 @@ def parse_analyze_request(body: Any, *, labels: Collection[str], max_text_chars:
                 details=[{"errorType": "INVALID_REQUESTED_ATTRIBUTE", "attribute": name}],
             )
         attributes[name] = _threshold(name, options)
-        if not any(_language(code) in SUPPORTED_LANGUAGES for code in languages):
+        if not any(_language(code) in SUPPORTED_LANGUAGES for code in detected):
             raise ApiError(
                 400,
-                f"Attribute {name} does not support request languages: {','.join(languages)}",
+                f"Attribute {name} does not support request languages: {','.join(detected)}",
                 "language_not_supported",
                 "languages",
                 details=[
                     {
                         "errorType": "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE",
                         "languageNotSupportedByAttributeError": {
-                            "detectedLanguages": languages,
+                            "detectedLanguages": detected,
                             "attribute": name,
                         },
                     }
@@ -128,6 +143,7 @@ def parse_analyze_request(body: Any, *, labels: Collection[str], max_text_chars:
         text=text,
         attributes=attributes,
         languages=languages,
+        detected_languages=detected,
         do_not_store=flags["doNotStore"],
         span_annotations=flags["spanAnnotations"],
         client_token=token,
@@ -205,7 +221,7 @@ def analyze_response(
     response: dict[str, Any] = {
         "attributeScores": attribute_scores,
         "languages": request.languages,
-        "detectedLanguages": request.languages,
+        "detectedLanguages": request.detected_languages,
     }
     if request.client_token is not None:
         response["clientToken"] = request.client_token

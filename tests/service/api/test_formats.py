@@ -233,6 +233,34 @@ def test_perspective_errors(body: object, words: str, error_type: str | None) ->
         assert caught.value.details[0]["errorType"] == error_type
 
 
+def test_without_languages_the_comment_language_is_detected() -> None:
+    german = "Heute war ich mit dem Fahrrad am See und das Wasser war noch kalt"
+    with pytest.raises(ApiError) as caught:
+        parse_analyze_request(
+            {"comment": {"text": german}, "requestedAttributes": {"TOXICITY": {}}},
+            labels=LABELS,
+            max_text_chars=200,
+        )
+    assert caught.value.status == 400 and "languages: de" in caught.value.message
+    error = caught.value.details[0]
+    assert error["errorType"] == "LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE"
+    assert error["languageNotSupportedByAttributeError"]["detectedLanguages"] == ["de"]
+    # Named languages are taken at their word, as Perspective does; short or English text is English.
+    named = parse_analyze_request(
+        {"comment": {"text": german}, "requestedAttributes": {"TOXICITY": {}}, "languages": ["en"]},
+        labels=LABELS,
+        max_text_chars=200,
+    )
+    assert named.detected_languages == ["en"]
+    for text in ("you are a wonderful person and I like your work", "lol"):
+        request = parse_analyze_request(
+            {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}}, labels=LABELS, max_text_chars=200
+        )
+        scores = {label: 0.1 for label in LABELS}
+        body = analyze_response(request, scores=scores, span_scores=[(0, len(text), scores)])
+        assert body["languages"] == ["en"] and body["detectedLanguages"] == ["en"]
+
+
 def test_an_attribute_the_model_cannot_serve_is_refused() -> None:
     with pytest.raises(ApiError, match="THREAT"):
         parse_analyze_request(
