@@ -190,7 +190,8 @@ class DeadLetterCounter:
 
 
 async def _triggered_categories(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    """How many decisions each category (and deny terms, together) fired in."""
+    """How many decisions each category (and deny terms, and other-language posts, each together)
+    fired in."""
     async with sessions() as session:
         rows = await session.scalars(select(DecisionRow.triggered))
         counts: Counter[str] = Counter()
@@ -200,6 +201,8 @@ async def _triggered_categories(sessions: async_sessionmaker[AsyncSession]) -> d
                     counts[str(rule.get("name"))] += 1
                 elif rule.get("kind") == "deny_term":
                     counts["deny_term"] += 1
+                elif rule.get("kind") == "language":
+                    counts["other_language"] += 1
         return dict(counts.most_common())
 
 
