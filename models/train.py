@@ -43,8 +43,8 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +160,8 @@ class TrainArgs:
     supportive_groups: int = 0
     device: str = "auto"
     typed_spelling: bool = True
+    #: Source -> weight of its training texts' labels in both stages' losses (default: all 1).
+    source_weights: dict[str, float] = field(default_factory=dict)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -209,6 +211,28 @@ def select_text_training(
         fill = max(0, davidson_cap - len(rare))
         davidson = rare[:davidson_cap] + [common[i] for i in rng.permutation(len(common))[:fill]]
     return others + davidson
+
+
+def weighted_sources(examples: Sequence[TextExample], weights: Mapping[str, float]) -> list[TextExample]:
+    """``examples`` with the label mask of each named source's texts scaled by its weight. Both
+    stages' losses are mask-weighted means (``ModerationModel.loss``), so a weight of 2 counts each
+    of those labels twice, as if the texts were there twice, without the time of a second copy."""
+    present = {e.source for e in examples}
+    unknown = sorted(set(weights) - present)
+    if unknown:
+        raise SystemExit(
+            f"--source-weight names {', '.join(unknown)}: not a source of the training texts "
+            f"(they are: {', '.join(sorted(present))})"
+        )
+    for source, weight in weights.items():
+        if not weight > 0:
+            raise SystemExit(f"--source-weight {source}={weight}: a weight must be above 0")
+    if not weights:
+        return list(examples)
+    return [
+        replace(e, mask=tuple(m * weights[e.source] for m in e.mask)) if e.source in weights else e
+        for e in examples
+    ]
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -662,6 +686,7 @@ def run(args: TrainArgs) -> dict[str, object]:
             photos[split] = [c.path for c in images]
             coco_captions[split] = [cap for c in images for cap in c.captions]
     train_texts = select_text_training(corpus, davidson_cap=args.davidson_cap, seed=args.seed)
+    train_texts = weighted_sources(train_texts, args.source_weights)
     val_texts = [e for e in corpus if e.split == "val" and e.source not in ("davidson",)]
     if args.quick:
         rng = np.random.default_rng(args.seed)
@@ -937,6 +962,7 @@ def run(args: TrainArgs) -> dict[str, object]:
             else None
         ),
         "train_texts": len(train_texts),
+        "source_weights": dict(args.source_weights) or None,
         "val_texts": len(val_texts),
         "train_multimodal_posts": len(memes_train),
         "val_multimodal_posts": len(memes_val),
@@ -1064,6 +1090,14 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         help="harmful and benign texts (half each) with one or two accidental misspellings, labels "
         "unchanged (models/data/typos.py; default 0: 4000 was measured and not adopted, "
         "docs/training/typo_experiment.md)",
+    )
+    parser.add_argument(
+        "--source-weight",
+        action="append",
+        default=[],
+        metavar="SOURCE=WEIGHT",
+        help="weight of one text source's labels in the losses, e.g. hatexplain=2 (repeatable; "
+        "default: every source 1)",
     )
     parser.add_argument(
         "--supportive-groups",
@@ -1200,7 +1234,19 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         supportive_groups=ns.supportive_groups,
         device=ns.device,
         typed_spelling=ns.typed_spelling,
+        source_weights=_source_weights(parser, ns.source_weight),
     )
+
+
+def _source_weights(parser: argparse.ArgumentParser, items: Sequence[str]) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for item in items:
+        source, _, value = item.partition("=")
+        try:
+            weights[source.strip()] = float(value)
+        except ValueError:
+            parser.error(f"--source-weight {item!r}: expected SOURCE=WEIGHT, e.g. hatexplain=2")
+    return weights
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from models.train import (
     run,
     top_layers_embed,
     train_head,
+    weighted_sources,
 )
 from models.types import PostContent
 from models.variant_selection import choose_variant, selection_score
@@ -307,3 +308,27 @@ def test_cached_embeddings_come_back_in_the_order_in_cached_order_gives() -> Non
     assert [len(e.text) for e in ordered] == sorted(len(t) for t in texts)
     direct = encode_texts(model, processor, [e.text for e in ordered])
     assert torch.allclose(cached, direct, atol=1e-2)  # the cache keeps the frozen layers in float16
+
+
+def test_source_weights_scale_the_label_mask_of_that_source_only() -> None:
+    hx = TextExample("a post", (1.0, 0.0, 1.0), (1.0, 1.0, 1.0), "hatexplain", "train", "hatespeech")
+    other = TextExample("another", (0.0, 0.0, 0.0), (0.0, 1.0, 1.0), "toxigen", "train", "normal")
+    weighted = weighted_sources([hx, other], {"hatexplain": 2.0})
+    assert weighted[0].mask == (2.0, 2.0, 2.0) and weighted[0].targets == hx.targets
+    assert weighted[1] == other
+    assert weighted_sources([hx], {}) == [hx]
+    with pytest.raises(SystemExit, match="not a source of the training texts"):
+        weighted_sources([hx], {"hatexpain": 2.0})
+    with pytest.raises(SystemExit, match="above 0"):
+        weighted_sources([hx], {"hatexplain": 0.0})
+
+
+def test_parse_args_reads_source_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse_args(
+        ["--no-shared-data", "--source-weight", "hatexplain=2", "--source-weight", "toxigen=0.5"]
+    )
+    assert args.source_weights == {"hatexplain": 2.0, "toxigen": 0.5}
+    assert parse_args(["--no-shared-data"]).source_weights == {}
+    with pytest.raises(SystemExit):
+        parse_args(["--no-shared-data", "--source-weight", "hatexplain"])
+    assert "expected SOURCE=WEIGHT" in capsys.readouterr().err
