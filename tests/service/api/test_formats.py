@@ -254,7 +254,9 @@ def test_without_languages_the_comment_language_is_detected() -> None:
     assert named.detected_languages == ["en"]
     for text in ("you are a wonderful person and I like your work", "lol"):
         request = parse_analyze_request(
-            {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}}, labels=LABELS, max_text_chars=200
+            {"comment": {"text": text}, "requestedAttributes": {"TOXICITY": {}}},
+            labels=LABELS,
+            max_text_chars=200,
         )
         scores = {label: 0.1 for label in LABELS}
         body = analyze_response(request, scores=scores, span_scores=[(0, len(text), scores)])
