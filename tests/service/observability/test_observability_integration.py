@@ -77,6 +77,10 @@ def _messages(prefix: str) -> list[OutgoingPost]:
             "created_at": "2026-01-02T03:04:05Z",
             "text": f"secret caption {prefix} {i}",
         }
+        if i == 1:  # one post in a language the classifier does not read (the [languages] rule)
+            document["text"] = (
+                f"secret caption {prefix} {i}: hoy fuimos a la playa con mis primos y comimos paella"
+            )
         if i % 3 == 0:
             document["image"] = {"data": _image((20 * i, 80, 160))}
         posts.append(OutgoingPost(key=document["post_id"].encode(), value=json.dumps(document).encode()))
@@ -192,6 +196,7 @@ async def test_scrape_of_the_running_service_passes_promtool_and_every_metric_is
     assert _value(text, "postguard_policy_info") == 1
     for label in scorer.labels:
         assert _value(text, "postguard_category_triggers_total", category=label) is not None
+    assert _value(text, "postguard_other_language_posts_total", language="es") == 1
     partitions = {
         s.labels["partition"] for _, _, s in _samples(text) if s.name == "postguard_consumer_lag_messages"
     }
