@@ -28,11 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from .architecture import ModerationModel
 from .checkpoint import load_checkpoint
 from .data.memes import random_spec, render_meme
 from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
 from .features import encode_texts, predict, text_only_features
 from .language import MAX_SUPPORTED_SHARE, MIN_LETTERS, MIN_TOP_CONFIDENCE, language_identifier
+from .preprocessing import ModerationProcessor
 from .suite import build_suite
 from .suite.other_languages import other_language_posts
 from .suite.supportive import supportive_cases
@@ -57,12 +59,11 @@ def english_sets(data_dir: Path) -> dict[str, list[str]]:
     return sets
 
 
-def read_by_ocr(texts: Sequence[str], photos: list[Path], checkpoint: Path) -> list[str]:
+def read_by_ocr(texts: Sequence[str], photos: list[Path], processor: ModerationProcessor) -> list[str]:
     """Each text rendered into a meme (the evaluation's held-out fonts and layouts), read back by
     the checkpoint's OCR and cleaned as the service cleans image text."""
-    _, processor, _ = load_checkpoint(checkpoint)
     if processor.ocr is None:
-        raise SystemExit(f"{checkpoint}: this checkpoint reads no image text (OCR off)")
+        raise SystemExit("this checkpoint reads no image text (OCR off): run with --ocr-posts 0")
     rng = np.random.default_rng(SEED)
     read = []
     for index, text in enumerate(texts, start=1):
@@ -73,16 +74,16 @@ def read_by_ocr(texts: Sequence[str], photos: list[Path], checkpoint: Path) -> l
     return read
 
 
-def flagged_by_classifier(checkpoint: Path, texts: Sequence[str]) -> tuple[np.ndarray, str]:
-    """Whether the checkpoint's review thresholds flag each text posted alone (any category), and
-    the checkpoint's version."""
-    model, processor, _ = load_checkpoint(checkpoint)
+def flagged_by_classifier(
+    model: ModerationModel, processor: ModerationProcessor, texts: Sequence[str]
+) -> np.ndarray:
+    """Whether the checkpoint's review thresholds flag each text posted alone (any category)."""
     examples = [TextExample(t, BENIGN, FULL_MASK, "language_check", "test", "") for t in texts]
     embeddings = encode_texts(model, processor, [processor.read_caption(" ".join(t.split())) for t in texts])
     scores = predict(model, text_only_features(embeddings, examples, model.image_dim))
     labels = model.config.labels
     limits = np.array([model.config.review_thresholds.get(label, 0.5) for label in labels])
-    return np.asarray((scores >= limits).any(axis=1), dtype=bool), model.config.version
+    return np.asarray((scores >= limits).any(axis=1), dtype=bool)
 
 
 def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
         by_kind[post.kind].append(told)
         if post.kind in ("everyday", "hostile"):
             by_language[post.language].append(told)
-    classifier, version = flagged_by_classifier(checkpoint, [p.text for p in posts])
+    model, processor, _ = load_checkpoint(checkpoint)
+    classifier = flagged_by_classifier(model, processor, [p.text for p in posts])
     decisions: dict[str, Any] = {}
     for kind in by_kind:
         rows = [i for i, p in enumerate(posts) if p.kind == kind]
@@ -135,9 +137,9 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
             f"rendering and reading {len(sample)} English suite texts and {len(posts)} other-language posts",
             file=sys.stderr,
         )
-        english_read = read_by_ocr(sample, photos, checkpoint)
+        english_read = read_by_ocr(sample, photos, processor)
         english_told = [t for t in english_read if other(t)]
-        other_read = read_by_ocr([p.text for p in posts], photos, checkpoint)
+        other_read = read_by_ocr([p.text for p in posts], photos, processor)
         ocr = {
             "english_suite_memes": {
                 "n": len(sample),
@@ -166,7 +168,7 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
         }
     english_total = sum(v["n"] for v in english.values())
     return {
-        "checkpoint": version,
+        "checkpoint": model.config.version,
         "rule": {
             "supported": list(SUPPORTED),
             "min_letters": MIN_LETTERS,
