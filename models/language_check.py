@@ -36,7 +36,7 @@ from .features import encode_texts, predict, text_only_features
 from .language import MAX_SUPPORTED_SHARE, MIN_LETTERS, MIN_TOP_CONFIDENCE, language_identifier
 from .preprocessing import ModerationProcessor
 from .suite import build_suite
-from .suite.other_languages import other_language_posts
+from .suite.other_languages import OtherLanguagePost, other_language_posts
 from .suite.supportive import supportive_cases
 from .suite.templates import BLAND_CAPTIONS
 
@@ -86,6 +86,23 @@ def flagged_by_classifier(
     return np.asarray((scores >= limits).any(axis=1), dtype=bool)
 
 
+def told_shares(
+    posts: Sequence[OtherLanguagePost], told: Sequence[bool]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The share of ``posts`` told as another language, by kind, and by language (everyday and
+    hostile posts only: the kinds every language has)."""
+    by_kind: dict[str, list[bool]] = defaultdict(list)
+    by_language: dict[str, list[bool]] = defaultdict(list)
+    for post, other in zip(posts, told, strict=True):
+        by_kind[post.kind].append(other)
+        if post.kind in ("everyday", "hostile"):
+            by_language[post.language].append(other)
+    return (
+        {kind: float(np.mean(v)) for kind, v in by_kind.items()},
+        {language: float(np.mean(v)) for language, v in sorted(by_language.items())},
+    )
+
+
 def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
     identifier = language_identifier()
     started = time.perf_counter()
@@ -93,9 +110,10 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
     def other(text: str) -> bool:
         return identifier.read(text, SUPPORTED).other
 
+    sets = english_sets(data_dir)
     english: dict[str, Any] = {}
     timings: list[float] = []
-    for name, texts in english_sets(data_dir).items():
+    for name, texts in sets.items():
         read_as_other = []
         for text in texts:
             tick = time.perf_counter()
@@ -109,17 +127,12 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
             "examples": examples[:8],
         }
     posts = other_language_posts()
-    by_kind: dict[str, list[bool]] = defaultdict(list)
-    by_language: dict[str, list[bool]] = defaultdict(list)
     told_posts = [other(p.text) for p in posts]
-    for post, told in zip(posts, told_posts, strict=True):
-        by_kind[post.kind].append(told)
-        if post.kind in ("everyday", "hostile"):
-            by_language[post.language].append(told)
+    told_by_kind, told_by_language = told_shares(posts, told_posts)
     model, processor, _ = load_checkpoint(checkpoint)
     classifier = flagged_by_classifier(model, processor, [p.text for p in posts])
     decisions: dict[str, Any] = {}
-    for kind in by_kind:
+    for kind in told_by_kind:
         rows = [i for i, p in enumerate(posts) if p.kind == kind]
         decisions[kind] = {
             "n": len(rows),
@@ -129,7 +142,7 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
     ocr: dict[str, Any] = {}
     if ocr_posts > 0:
         photos = [c.path for c in load_coco(data_dir) if c.coco_split == "val2017"]
-        suite_texts = [c.text for c in build_suite()]
+        suite_texts = sets["functional_suite"]
         sample = [
             suite_texts[i] for i in np.random.default_rng(SEED).permutation(len(suite_texts))[:ocr_posts]
         ]
@@ -139,7 +152,9 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
         )
         english_read = read_by_ocr(sample, photos, processor)
         english_told = [t for t in english_read if other(t)]
-        other_read = read_by_ocr([p.text for p in posts], photos, processor)
+        memes_by_kind, memes_by_language = told_shares(
+            posts, [other(t) for t in read_by_ocr([p.text for p in posts], photos, processor)]
+        )
         ocr = {
             "english_suite_memes": {
                 "n": len(sample),
@@ -147,24 +162,8 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
                 "rate": len(english_told) / len(sample),
                 "examples": english_told[:8],
             },
-            "other_language_memes": {
-                kind: float(
-                    np.mean([other(t) for t, p in zip(other_read, posts, strict=True) if p.kind == kind])
-                )
-                for kind in by_kind
-            },
-            "other_language_memes_by_language": {
-                language: float(
-                    np.mean(
-                        [
-                            other(t)
-                            for t, p in zip(other_read, posts, strict=True)
-                            if p.language == language and p.kind in ("everyday", "hostile")
-                        ]
-                    )
-                )
-                for language in by_language
-            },
+            "other_language_memes": memes_by_kind,
+            "other_language_memes_by_language": memes_by_language,
         }
     english_total = sum(v["n"] for v in english.values())
     return {
@@ -177,10 +176,8 @@ def run(data_dir: Path, checkpoint: Path, ocr_posts: int) -> dict[str, Any]:
         },
         "english": english,
         "english_overall_rate": sum(v["other"] for v in english.values()) / english_total,
-        "other_language_told": {kind: float(np.mean(v)) for kind, v in by_kind.items()},
-        "other_language_told_by_language": {
-            lang: float(np.mean(v)) for lang, v in sorted(by_language.items())
-        },
+        "other_language_told": told_by_kind,
+        "other_language_told_by_language": told_by_language,
         "other_language_decisions": decisions,
         "ocr": ocr,
         "identifier_us_per_text": {

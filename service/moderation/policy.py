@@ -173,9 +173,8 @@ class Policy:
         priority = 100 if denied else self.priority(scores)
         other = self._other_language(texts)
         if other is not None:
-            assert self.languages is not None
             triggered.append(other)
-            if action == "allow" and self.languages.other == "review":
+            if action == "allow" and other.action == "review":
                 action = "review"
                 priority = max(priority, LANGUAGE_REVIEW_PRIORITY)
         return PolicyOutcome(action=action, triggered=triggered, priority=priority)
@@ -184,7 +183,7 @@ class Policy:
         """The language rule, when one of ``texts`` is clearly in an unsupported language."""
         if self.languages is None or self._identifier is None:
             return None
-        reading = self._identifier.first_other([t for t in texts if t], self.languages.supported)
+        reading = self._identifier.first_other(texts, self.languages.supported)
         if reading is None:
             return None
         return TriggeredRule(
