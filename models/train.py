@@ -158,6 +158,7 @@ class TrainArgs:
     val_harm_share: float | None = 0.1
     statement_groups: int = 12
     supportive_groups: int = 0
+    davidson_offensive: int = 0
     device: str = "auto"
     typed_spelling: bool = True
     #: Source -> weight of its training texts' labels in both stages' losses (default: all 1).
@@ -197,18 +198,22 @@ def seed_everything(seed: int) -> None:
 
 
 def select_text_training(
-    examples: Sequence[TextExample], *, davidson_cap: int, seed: int
+    examples: Sequence[TextExample], *, davidson_cap: int, seed: int, davidson_offensive: int = 0
 ) -> list[TextExample]:
-    """Train-split texts; Davidson (77 % 'offensive' tweets) is capped so it doesn't drown the rest."""
+    """Train-split texts; Davidson (77 % 'offensive' tweets) is capped so it doesn't drown the rest.
+
+    The cap keeps hate and benign tweets first (in file order) and fills what is left with
+    offensive ones; with the default cap (4,000) the hate and benign tweets alone fill it (4,474
+    in the train split), so no offensive tweet is left. ``davidson_offensive`` adds that many
+    offensive tweets, drawn at random, beyond the cap."""
     rng = np.random.default_rng(seed)
     train = [e for e in examples if e.split == "train"]
     davidson = [e for e in train if e.source == "davidson"]
     others = [e for e in train if e.source != "davidson"]
-    if len(davidson) > davidson_cap:
-        # keep every hate and every benign tweet first, then fill with offensive ones
+    if len(davidson) > davidson_cap or davidson_offensive:
         rare = [e for e in davidson if e.source_label != "offensive"]
         common = [e for e in davidson if e.source_label == "offensive"]
-        fill = max(0, davidson_cap - len(rare))
+        fill = max(0, davidson_cap - len(rare)) + max(0, davidson_offensive)
         davidson = rare[:davidson_cap] + [common[i] for i in rng.permutation(len(common))[:fill]]
     return others + davidson
 
@@ -685,7 +690,9 @@ def run(args: TrainArgs) -> dict[str, object]:
         for split, images in coco_by_split.items():
             photos[split] = [c.path for c in images]
             coco_captions[split] = [cap for c in images for cap in c.captions]
-    train_texts = select_text_training(corpus, davidson_cap=args.davidson_cap, seed=args.seed)
+    train_texts = select_text_training(
+        corpus, davidson_cap=args.davidson_cap, seed=args.seed, davidson_offensive=args.davidson_offensive
+    )
     train_texts = weighted_sources(train_texts, args.source_weights)
     val_texts = [e for e in corpus if e.split == "val" and e.source not in ("davidson",)]
     if args.quick:
@@ -1037,7 +1044,15 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
     )
     parser.add_argument("--memes-train", type=int, default=3000)
     parser.add_argument("--memes-val", type=int, default=600)
-    parser.add_argument("--davidson-cap", type=int, default=4000)
+    parser.add_argument(
+        "--davidson-cap", type=int, default=4000, help="Davidson hate and benign tweets kept (file order)"
+    )
+    parser.add_argument(
+        "--davidson-offensive",
+        type=int,
+        default=0,
+        help="Davidson offensive tweets added beyond the cap, drawn at random (the cap alone keeps none)",
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument(
         "--device",
@@ -1193,6 +1208,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         parser.error(f"--consistency-fraction must be in (0, 1], got {ns.consistency_fraction}")
     if not 0.0 <= ns.caption_less_swap <= 1.0:
         parser.error(f"--caption-less-swap must be in [0, 1], got {ns.caption_less_swap}")
+    if ns.davidson_offensive < 0:
+        parser.error(f"--davidson-offensive must be 0 or more, got {ns.davidson_offensive}")
     try:
         resolve_device(ns.device)
     except ValueError as error:
@@ -1232,6 +1249,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         val_harm_share=ns.val_harm_share or None,
         statement_groups=ns.statement_groups,
         supportive_groups=ns.supportive_groups,
+        davidson_offensive=ns.davidson_offensive,
         device=ns.device,
         typed_spelling=ns.typed_spelling,
         source_weights=_source_weights(parser, ns.source_weight),
