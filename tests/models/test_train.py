@@ -28,6 +28,7 @@ from models.train import (
     parse_args,
     resolve_device,
     run,
+    select_text_training,
     top_layers_embed,
     train_head,
     weighted_sources,
@@ -332,3 +333,46 @@ def test_parse_args_reads_source_weights(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         parse_args(["--no-shared-data", "--source-weight", "hatexplain"])
     assert "expected SOURCE=WEIGHT" in capsys.readouterr().err
+
+
+def _davidson(label: str, i: int, split: str = "train") -> TextExample:
+    targets = {"hatespeech": (1.0, 0.0, 1.0), "offensive": (0.0, 1.0, 1.0), "normal": (0.0, 0.0, 0.0)}
+    return TextExample(f"{label} tweet {i}", targets[label], (1.0, 1.0, 1.0), "davidson", split, label)
+
+
+def test_the_davidson_cap_keeps_hate_and_benign_tweets_first_and_offensive_ones_only_when_asked() -> None:
+    tweets = (
+        [_davidson("hatespeech", i) for i in range(3)]
+        + [_davidson("normal", i) for i in range(4)]
+        + [_davidson("offensive", i) for i in range(20)]
+        + [_davidson("offensive", 99, split="val")]
+    )
+    other = TextExample("a post", (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), "hatexplain", "train", "normal")
+
+    def labels(selected: list[TextExample]) -> list[str]:
+        return sorted(e.source_label for e in selected if e.source == "davidson")
+
+    # the cap fills with offensive tweets only after every hate and benign one ...
+    assert labels(select_text_training([*tweets, other], davidson_cap=9, seed=1)).count("offensive") == 2
+    # ... so a cap the rarer tweets fill alone keeps no offensive tweet (the default cap does this)
+    capped = select_text_training([*tweets, other], davidson_cap=7, seed=1)
+    assert labels(capped) == ["hatespeech"] * 3 + ["normal"] * 4 and other in capped
+    # --davidson-offensive adds offensive train tweets beyond the cap, at random, the same for a seed
+    added = select_text_training(tweets, davidson_cap=7, seed=1, davidson_offensive=5)
+    offensive = [e for e in added if e.source_label == "offensive"]
+    assert len(offensive) == 5 and all(e.split == "train" for e in offensive)
+    assert offensive == [
+        e
+        for e in select_text_training(tweets, davidson_cap=7, seed=1, davidson_offensive=5)
+        if e.source_label == "offensive"
+    ]
+    assert offensive != [e for e in tweets if e.source_label == "offensive"][:5]
+    assert len(select_text_training(tweets, davidson_cap=7, seed=1, davidson_offensive=50)) == 27
+
+
+def test_parse_args_refuses_negative_davidson_offensive(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args(["--no-shared-data"]).davidson_offensive == 0
+    assert parse_args(["--no-shared-data", "--davidson-offensive", "3000"]).davidson_offensive == 3000
+    with pytest.raises(SystemExit):
+        parse_args(["--no-shared-data", "--davidson-offensive", "-1"])
+    assert "--davidson-offensive must be 0 or more, got -1" in capsys.readouterr().err
