@@ -29,7 +29,7 @@ from starlette.routing import Route
 from service.api.errors import ApiError, openai_error_response, perspective_error_response
 from service.api.judge import Item, Judge, request_id_for
 from service.api.keys import KeyRing
-from service.api.metrics import ApiMetrics
+from service.api.metrics import ApiMetrics, observe_decided
 from service.api.openai_format import moderation_response, parse_moderation_request
 from service.api.perspective_format import analyze_response, parse_analyze_request, sentence_spans
 from service.api.rate_limit import RateLimiter, retry_after_header
@@ -141,8 +141,7 @@ def build_api_app(
             idempotent=idempotent,
             metadata={"api": "openai", "requested_model": model},
         )
-        for one in judged:
-            metrics.inputs.labels(endpoint="openai", action=one.action).inc()
+        observe_decided(metrics, "openai", judged)
         return moderation_response(
             request_id=request_id, model=model or judge.model_version, judged=judged, labels=labels
         )
@@ -159,7 +158,7 @@ def build_api_app(
             idempotent=idempotent,
             metadata={"api": "perspective"},
         )
-        metrics.inputs.labels(endpoint="perspective", action=whole.action).inc()
+        observe_decided(metrics, "perspective", [whole])
         spans = sentence_spans(analyze.text) if analyze.span_annotations else [(0, len(analyze.text))]
         if len(spans) == 1:
             span_scores = [(0, len(analyze.text), whole.scores)]

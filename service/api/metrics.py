@@ -3,6 +3,10 @@
 - ``postguard_api_requests_total{endpoint, status}``: every answered request (429s and 401s too);
 - ``postguard_api_request_seconds{endpoint}``: from the request's arrival to its response;
 - ``postguard_api_inputs_total{endpoint, action}``: inputs decided (a list input counts each);
+- ``postguard_api_category_triggers_total{endpoint, category}`` and
+  ``postguard_api_other_language_inputs_total{endpoint, language}``: the policy's category rules
+  and language rule in the decisions made (an idempotent replay is not a new decision), as the
+  consumer counts its own;
 - ``postguard_api_batch_size``: inputs per model call (micro-batching across requests);
 - ``postguard_api_inference_seconds``, ``postguard_api_model_unavailable_total``,
   ``postguard_api_single_post_retries_total``: the model calls, as the consumer counts its own;
@@ -11,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -23,7 +28,9 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-__all__ = ["ApiMetrics", "ENDPOINTS", "build_api_metrics"]
+from service.api.judge import Judged
+
+__all__ = ["ApiMetrics", "ENDPOINTS", "build_api_metrics", "observe_decided"]
 
 PREFIX = "postguard_api"
 ENDPOINTS = ("openai", "perspective")
@@ -38,6 +45,8 @@ class ApiMetrics:
     requests: Counter
     request_seconds: Histogram
     inputs: Counter
+    category_triggers: Counter
+    other_language_inputs: Counter
     batch_size: Histogram
     inference_seconds: Histogram
     model_unavailable: Counter
@@ -71,6 +80,18 @@ def build_api_metrics(registry: CollectorRegistry | None = None) -> ApiMetrics:
             ["endpoint", "action"],
             registry=registry,
         ),
+        category_triggers=Counter(
+            f"{PREFIX}_category_triggers",
+            "Category rules triggered in the decisions made, by endpoint and category.",
+            ["endpoint", "category"],
+            registry=registry,
+        ),
+        other_language_inputs=Counter(
+            f"{PREFIX}_other_language_inputs",
+            "Inputs decided as clearly in a language the classifier does not read, by endpoint and language.",
+            ["endpoint", "language"],
+            registry=registry,
+        ),
         batch_size=Histogram(
             f"{PREFIX}_batch_size",
             "Inputs scored per model call (across concurrent requests).",
@@ -95,3 +116,17 @@ def build_api_metrics(registry: CollectorRegistry | None = None) -> ApiMetrics:
         ),
         model_info=Info(f"{PREFIX}_model", "The model and policy the API decides with.", registry=registry),
     )
+
+
+def observe_decided(metrics: ApiMetrics, endpoint: str, judged: Iterable[Judged]) -> None:
+    """Count the inputs answered and, for the decisions made now (not replayed from an earlier
+    request's), the category and language rules they triggered."""
+    for one in judged:
+        metrics.inputs.labels(endpoint=endpoint, action=one.action).inc()
+        if one.replayed:
+            continue
+        for rule in one.triggered:
+            if rule.get("kind") == "category":
+                metrics.category_triggers.labels(endpoint=endpoint, category=str(rule.get("name"))).inc()
+            elif rule.get("kind") == "language":
+                metrics.other_language_inputs.labels(endpoint=endpoint, language=str(rule.get("name"))).inc()

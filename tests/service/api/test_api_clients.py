@@ -252,6 +252,8 @@ def test_perspective_errors_keep_googles_shape(running_api: RunningApi, key: str
 
 def test_health_readiness_and_metrics(running_api: RunningApi, key: str) -> None:
     _client(running_api, key).moderations.create(input="count me")
+    # a post in a language the classifier does not read is counted by its language
+    _client(running_api, key).moderations.create(input="No me gusta nada la comida de este restaurante.")
     assert httpx.get(f"{running_api.url}/healthz").status_code == 200
     ready = httpx.get(f"{running_api.url}/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
@@ -260,6 +262,7 @@ def test_health_readiness_and_metrics(running_api: RunningApi, key: str) -> None
     assert 'postguard_api_requests_total{endpoint="openai",status="401"}' in metrics
     assert "postguard_api_batch_size_count" in metrics and "postguard_api_request_seconds_bucket" in metrics
     assert 'postguard_api_inputs_total{action="review",endpoint="openai"}' in metrics
+    assert 'postguard_api_other_language_inputs_total{endpoint="openai",language="es"} 1.0' in metrics
 
 
 def test_unknown_paths_and_methods_answer_in_openais_shape(running_api: RunningApi) -> None:
