@@ -42,7 +42,9 @@ def test_inputs_category_and_language_rules_are_counted_by_endpoint() -> None:
     assert _value(metrics, "postguard_api_other_language_inputs_total", endpoint="openai", language="es") == 1
     assert _value(metrics, "postguard_api_category_triggers_total", endpoint="openai", category="spam") == 1
     # a threshold rule is neither a category nor a language
-    assert _value(metrics, "postguard_api_category_triggers_total", endpoint="openai", category="toxic") is None
+    assert (
+        _value(metrics, "postguard_api_category_triggers_total", endpoint="openai", category="toxic") is None
+    )
 
 
 def test_a_replayed_answer_counts_as_an_input_but_not_as_a_new_decision() -> None:
@@ -50,4 +52,6 @@ def test_a_replayed_answer_counts_as_an_input_but_not_as_a_new_decision() -> Non
     spanish = {"kind": "language", "name": "es", "action": "review", "score": 0.99}
     observe_decided(metrics, "openai", [_judged("review", [spanish], replayed=True)])
     assert _value(metrics, "postguard_api_inputs_total", endpoint="openai", action="review") == 1
-    assert _value(metrics, "postguard_api_other_language_inputs_total", endpoint="openai", language="es") is None
+    assert (
+        _value(metrics, "postguard_api_other_language_inputs_total", endpoint="openai", language="es") is None
+    )
