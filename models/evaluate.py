@@ -74,7 +74,7 @@ from .data.multimodal import MultimodalExample, coco_benign_pairs, compose, imag
 from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
 from .features import FeatureSet, OcrCache, encode_texts, multimodal_features, predict, text_only_features
 from .inference import DEFAULT_CATEGORIES, DEFAULT_CHECKPOINT
-from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class
+from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class_report
 from .near_misses import closest_to_review, format_near_misses
 from .preprocessing import ModerationProcessor
 from .read_quality import ReadQuality
@@ -355,9 +355,8 @@ def evaluate_variant(
             continue
         row[dataset] = _category_metrics(scores, view, labels, thresholds)
         if dataset == "hatexplain":
-            sources = {"normal": 0, "hatespeech": 1, "offensive": 2}
-            truth = np.array([sources[e.source_label] for e in evaluator.hatexplain])
-            pred = three_class(
+            truth, pred, three = three_class_report(
+                [e.source_label for e in evaluator.hatexplain],
                 scores[:, labels.index("hate")],
                 scores[:, labels.index("offensive")],
                 scores[:, labels.index("toxic")],
@@ -365,9 +364,7 @@ def evaluate_variant(
                     model.config.training.get("three_class_toxic_threshold") or thresholds.get("toxic", 0.5)
                 ),
             )
-            from sklearn.metrics import f1_score
-
-            row[dataset]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
+            row[dataset].update(three)
             per_post["hatexplain_toxic"] = (toxic_labels, toxic_scores)
             per_post["hatexplain_classes"] = (truth, pred)
         if dataset == "mixed":
@@ -682,6 +679,7 @@ def format_table(rows: dict[str, dict[str, Any]], default: str) -> str:
     columns = [
         ("HX toxic AUROC", lambda r: r["hatexplain"]["toxic"]["auroc"]),
         ("HX 3-cls F1", lambda r: r["hatexplain"]["three_class_macro_f1"]),
+        ("HX offensive F1", lambda r: r["hatexplain"]["three_class_f1_by_class"]["offensive"]),
         ("HX hate AUROC", lambda r: r["hatexplain"]["hate"]["auroc"]),
         ("img-only recall", lambda r: r["memes_image_only"]["toxic"]["recall"]),
         ("as-caption recall", lambda r: r["memes_as_captions"]["toxic"]["recall"]),

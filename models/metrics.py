@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -110,6 +111,31 @@ def three_class(
     """HateXplain's classes from the multi-label scores: 0 normal, 1 hatespeech, 2 offensive."""
     harmful = toxic >= toxic_threshold
     return np.where(~harmful, 0, np.where(hate >= offensive, 1, 2))
+
+
+#: HateXplain's classes, in the order :func:`three_class` numbers them.
+THREE_CLASSES: tuple[str, str, str] = ("normal", "hatespeech", "offensive")
+
+
+def three_class_report(
+    source_labels: Sequence[str],
+    hate: np.ndarray,
+    offensive: np.ndarray,
+    toxic: np.ndarray,
+    toxic_threshold: float,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """HateXplain's 3-class decision from the scores: (truth, prediction, report), where the report
+    holds the macro-F1 and each class's F1 (the macro-F1 alone hides which class limits it)."""
+    truth = np.array([THREE_CLASSES.index(label) for label in source_labels])
+    pred = three_class(hate, offensive, toxic, toxic_threshold)
+    per_class = f1_score(truth, pred, labels=list(range(len(THREE_CLASSES))), average=None, zero_division=0)
+    report = {
+        "three_class_macro_f1": float(per_class.mean()),
+        "three_class_f1_by_class": {
+            name: float(f1) for name, f1 in zip(THREE_CLASSES, per_class, strict=True)
+        },
+    }
+    return truth, pred, report
 
 
 def threshold_for_fpr(benign_scores: np.ndarray, max_fpr: float) -> float:

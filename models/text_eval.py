@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from sklearn.metrics import f1_score
 
 from .checkpoint import load_checkpoint
 from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
@@ -46,7 +45,7 @@ from .evaluate import (
     supportive_texts,
 )
 from .features import encode_texts, predict, text_only_features
-from .metrics import auroc, recall_at_negative_rate, three_class
+from .metrics import auroc, recall_at_negative_rate, three_class_report
 from .suite import build_suite
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
@@ -130,19 +129,17 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path, *, typed_text: str = C
             continue
         row[name] = _category_metrics(scores, features, labels, thresholds)
         if name == "hatexplain":
-            truth = np.array(
-                [{"normal": 0, "hatespeech": 1, "offensive": 2}[e.source_label] for e in examples]
-            )
             toxic_threshold = float(
                 model.config.training.get("three_class_toxic_threshold") or thresholds.get("toxic", 0.5)
             )
-            pred = three_class(
+            _, _, report = three_class_report(
+                [e.source_label for e in examples],
                 scores[:, labels.index("hate")],
                 scores[:, labels.index("offensive")],
                 scores[:, labels.index("toxic")],
                 toxic_threshold,
             )
-            row[name]["three_class_macro_f1"] = float(f1_score(truth, pred, average="macro"))
+            row[name].update(report)
     hateful = np.array([c.label == "hateful" for c in suite])
     suite_hate = hate_scores["functional_text"]
     row["misspellings"] = misspellings_row(model, processor, test, data_dir, thresholds, read=read)
@@ -220,6 +217,7 @@ def _line(row: dict[str, Any]) -> list[str]:
         row["version"] + (f" ({row['typed_text']})" if row.get("typed_text", AS_TYPED) != AS_TYPED else ""),
         f"{hx['toxic']['auroc']:.3f}",
         f"{hx['three_class_macro_f1']:.3f}",
+        f"{hx['three_class_f1_by_class']['offensive']:.3f}",
         f"{ft['accuracy']:.3f}",
         f"{ft['hateful_caught']:.3f}",
         f"{fs['accuracy']:.3f}",
@@ -238,6 +236,7 @@ HEADER = [
     "checkpoint",
     "HX toxic AUROC",
     "HX 3-class F1",
+    "HX offensive F1",
     "suite acc",
     "suite hate caught",
     "stray acc",

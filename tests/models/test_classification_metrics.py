@@ -22,6 +22,7 @@ from models.metrics import (
     recall_at,
     recall_at_negative_rate,
     three_class,
+    three_class_report,
     threshold_for_fpr,
 )
 
@@ -83,6 +84,23 @@ def test_three_class_mapping() -> None:
     toxic = np.array([0.2, 0.8, 0.8, 0.8, 0.49])
     # below the toxic threshold: normal whatever hate/offensive say; else the larger of the two (hate on ties)
     assert three_class(hate, offensive, toxic, 0.5).tolist() == [0, 1, 2, 1, 0]
+
+
+def test_three_class_report_gives_each_class_its_f1_beside_the_macro_f1() -> None:
+    labels = ["normal", "hatespeech", "offensive", "offensive", "normal"]
+    hate = np.array([0.1, 0.9, 0.9, 0.2, 0.1])
+    offensive = np.array([0.1, 0.1, 0.1, 0.8, 0.1])
+    toxic = np.array([0.1, 0.9, 0.9, 0.9, 0.1])
+    truth, pred, report = three_class_report(labels, hate, offensive, toxic, 0.5)
+    assert truth.tolist() == [0, 1, 2, 2, 0]
+    assert pred.tolist() == [0, 1, 1, 2, 0]  # the third post, offensive, read as hate
+    by_class = report["three_class_f1_by_class"]
+    assert by_class["normal"] == 1.0
+    assert by_class["hatespeech"] == pytest.approx(2 / 3)  # precision 1/2, recall 1
+    assert by_class["offensive"] == pytest.approx(2 / 3)  # precision 1, recall 1/2
+    assert report["three_class_macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    with pytest.raises(ValueError):
+        three_class_report(["undecided"], hate[:1], offensive[:1], toxic[:1], 0.5)
 
 
 def test_threshold_for_fpr_is_the_lowest_grid_point_within_budget() -> None:
