@@ -46,6 +46,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,11 +91,13 @@ from .features import (
 )
 from .inference import DEFAULT_CHECKPOINT
 from .metrics import (
+    THREE_CLASSES,
     auroc,
     best_f1_threshold,
     best_three_class_threshold,
     precision_at,
     recall_at,
+    three_class_report,
     threshold_for_fpr,
 )
 from .preprocessing import ModerationProcessor
@@ -622,23 +625,22 @@ def augmentations(corpus: Sequence[TextExample], args: TrainArgs) -> list[TextEx
 
 def tune_three_class(
     model: ModerationModel, val: FeatureSet, val_texts: Sequence[TextExample]
-) -> float | None:
+) -> tuple[float, dict[str, Any]] | None:
     """The toxic cut that maximises HateXplain's 3-class macro-F1 on validation texts (used only
-    to report the 3-class metric; the service decides with the review thresholds). The first
-    ``len(val_texts)`` rows of ``val`` are those texts."""
+    to report the 3-class metric; the service decides with the review thresholds), and the
+    validation F1s at that cut (macro and by class). The first ``len(val_texts)`` rows of ``val``
+    are those texts."""
     rows = [i for i, e in enumerate(val_texts) if e.source == "hatexplain"]
     if not rows:
         return None
-    classes = {"normal": 0, "hatespeech": 1, "offensive": 2}
-    truth = np.array([classes[val_texts[i].source_label] for i in rows])
+    source_labels = [val_texts[i].source_label for i in rows]
+    truth = np.array([THREE_CLASSES.index(label) for label in source_labels])
     scores = predict(model, val.subset(rows))
     labels = model.config.labels
-    return best_three_class_threshold(
-        truth,
-        scores[:, labels.index("hate")],
-        scores[:, labels.index("offensive")],
-        scores[:, labels.index("toxic")],
-    )
+    hate, offensive, toxic = (scores[:, labels.index(name)] for name in ("hate", "offensive", "toxic"))
+    cut = best_three_class_threshold(truth, hate, offensive, toxic)
+    _, _, report = three_class_report(source_labels, hate, offensive, toxic, cut)
+    return cut, report
 
 
 def benign_any_fpr(model: ModerationModel, benign: FeatureSet | None) -> float | None:
@@ -929,10 +931,10 @@ def run(args: TrainArgs) -> dict[str, object]:
             model, val_view, benign_view, benign_fpr=args.benign_fpr, positive_share=args.val_harm_share
         )
         # val_view starts with the validation texts, in the order of ordered_val
-        three_class_cut = tune_three_class(model, val_view, ordered_val)
+        three_class_val = tune_three_class(model, val_view, ordered_val)
         model.config.training = {
             "variant": name,
-            "three_class_toxic_threshold": three_class_cut,
+            "three_class_toxic_threshold": three_class_val[0] if three_class_val else None,
             "modalities": [
                 m for m, a in zip(("caption", "image_pixels", "image_text"), allowed, strict=True) if a
             ],
@@ -945,6 +947,7 @@ def run(args: TrainArgs) -> dict[str, object]:
             "review_thresholds": model.config.review_thresholds,
             "val_benign_photo_any_fpr": benign_any_fpr(model, benign_view),
             "val_at_thresholds": threshold_report(model, val_view, positive_share=args.val_harm_share),
+            "val_hatexplain_three_class": three_class_val[1] if three_class_val else None,
         }
         variants[name][variant_selection.SCORE] = variant_selection.selection_score(
             variants[name], args.select_by

@@ -31,6 +31,7 @@ from models.train import (
     select_text_training,
     top_layers_embed,
     train_head,
+    tune_three_class,
     weighted_sources,
 )
 from models.types import PostContent
@@ -191,6 +192,34 @@ def test_heads_trained_with_an_explicit_device_come_back_on_the_cpu_in_eval_mode
     model = train_head(tiny_model, tiny_model.config, features, epochs=1, seed=0, device=torch.device("cpu"))
     assert {p.device.type for p in model.parameters()} == {"cpu"}
     assert not model.training
+
+
+def test_the_three_class_cut_is_tuned_on_hatexplain_validation_texts_only_and_reported_by_class() -> None:
+    tiny_model, _ = build_tiny_model()
+    labels = ["normal", "hatespeech", "offensive", "normal", "offensive", "hatespeech"]
+    texts = [
+        TextExample(f"post {i}", (0.0,) * 3, (1.0,) * 3, "hatexplain", "val", c) for i, c in enumerate(labels)
+    ]
+    texts.append(TextExample("a tweet", (0.0,) * 3, (1.0,) * 3, "davidson", "val", "normal"))
+    n = len(texts)
+    val = FeatureSet(
+        caption=torch.randn(n, tiny_model.text_dim, generator=torch.Generator().manual_seed(0)),
+        image_pixels=torch.zeros(n, tiny_model.image_dim),
+        image_text=torch.zeros(n, tiny_model.text_dim),
+        present=torch.tensor([[True, False, False]] * n),
+        targets=torch.zeros(n, 3),
+        mask=torch.ones(n, 3),
+        kinds=["text"] * n,
+    )
+    tuned = tune_three_class(tiny_model, val, texts)
+    assert tuned is not None
+    cut, report = tuned
+    assert 0.05 <= cut <= 0.95
+    assert set(report["three_class_f1_by_class"]) == {"normal", "hatespeech", "offensive"}
+    by_class = list(report["three_class_f1_by_class"].values())
+    assert report["three_class_macro_f1"] == pytest.approx(sum(by_class) / 3)
+    # without HateXplain texts there is nothing to tune
+    assert tune_three_class(tiny_model, val.subset([n - 1]), texts[-1:]) is None
 
 
 def test_the_ocr_vocabulary_has_the_training_words_but_no_obfuscated_spelling_nor_stray() -> None:
