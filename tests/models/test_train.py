@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from models.train import (
     BASELINES,
     TrainArgs,
     cache_frozen_layers,
+    has_training_slur,
     in_cached_order,
     ocr_vocabulary,
     parse_args,
@@ -397,6 +399,23 @@ def test_the_davidson_cap_keeps_hate_and_benign_tweets_first_and_offensive_ones_
     ]
     assert offensive != [e for e in tweets if e.source_label == "offensive"][:5]
     assert len(select_text_training(tweets, davidson_cap=7, seed=1, davidson_offensive=50)) == 27
+
+
+def test_davidson_offensive_tweets_with_a_training_slur_are_left_out_unless_asked_for() -> None:
+    assert has_training_slur("shut up you fags") and has_training_slur("that is so RETARDED")
+    assert not has_training_slur("flights to Pakistan") and not has_training_slur("a coonhound puppy")
+    tweets = [_davidson("normal", 0)] + [
+        replace(_davidson("offensive", i), text=f"stfu {'faggot' if i % 2 else 'hoe'} {i}") for i in range(10)
+    ]
+    plain = select_text_training(tweets, davidson_cap=1, seed=2, davidson_offensive=4)
+    assert [e.text.split()[1] for e in plain if e.source_label == "offensive"] == ["hoe"] * 4
+    # only five tweets have no slur: asking for more gives those five
+    assert len(select_text_training(tweets, davidson_cap=1, seed=2, davidson_offensive=8)) == 6
+    with_slurs = select_text_training(
+        tweets, davidson_cap=1, seed=2, davidson_offensive=8, davidson_offensive_slurs=True
+    )
+    assert sum(has_training_slur(e.text) for e in with_slurs) > 0 and len(with_slurs) == 9
+    assert parse_args(["--no-shared-data", "--davidson-offensive-slurs"]).davidson_offensive_slurs
 
 
 def test_parse_args_refuses_negative_davidson_offensive(capsys: pytest.CaptureFixture[str]) -> None:
