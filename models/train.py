@@ -71,6 +71,7 @@ from .data.multimodal import (
     compose,
 )
 from .data.sources import (
+    LABELS,
     SPLITS,
     CocoImage,
     TextExample,
@@ -164,6 +165,7 @@ class TrainArgs:
     supportive_groups: int = 0
     davidson_offensive: int = 0
     davidson_offensive_slurs: bool = False
+    davidson_offensive_hate_unknown: bool = False
     device: str = "auto"
     typed_spelling: bool = True
     #: Source -> weight of its training texts' labels in both stages' losses (default: all 1).
@@ -209,6 +211,7 @@ def select_text_training(
     seed: int,
     davidson_offensive: int = 0,
     davidson_offensive_slurs: bool = False,
+    davidson_offensive_hate_unknown: bool = False,
 ) -> list[TextExample]:
     """Train-split texts; Davidson (77 % 'offensive' tweets) is capped so it doesn't drown the rest.
 
@@ -218,7 +221,9 @@ def select_text_training(
     offensive tweets, drawn at random, beyond the cap: without a slur of the training vocabulary
     (:data:`models.data.statements.SLURS`) unless ``davidson_offensive_slurs``, because this
     project's labels call a slur aimed at a group hate, and Davidson's annotators often called
-    such a tweet offensive (5 % of its offensive tweets have one)."""
+    such a tweet offensive (5 % of its offensive tweets have one). ``davidson_offensive_hate_unknown``
+    masks those added tweets' ``hate`` label (unknown instead of 0): they teach ``offensive`` and
+    ``toxic`` without teaching "not hate"."""
     rng = np.random.default_rng(seed)
     train = [e for e in examples if e.split == "train"]
     davidson = [e for e in train if e.source == "davidson"]
@@ -231,7 +236,13 @@ def select_text_training(
         added = drawn[fill:]
         if not davidson_offensive_slurs:
             added = [e for e in added if not has_training_slur(e.text)]
-        davidson = rare[:davidson_cap] + drawn[:fill] + added[: max(0, davidson_offensive)]
+        added = added[: max(0, davidson_offensive)]
+        if davidson_offensive_hate_unknown:
+            hate = LABELS.index("hate")
+            added = [
+                replace(e, mask=tuple(0.0 if j == hate else m for j, m in enumerate(e.mask))) for e in added
+            ]
+        davidson = rare[:davidson_cap] + drawn[:fill] + added
     return others + davidson
 
 
@@ -722,6 +733,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         seed=args.seed,
         davidson_offensive=args.davidson_offensive,
         davidson_offensive_slurs=args.davidson_offensive_slurs,
+        davidson_offensive_hate_unknown=args.davidson_offensive_hate_unknown,
     )
     train_texts = weighted_sources(train_texts, args.source_weights)
     val_texts = [e for e in corpus if e.split == "val" and e.source not in ("davidson",)]
@@ -1089,6 +1101,11 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         action="store_true",
         help="let --davidson-offensive draw tweets with a slur (default: without; a slur aimed at a group is hate here)",
     )
+    parser.add_argument(
+        "--davidson-offensive-hate-unknown",
+        action="store_true",
+        help="the --davidson-offensive tweets' hate label unknown instead of 0 (offensive and toxic only)",
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     parser.add_argument(
         "--device",
@@ -1287,6 +1304,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         supportive_groups=ns.supportive_groups,
         davidson_offensive=ns.davidson_offensive,
         davidson_offensive_slurs=ns.davidson_offensive_slurs,
+        davidson_offensive_hate_unknown=ns.davidson_offensive_hate_unknown,
         device=ns.device,
         typed_spelling=ns.typed_spelling,
         source_weights=_source_weights(parser, ns.source_weight),

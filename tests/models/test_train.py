@@ -416,6 +416,15 @@ def test_davidson_offensive_tweets_with_a_training_slur_are_left_out_unless_aske
     )
     assert sum(has_training_slur(e.text) for e in with_slurs) > 0 and len(with_slurs) == 9
     assert parse_args(["--no-shared-data", "--davidson-offensive-slurs"]).davidson_offensive_slurs
+    # with --davidson-offensive-hate-unknown the added tweets teach offensive and toxic, not "not hate"
+    unknown = select_text_training(
+        tweets, davidson_cap=1, seed=2, davidson_offensive=4, davidson_offensive_hate_unknown=True
+    )
+    assert [e.mask for e in unknown if e.source_label == "offensive"] == [(0.0, 1.0, 1.0)] * 4
+    assert [e.mask for e in unknown if e.source_label == "normal"] == [(1.0, 1.0, 1.0)]
+    assert parse_args(
+        ["--no-shared-data", "--davidson-offensive-hate-unknown"]
+    ).davidson_offensive_hate_unknown
 
 
 def test_parse_args_refuses_negative_davidson_offensive(capsys: pytest.CaptureFixture[str]) -> None:

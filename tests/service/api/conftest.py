@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from devtools.embedded import PostgresServer, free_port
-from service.moderation.policy import Policy, Thresholds
+from service.moderation.policy import LanguageRule, Policy, Thresholds
 from service.settings import DatabaseSettings, load_settings
 from service.storage.migrate import upgrade
 
@@ -30,6 +30,8 @@ POLICY = Policy(
         "offensive": Thresholds(1.0, 1.0),
         "toxic": Thresholds(1.0, 1.0),
     },
+    # as the packaged policy: posts clearly in another language go to review, with a language rule
+    languages=LanguageRule(supported=("en",), other="review"),
 )
 
 
