@@ -1013,6 +1013,15 @@ def run(args: TrainArgs) -> dict[str, object]:
         ),
         "train_texts": len(train_texts),
         "source_weights": dict(args.source_weights) or None,
+        "davidson_offensive": (
+            {
+                "tweets": args.davidson_offensive,
+                "with_slurs": args.davidson_offensive_slurs,
+                "hate_unknown": args.davidson_offensive_hate_unknown,
+            }
+            if args.davidson_offensive
+            else None
+        ),
         "val_texts": len(val_texts),
         "train_multimodal_posts": len(memes_train),
         "val_multimodal_posts": len(memes_val),

@@ -287,6 +287,7 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     assert output != DEFAULT_CHECKPOINT
     report = json.loads((work / "training_report.json").read_text())
     assert report["train_jsonl"] == str(user_jsonl) and report["data_dir"] is None
+    assert report["davidson_offensive"] is None  # no Davidson tweet asked for
     assert report["consistency"] == {"weight": 1.0, "fraction": 0.5}
     assert report["text_tower"]["epochs"][0]["twin_cosine_distance"] >= 0.0
     # the reactions less those equal to a functional-suite case (never trained on)
