@@ -74,7 +74,15 @@ from .data.multimodal import MultimodalExample, coco_benign_pairs, compose, imag
 from .data.sources import BENIGN, FULL_MASK, TextExample, default_data_dir, load_coco, load_text_corpus
 from .features import FeatureSet, OcrCache, encode_texts, multimodal_features, predict, text_only_features
 from .inference import DEFAULT_CATEGORIES, DEFAULT_CHECKPOINT
-from .metrics import auroc, false_positive_rate_at, macro_f1_at, precision_at, recall_at, three_class_report
+from .metrics import (
+    auroc,
+    false_positive_rate_at,
+    macro_f1_at,
+    precision_at,
+    recall_at,
+    three_class_cut,
+    three_class_report,
+)
 from .near_misses import closest_to_review, format_near_misses
 from .preprocessing import ModerationProcessor
 from .read_quality import ReadQuality
@@ -357,12 +365,9 @@ def evaluate_variant(
         if dataset == "hatexplain":
             truth, pred, three = three_class_report(
                 [e.source_label for e in evaluator.hatexplain],
-                scores[:, labels.index("hate")],
-                scores[:, labels.index("offensive")],
-                scores[:, labels.index("toxic")],
-                float(
-                    model.config.training.get("three_class_toxic_threshold") or thresholds.get("toxic", 0.5)
-                ),
+                scores,
+                labels,
+                three_class_cut(model.config.training, thresholds),
             )
             row[dataset].update(three)
             per_post["hatexplain_toxic"] = (toxic_labels, toxic_scores)

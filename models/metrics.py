@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,17 +117,33 @@ def three_class(
 THREE_CLASSES: tuple[str, str, str] = ("normal", "hatespeech", "offensive")
 
 
+def three_class_columns(
+    scores: np.ndarray, labels: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hate, offensive and toxic columns of a score matrix whose columns are ``labels``: what
+    :func:`three_class` reads."""
+    hate, offensive, toxic = (scores[:, list(labels).index(name)] for name in ("hate", "offensive", "toxic"))
+    return hate, offensive, toxic
+
+
+def three_class_cut(training: Mapping[str, Any], thresholds: Mapping[str, float]) -> float:
+    """The toxic cut a checkpoint's 3-class metric is read at: the one training tuned for it
+    (``three_class_toxic_threshold`` in the checkpoint's training record), else the toxic review
+    threshold (checkpoints trained before that record existed)."""
+    return float(training.get("three_class_toxic_threshold") or thresholds.get("toxic", 0.5))
+
+
 def three_class_report(
     source_labels: Sequence[str],
-    hate: np.ndarray,
-    offensive: np.ndarray,
-    toxic: np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
     toxic_threshold: float,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """HateXplain's 3-class decision from the scores: (truth, prediction, report), where the report
-    holds the macro-F1 and each class's F1 (the macro-F1 alone hides which class limits it)."""
+    """HateXplain's 3-class decision from the scores (columns named by ``labels``): (truth,
+    prediction, report), where the report holds the macro-F1 and each class's F1 (the macro-F1
+    alone hides which class limits it)."""
     truth = np.array([THREE_CLASSES.index(label) for label in source_labels])
-    pred = three_class(hate, offensive, toxic, toxic_threshold)
+    pred = three_class(*three_class_columns(scores, labels), toxic_threshold)
     per_class = f1_score(truth, pred, labels=list(range(len(THREE_CLASSES))), average=None, zero_division=0)
     report = {
         "three_class_macro_f1": float(per_class.mean()),

@@ -45,7 +45,7 @@ from .evaluate import (
     supportive_texts,
 )
 from .features import encode_texts, predict, text_only_features
-from .metrics import auroc, recall_at_negative_rate, three_class_report
+from .metrics import auroc, recall_at_negative_rate, three_class_cut, three_class_report
 from .suite import build_suite
 from .suite.strays import with_stray
 from .suite.supportive import supportive_cases, supportive_report
@@ -129,15 +129,11 @@ def evaluate_text_paths(checkpoint: Path, data_dir: Path, *, typed_text: str = C
             continue
         row[name] = _category_metrics(scores, features, labels, thresholds)
         if name == "hatexplain":
-            toxic_threshold = float(
-                model.config.training.get("three_class_toxic_threshold") or thresholds.get("toxic", 0.5)
-            )
             _, _, report = three_class_report(
                 [e.source_label for e in examples],
-                scores[:, labels.index("hate")],
-                scores[:, labels.index("offensive")],
-                scores[:, labels.index("toxic")],
-                toxic_threshold,
+                scores,
+                labels,
+                three_class_cut(model.config.training, thresholds),
             )
             row[name].update(report)
     hateful = np.array([c.label == "hateful" for c in suite])

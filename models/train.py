@@ -99,6 +99,7 @@ from .metrics import (
     best_three_class_threshold,
     precision_at,
     recall_at,
+    three_class_columns,
     three_class_report,
     threshold_for_fpr,
 )
@@ -672,9 +673,8 @@ def tune_three_class(
     truth = np.array([THREE_CLASSES.index(label) for label in source_labels])
     scores = predict(model, val.subset(rows))
     labels = model.config.labels
-    hate, offensive, toxic = (scores[:, labels.index(name)] for name in ("hate", "offensive", "toxic"))
-    cut = best_three_class_threshold(truth, hate, offensive, toxic)
-    _, _, report = three_class_report(source_labels, hate, offensive, toxic, cut)
+    cut = best_three_class_threshold(truth, *three_class_columns(scores, labels))
+    _, _, report = three_class_report(source_labels, scores, labels, cut)
     return cut, report
 
 

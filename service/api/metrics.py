@@ -29,6 +29,7 @@ from prometheus_client import (
 )
 
 from service.api.judge import Judged
+from service.moderation.counted_rules import counted_rules
 
 __all__ = ["ApiMetrics", "ENDPOINTS", "build_api_metrics", "observe_decided"]
 
@@ -125,8 +126,8 @@ def observe_decided(metrics: ApiMetrics, endpoint: str, judged: Iterable[Judged]
         metrics.inputs.labels(endpoint=endpoint, action=one.action).inc()
         if one.replayed:
             continue
-        for rule in one.triggered:
-            if rule.get("kind") == "category":
-                metrics.category_triggers.labels(endpoint=endpoint, category=str(rule.get("name"))).inc()
-            elif rule.get("kind") == "language":
-                metrics.other_language_inputs.labels(endpoint=endpoint, language=str(rule.get("name"))).inc()
+        counted = counted_rules(one.triggered)
+        for category in counted.categories:
+            metrics.category_triggers.labels(endpoint=endpoint, category=category).inc()
+        for language in counted.languages:
+            metrics.other_language_inputs.labels(endpoint=endpoint, language=language).inc()

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from service.moderation.counted_rules import counted_rules
 from service.moderation.messages import DeadLetter
 from service.observability.metrics import ServiceMetrics
 from service.records import RawRecord
@@ -28,11 +29,11 @@ def observe_published(
         # A redelivered post republishes its stored decision; count each decision once.
         if decision.created:
             metrics.decisions.labels(action=decision.action).inc()
-            for rule in decision.triggered:
-                if rule.get("kind") == "category":
-                    metrics.category_triggers.labels(category=str(rule.get("name"))).inc()
-                elif rule.get("kind") == "language":
-                    metrics.other_language_posts.labels(language=str(rule.get("name"))).inc()
+            counted = counted_rules(decision.triggered)
+            for category in counted.categories:
+                metrics.category_triggers.labels(category=category).inc()
+            for language in counted.languages:
+                metrics.other_language_posts.labels(language=language).inc()
         else:
             # Read back from the database: an earlier delivery stored it, and (unless that
             # delivery's publish failed) published it too: this event is a duplicate.

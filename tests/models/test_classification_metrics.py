@@ -22,6 +22,7 @@ from models.metrics import (
     recall_at,
     recall_at_negative_rate,
     three_class,
+    three_class_cut,
     three_class_report,
     threshold_for_fpr,
 )
@@ -91,7 +92,10 @@ def test_three_class_report_gives_each_class_its_f1_beside_the_macro_f1() -> Non
     hate = np.array([0.1, 0.9, 0.9, 0.2, 0.1])
     offensive = np.array([0.1, 0.1, 0.1, 0.8, 0.1])
     toxic = np.array([0.1, 0.9, 0.9, 0.9, 0.1])
-    truth, pred, report = three_class_report(labels, hate, offensive, toxic, 0.5)
+    # the columns in the checkpoint's label order, not the order three_class reads them in
+    columns = ["toxic", "offensive", "spam", "hate"]
+    scores = np.stack([toxic, offensive, np.zeros_like(toxic), hate], axis=1)
+    truth, pred, report = three_class_report(labels, scores, columns, 0.5)
     assert truth.tolist() == [0, 1, 2, 2, 0]
     assert pred.tolist() == [0, 1, 1, 2, 0]  # the third post, offensive, read as hate
     by_class = report["three_class_f1_by_class"]
@@ -100,7 +104,13 @@ def test_three_class_report_gives_each_class_its_f1_beside_the_macro_f1() -> Non
     assert by_class["offensive"] == pytest.approx(2 / 3)  # precision 1, recall 1/2
     assert report["three_class_macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
     with pytest.raises(ValueError):
-        three_class_report(["undecided"], hate[:1], offensive[:1], toxic[:1], 0.5)
+        three_class_report(["undecided"], scores[:1], columns, 0.5)
+
+
+def test_three_class_cut_is_the_tuned_one_else_the_toxic_review_threshold() -> None:
+    assert three_class_cut({"three_class_toxic_threshold": 0.59}, {"toxic": 0.97}) == 0.59
+    assert three_class_cut({}, {"toxic": 0.97}) == 0.97  # a checkpoint from before the tuned cut
+    assert three_class_cut({"three_class_toxic_threshold": None}, {}) == 0.5
 
 
 def test_threshold_for_fpr_is_the_lowest_grid_point_within_budget() -> None:

@@ -5,25 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.api.judge import Judged
 from service.api.metrics import build_api_metrics, observe_decided
-
-
-def _judged(action: str, triggered: list[dict[str, Any]], *, replayed: bool = False) -> Judged:
-    return Judged(
-        post_id="p",
-        action=action,
-        scores={},
-        triggered=triggered,
-        attribution={},
-        model_version="m",
-        policy_version="p",
-        has_text=True,
-        has_image=False,
-        ocr_text=None,
-        stored=True,
-        replayed=replayed,
-    )
+from tests.utils.judged import make_judged
 
 
 def _value(metrics: Any, name: str, **labels: str) -> float | None:
@@ -35,8 +18,15 @@ def test_inputs_category_and_language_rules_are_counted_by_endpoint() -> None:
     spanish = {"kind": "language", "name": "es", "action": "review", "score": 0.99}
     spam = {"kind": "category", "name": "spam", "action": "review", "score": 0.9}
     threshold = {"kind": "threshold", "name": "toxic", "action": "review", "score": 0.97}
-    observe_decided(metrics, "openai", [_judged("review", [spanish]), _judged("review", [spam, threshold])])
-    observe_decided(metrics, "perspective", [_judged("allow", [])])
+    observe_decided(
+        metrics,
+        "openai",
+        [
+            make_judged(action="review", triggered=[spanish]),
+            make_judged(action="review", triggered=[spam, threshold]),
+        ],
+    )
+    observe_decided(metrics, "perspective", [make_judged(action="allow", triggered=[])])
     assert _value(metrics, "postguard_api_inputs_total", endpoint="openai", action="review") == 2
     assert _value(metrics, "postguard_api_inputs_total", endpoint="perspective", action="allow") == 1
     assert _value(metrics, "postguard_api_other_language_inputs_total", endpoint="openai", language="es") == 1
@@ -50,7 +40,7 @@ def test_inputs_category_and_language_rules_are_counted_by_endpoint() -> None:
 def test_a_replayed_answer_counts_as_an_input_but_not_as_a_new_decision() -> None:
     metrics = build_api_metrics()
     spanish = {"kind": "language", "name": "es", "action": "review", "score": 0.99}
-    observe_decided(metrics, "openai", [_judged("review", [spanish], replayed=True)])
+    observe_decided(metrics, "openai", [make_judged(action="review", triggered=[spanish], replayed=True)])
     assert _value(metrics, "postguard_api_inputs_total", endpoint="openai", action="review") == 1
     assert (
         _value(metrics, "postguard_api_other_language_inputs_total", endpoint="openai", language="es") is None

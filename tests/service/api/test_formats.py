@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from service.api.errors import ApiError
-from service.api.judge import Judged
 from service.api.openai_format import moderation_response, parse_moderation_request
 from service.api.perspective_format import analyze_response, parse_analyze_request, sentence_spans
 from service.api.taxonomy import OPENAI_KEYS, PERSPECTIVE_ATTRIBUTES, Mapped
+from tests.utils.judged import category_rules, make_judged
 
 LABELS = ("hate", "offensive", "toxic", "self_harm", "violence", "sexual", "spam")
 
@@ -88,31 +88,15 @@ def test_openai_bad_requests_name_the_field(body: object, status: int, param: st
     assert words in caught.value.message
 
 
-def _judged(
-    scores: dict[str, float], triggered: list[str], *, action: str = "review", image: bool = False
-) -> Judged:
-    return Judged(
-        post_id="api-x-0",
-        action=action,
-        scores=scores,
-        triggered=[
-            {"kind": "category", "name": n, "action": "review", "score": scores[n], "threshold": 0.5}
-            for n in triggered
-        ],
-        attribution={},
-        model_version="m",
-        policy_version="p",
-        has_text=True,
-        has_image=image,
-        ocr_text=None,
-        stored=True,
-    )
-
-
 def test_openai_keys_follow_the_mapping() -> None:
     scores = {label: 0.1 for label in LABELS} | {"hate": 0.9, "violence": 0.7, "offensive": 0.2}
     (result,) = moderation_response(
-        request_id="r", model="m", judged=[_judged(scores, ["hate", "violence"], image=True)], labels=LABELS
+        request_id="r",
+        model="m",
+        judged=[
+            make_judged(scores=scores, triggered=category_rules(scores, ["hate", "violence"]), image=True)
+        ],
+        labels=LABELS,
     )["results"]
     assert list(result["categories"]) == list(OPENAI_KEYS)
     assert result["category_scores"]["hate"] == 0.9
@@ -131,7 +115,10 @@ def test_openai_keys_follow_the_mapping() -> None:
 def test_a_category_the_model_lacks_answers_zero() -> None:
     scores = {"hate": 0.9, "offensive": 0.1, "toxic": 0.8}
     (result,) = moderation_response(
-        request_id="r", model="m", judged=[_judged(scores, ["hate"])], labels=("hate", "offensive", "toxic")
+        request_id="r",
+        model="m",
+        judged=[make_judged(scores=scores, triggered=category_rules(scores, ["hate"]))],
+        labels=("hate", "offensive", "toxic"),
     )["results"]
     assert result["category_scores"]["violence"] == 0.0 and result["categories"]["violence"] is False
     assert result["category_applied_input_types"]["self-harm"] == []
