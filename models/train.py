@@ -169,6 +169,9 @@ class TrainArgs:
     davidson_offensive_hate_unknown: bool = False
     device: str = "auto"
     typed_spelling: bool = True
+    #: Seed of the fusion heads' initialisation and batch order (None: ``seed``); the data and the
+    #: text tower keep ``seed``, so heads retrained on a reused tower can be redrawn alone.
+    head_seed: int | None = None
     #: Source -> weight of its training texts' labels in both stages' losses (default: all 1).
     source_weights: dict[str, float] = field(default_factory=dict)
 
@@ -964,7 +967,12 @@ def run(args: TrainArgs) -> dict[str, object]:
             damaged_set.restrict(allowed),
         )
         model = train_head(
-            base, variant_config, train_view, epochs=args.head_epochs, seed=args.seed, device=device
+            base,
+            variant_config,
+            train_view,
+            epochs=args.head_epochs,
+            seed=args.seed if args.head_seed is None else args.head_seed,
+            device=device,
         )
         benign_view = benign_val_set.restrict(allowed) if benign_val_set is not None else None
         model.config.review_thresholds = tune_thresholds(
@@ -1003,6 +1011,7 @@ def run(args: TrainArgs) -> dict[str, object]:
 
     facts: dict[str, object] = {
         "seed": args.seed,
+        "head_seed": args.head_seed,
         "data_dir": str(args.data_dir) if args.data_dir else None,
         "train_jsonl": str(args.train_jsonl) if args.train_jsonl else None,
         "text_tower": text_report,
@@ -1089,6 +1098,13 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         "--work-dir", type=Path, default=Path("artifacts/train"), help="variants, caches, report"
     )
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--head-seed",
+        type=int,
+        default=None,
+        help="seed of the fusion heads alone (default: --seed); with --text-tower-from, redraws "
+        "the heads on the same data and tower, to tell a change's effect from the heads' own spread",
+    )
     parser.add_argument("--text-epochs", type=int, default=2)
     parser.add_argument("--head-epochs", type=int, default=10)
     parser.add_argument(
@@ -1317,6 +1333,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         device=ns.device,
         typed_spelling=ns.typed_spelling,
         source_weights=_source_weights(parser, ns.source_weight),
+        head_seed=ns.head_seed,
     )
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from devtools.testing import build_tiny_model
-from models.checkpoint import verify_checkpoint
+from models.checkpoint import load_checkpoint, verify_checkpoint
 from models.config import FUSION_MODES
 from models.data import augment
 from models.data.memes import MemeSpec, render_meme
@@ -327,6 +327,35 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     assert all(0.0 <= value <= 1.0 for value in text.scores.values())
     assert image.modalities_present == ("image_pixels",)
 
+    # The heads alone again on this run's tower (--text-tower-from) with another head seed: the
+    # tower is copied weight for weight, the heads are a new draw, and the report says both.
+    redrawn = replace(
+        args,
+        output=tmp_path / "redrawn",
+        work_dir=tmp_path / "redrawn-work",
+        text_tower_from=output,
+        head_seed=4,
+        consistency_weight=0.0,
+        version="smoke-test-heads",
+    )
+    run(redrawn)
+    again = json.loads((redrawn.work_dir / "training_report.json").read_text())
+    assert again["head_seed"] == 4 and report["head_seed"] is None
+    assert again["text_tower"]["reused_from"] == str(output)
+    assert again["text_tower"]["source_version"] == "smoke-test"
+    first, _, _ = load_checkpoint(work / "variants" / "concat")
+    second, _, _ = load_checkpoint(redrawn.work_dir / "variants" / "concat")
+    first_weights, second_weights = first.state_dict(), second.state_dict()
+    tower = [name for name in first_weights if name.startswith("text_encoder.")]
+    heads = [
+        name
+        for name in first_weights
+        if name.split(".")[0] in ("caption_proj", "image_proj", "fusion", "head")
+    ]
+    assert tower and heads
+    assert all(torch.equal(first_weights[name], second_weights[name]) for name in tower)
+    assert not all(torch.equal(first_weights[name], second_weights[name]) for name in heads)
+
 
 def test_cached_embeddings_come_back_in_the_order_in_cached_order_gives() -> None:
     """The training texts are paired with their embeddings by position: top_layers_embed returns
@@ -354,6 +383,11 @@ def test_source_weights_scale_the_label_mask_of_that_source_only() -> None:
         weighted_sources([hx], {"hatexpain": 2.0})
     with pytest.raises(SystemExit, match="above 0"):
         weighted_sources([hx], {"hatexplain": 0.0})
+
+
+def test_the_head_seed_is_the_seed_unless_given() -> None:
+    assert parse_args(["--no-shared-data"]).head_seed is None
+    assert parse_args(["--no-shared-data", "--seed", "13", "--head-seed", "14"]).head_seed == 14
 
 
 def test_parse_args_reads_source_weights(capsys: pytest.CaptureFixture[str]) -> None:
