@@ -4,11 +4,14 @@ Three modality tokens — the caption, the image pixels and the text inside the 
 projected to ``hidden_dim``; a missing modality is replaced by a learned null token, so a
 text-only or image-only post is an ordinary input, never a crash or a silent zero. A fusion module
 (``concat``, ``sum``, ``gated`` or ``attention``) turns the three tokens into one vector and a
-multi-label head gives one logit per category.
+multi-label head gives one logit per category. Projections, fusion and head together are a
+:class:`FusionHead`; a model has one, or an ensemble of several whose logits are averaged.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 
-from .config import ModerationConfig
+from .config import FusionMode, ModerationConfig
 from .encoders import build_image_encoder, build_text_encoder
 
 #: Token order inside the model; matches ``models.types.MODALITIES``.
@@ -87,14 +90,78 @@ class AttentionFusion(nn.Module):
         return self.layer(sequence)[:, 0], None  # (batch, 1 + 3, hidden) -> (batch, hidden)
 
 
-def build_fusion(config: ModerationConfig) -> nn.Module:
-    if config.fusion == "concat":
+def build_fusion(mode: FusionMode, config: ModerationConfig) -> nn.Module:
+    if mode == "concat":
         return ConcatFusion(config.hidden_dim, config.dropout)
-    if config.fusion == "sum":
+    if mode == "sum":
         return SumFusion(config.hidden_dim)
-    if config.fusion == "gated":
+    if mode == "gated":
         return GatedFusion(config.hidden_dim)
     return AttentionFusion(config.hidden_dim, config.attention_heads, config.dropout)
+
+
+class FusionHead(nn.Module):
+    """What a head learns on top of the towers: per-modality projections, the null tokens that
+    stand in for absent modalities, one fusion module and the multi-label head."""
+
+    def __init__(self, mode: FusionMode, config: ModerationConfig, *, text_dim: int, image_dim: int) -> None:
+        super().__init__()
+        hidden = config.hidden_dim
+        self.share_text_projection = config.share_text_projection
+
+        def projection(in_dim: int) -> nn.Module:
+            return nn.Sequential(nn.Linear(in_dim, hidden), nn.LayerNorm(hidden))
+
+        self.caption_proj = projection(text_dim)
+        self.image_proj = projection(image_dim)
+        if config.share_text_projection:
+            # same projection as the caption; this offset tells the fusion it came from the image
+            self.image_text_offset = nn.Parameter(torch.zeros(hidden))
+        else:
+            self.image_text_proj = projection(text_dim)
+        self.null_tokens = nn.Parameter(torch.randn(NUM_MODALITIES, hidden) * 0.02)
+        self.fusion = build_fusion(mode, config)
+        self.head = nn.Sequential(
+            nn.Dropout(config.dropout),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(hidden, config.num_labels),
+        )
+
+    def forward(
+        self,
+        caption: torch.Tensor,
+        image_pixels: torch.Tensor,
+        image_text: torch.Tensor,
+        present: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits (batch, num_labels) and the gated fusion's gates (batch, 3), else None."""
+        tokens = torch.stack(
+            [self.caption_proj(caption), self.image_proj(image_pixels), self._project_image_text(image_text)],
+            dim=1,
+        )  # (batch, 3, hidden)
+        tokens = torch.where(present.unsqueeze(-1), tokens, self.null_tokens.unsqueeze(0).to(tokens.dtype))
+        fused, gates = self.fusion(tokens)  # (batch, hidden)
+        return self.head(fused), gates
+
+    def _project_image_text(self, image_text: torch.Tensor) -> torch.Tensor:
+        if self.share_text_projection:
+            return self.caption_proj(image_text) + self.image_text_offset
+        return self.image_text_proj(image_text)
+
+
+#: A single head's weights, stored at the top level by checkpoints written before heads became a list.
+_SINGLE_HEAD_PREFIXES = ("caption_proj.", "image_proj.", "image_text_proj.", "fusion.", "head.")
+_SINGLE_HEAD_PARAMETERS = ("image_text_offset", "null_tokens")
+
+
+def current_weight_name(name: str) -> str:
+    """A checkpoint weight's name in this architecture: a single head's weights were once stored at
+    the top level (``head.4.weight``); they are head 0's now (``heads.0.head.4.weight``)."""
+    if name.startswith(_SINGLE_HEAD_PREFIXES) or name in _SINGLE_HEAD_PARAMETERS:
+        return f"heads.0.{name}"
+    return name
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -104,7 +171,8 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 
 class ModerationModel(nn.Module):
-    """Text tower + image tower + per-modality projections + fusion + multi-label head."""
+    """Text tower + image tower + a fusion head (projections, fusion, multi-label head), or an
+    ensemble of fusion heads whose logits are averaged."""
 
     # Declared for the type checker: nn.Module's __getattr__ would otherwise type these as Tensor | Module.
     text_encoder: Any
@@ -131,26 +199,8 @@ class ModerationModel(nn.Module):
         image_dim = int(self.image_encoder.feature_dim)
         self.text_dim = text_dim
         self.image_dim = image_dim
-        hidden = config.hidden_dim
-
-        def projection(in_dim: int) -> nn.Module:
-            return nn.Sequential(nn.Linear(in_dim, hidden), nn.LayerNorm(hidden))
-
-        self.caption_proj = projection(text_dim)
-        self.image_proj = projection(image_dim)
-        if config.share_text_projection:
-            # same projection as the caption; this offset tells the fusion it came from the image
-            self.image_text_offset = nn.Parameter(torch.zeros(hidden))
-        else:
-            self.image_text_proj = projection(text_dim)
-        self.null_tokens = nn.Parameter(torch.randn(NUM_MODALITIES, hidden) * 0.02)
-        self.fusion = build_fusion(config)
-        self.head = nn.Sequential(
-            nn.Dropout(config.dropout),
-            nn.Linear(hidden, hidden),
-            nn.GELU(),
-            nn.Dropout(config.dropout),
-            nn.Linear(hidden, config.num_labels),
+        self.heads = nn.ModuleList(
+            FusionHead(mode, config, text_dim=text_dim, image_dim=image_dim) for mode in config.head_fusions
         )
         self.freeze_encoders()
 
@@ -254,22 +304,14 @@ class ModerationModel(nn.Module):
         present = present.bool()
         if self.training and self.config.modality_dropout > 0:
             present = self._drop_modalities(present)
-        tokens = torch.stack(
-            [self.caption_proj(caption), self.image_proj(image_pixels), self._project_image_text(image_text)],
-            dim=1,
-        )  # (batch, 3, hidden)
-        tokens = torch.where(present.unsqueeze(-1), tokens, self.null_tokens.unsqueeze(0).to(tokens.dtype))
-        fused, gates = self.fusion(tokens)  # (batch, hidden)
-        logits = self.head(fused)  # (batch, num_labels)
+        per_head = [head(caption, image_pixels, image_text, present) for head in self.heads]
+        # An ensemble scores with the mean of its heads' logits (the geometric mean of their odds).
+        logits = torch.stack([head_logits for head_logits, _ in per_head]).mean(dim=0)  # (batch, num_labels)
+        gates = per_head[0][1] if len(per_head) == 1 else None
         loss = None
         if labels is not None:
             loss = self.loss(logits, labels, label_mask)
         return ModerationOutput(logits=logits, loss=loss, gates=gates)
-
-    def _project_image_text(self, image_text: torch.Tensor) -> torch.Tensor:
-        if self.config.share_text_projection:
-            return self.caption_proj(image_text) + self.image_text_offset
-        return self.image_text_proj(image_text)
 
     def _drop_modalities(self, present: torch.Tensor) -> torch.Tensor:
         """Hide each present modality with probability ``modality_dropout`` (the pixels additionally
@@ -335,7 +377,7 @@ class ModerationModel(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Features of each modality; an input that is ``None`` gives zeros (masked out by ``present``)."""
         text_dim = self.text_dim
-        device = self.null_tokens.device
+        device = next(self.heads.parameters()).device
         zeros_text = torch.zeros(batch_size, text_dim, device=device)
         caption = (
             self.encode_text(caption_input_ids, caption_attention_mask)
@@ -400,3 +442,28 @@ class ModerationModel(nn.Module):
                 continue
             keep[name] = tensor.detach().contiguous()
         return keep
+
+
+def ensemble_of(members: Sequence[ModerationModel]) -> ModerationModel:
+    """A model whose heads are copies of ``members``' heads, their logits averaged.
+
+    The members must share their towers (the same objects: heads trained on one run's features),
+    since an ensemble has one text tower and one image tower; the copy gets no thresholds and no
+    training facts of its own (tune them on validation, as for any head)."""
+    if len(members) < 2:
+        raise ValueError(f"an ensemble needs at least two members, got {len(members)}")
+    first = members[0]
+    if any(
+        m.text_encoder is not first.text_encoder or m.image_encoder is not first.image_encoder
+        for m in members
+    ):
+        raise ValueError("ensemble members must share their text and image towers (heads of one run)")
+    config = copy.deepcopy(first.config)
+    config.ensemble = tuple(mode for member in members for mode in member.config.head_fusions)
+    config.review_thresholds = {}
+    config.training = {}
+    model = ModerationModel(config, text_encoder=first.text_encoder, image_encoder=first.image_encoder)
+    sources = [head for member in members for head in member.heads]
+    for head, source in zip(model.heads, sources, strict=True):
+        head.load_state_dict(source.state_dict())
+    return model.eval()

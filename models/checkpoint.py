@@ -3,7 +3,7 @@
 Layout of a checkpoint directory::
 
     config.json          ModerationConfig (labels, towers, fusion, version, review thresholds)
-    weights.safetensors  everything trained (projections, fusion, head, top text layers)
+    weights.safetensors  everything trained (the fusion heads: projections, fusion, head; top text layers)
     preprocessor.json    tokenizer/image/OCR facts;  tokenizer/  the tokenizer files
     manifest.json        sha256 of every file above and of the checkpoint as a whole
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from .architecture import ModerationModel
+from .architecture import ModerationModel, current_weight_name
 from .config import ModerationConfig
 from .errors import CheckpointError
 from .preprocessing import ModerationProcessor
@@ -102,7 +102,9 @@ def load_checkpoint(directory: Path) -> tuple[ModerationModel, ModerationProcess
     manifest = verify_checkpoint(directory)
     config = ModerationConfig.load(directory / CONFIG_FILE)
     model = ModerationModel(config)
-    weights = load_file(str(directory / WEIGHTS_FILE))
+    weights = {
+        current_weight_name(name): tensor for name, tensor in load_file(str(directory / WEIGHTS_FILE)).items()
+    }
     own = model.state_dict()
     for name, tensor in weights.items():
         if name not in own:

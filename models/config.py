@@ -61,6 +61,10 @@ class ModerationConfig:
     text_encoder: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     image_encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     fusion: FusionMode = "gated"
+    #: Fusion heads whose logits are averaged, one per mode listed (a mode may repeat); empty: one
+    #: head of ``fusion``. Heads trained on the same features differ more than retrains of the
+    #: text tower do (docs/training/seed_spread.md), so their mean is steadier than any one of them.
+    ensemble: tuple[FusionMode, ...] = ()
     hidden_dim: int = 256
     attention_heads: int = 4
     dropout: float = 0.1
@@ -91,12 +95,18 @@ class ModerationConfig:
                     data[key] = tuple(data[key])
             self.image_encoder = ImageEncoderConfig(**data)
         self.labels = tuple(self.labels)
+        self.ensemble = tuple(self.ensemble)
         if not self.labels:
             raise ValueError("labels must name at least one category")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels must be unique, got {self.labels}")
         if self.fusion not in FUSION_MODES:
             raise ValueError(f"fusion must be one of {FUSION_MODES}, got {self.fusion!r}")
+        unknown = [mode for mode in self.ensemble if mode not in FUSION_MODES]
+        if unknown:
+            raise ValueError(f"ensemble modes must be among {FUSION_MODES}, got {unknown}")
+        if len(self.ensemble) == 1:
+            raise ValueError("an ensemble needs at least two heads (one head: set fusion instead)")
         if self.hidden_dim % self.attention_heads:
             raise ValueError(
                 f"hidden_dim ({self.hidden_dim}) must be divisible by attention_heads ({self.attention_heads})"
@@ -108,9 +118,15 @@ class ModerationConfig:
     def num_labels(self) -> int:
         return len(self.labels)
 
+    @property
+    def head_fusions(self) -> tuple[FusionMode, ...]:
+        """The fusion mode of each head, in order: the ensemble's, or ``fusion`` alone."""
+        return self.ensemble or (self.fusion,)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["labels"] = list(self.labels)
+        data["ensemble"] = list(self.ensemble)
         return data
 
     @classmethod

@@ -345,7 +345,7 @@ def evaluate_variant(
     thresholds = model.config.review_thresholds or {label: 0.5 for label in labels}
     row: dict[str, Any] = {
         "version": model.config.version,
-        "fusion": model.config.fusion,
+        "fusion": "+".join(model.config.head_fusions),
         "modalities": [m for m, a in zip(MODALITY_NAMES, allowed, strict=True) if a],
     }
     row["image_text_reads"] = evaluator.read_quality(processor)

@@ -56,7 +56,7 @@ from tqdm import tqdm
 from transformers import AutoTokenizer
 
 from . import variant_selection
-from .architecture import ModerationModel
+from .architecture import ModerationModel, ensemble_of
 from .checkpoint import save_checkpoint
 from .config import FUSION_MODES, ModerationConfig, TextEncoderConfig
 from .consistency import consistency_loss, damaged, twin_batches
@@ -124,6 +124,9 @@ TRAIN_KIND_WEIGHTS: dict[str, float] = {
     "confounder": 1.0,
 }
 
+#: The variant that averages the four fusion heads (``--ensemble``).
+ENSEMBLE = "ensemble"
+
 #: Unimodal baselines: which modalities (caption, image pixels, image text) each may see.
 BASELINES: dict[str, tuple[bool, bool, bool]] = {
     "text_only": (True, False, False),
@@ -172,6 +175,9 @@ class TrainArgs:
     #: Seed of the fusion heads' initialisation and batch order (None: ``seed``); the data and the
     #: text tower keep ``seed``, so heads retrained on a reused tower can be redrawn alone.
     head_seed: int | None = None
+    #: Also build the ensemble of the four fusion heads (their logits averaged) as a candidate
+    #: for the default checkpoint.
+    ensemble: bool = False
     #: Source -> weight of its training texts' labels in both stages' losses (default: all 1).
     source_weights: dict[str, float] = field(default_factory=dict)
 
@@ -954,25 +960,13 @@ def run(args: TrainArgs) -> dict[str, object]:
     # --- stage 3: heads
     variants: dict[str, dict[str, object]] = {}
     models: dict[str, ModerationModel] = {}
-    names = [*FUSION_MODES, *BASELINES]
-    for name in tqdm(names, desc="fusion heads", unit="variant"):
-        fusion = name if name in FUSION_MODES else "concat"
-        variant_config = copy.deepcopy(config)
-        variant_config.fusion = fusion  # type: ignore[assignment]
-        allowed = BASELINES.get(name, (True, True, True))
-        train_view, val_view, val_mm_view, damaged_view = (
-            train_set.restrict(allowed),
+
+    def judge_variant(name: str, model: ModerationModel, allowed: tuple[bool, bool, bool]) -> None:
+        """Tune the variant's thresholds and 3-class cut on validation and record its metrics."""
+        val_view, val_mm_view, damaged_view = (
             val_set.restrict(allowed),
             val_mm.restrict(allowed),
             damaged_set.restrict(allowed),
-        )
-        model = train_head(
-            base,
-            variant_config,
-            train_view,
-            epochs=args.head_epochs,
-            seed=args.seed if args.head_seed is None else args.head_seed,
-            device=device,
         )
         benign_view = benign_val_set.restrict(allowed) if benign_val_set is not None else None
         model.config.review_thresholds = tune_thresholds(
@@ -1007,7 +1001,29 @@ def run(args: TrainArgs) -> dict[str, object]:
             variants[name][variant_selection.DAMAGED_METRIC],
             variants[name][variant_selection.SCORE],
         )
-    best = variant_selection.choose_variant(variants, FUSION_MODES, args.select_by)
+
+    names = [*FUSION_MODES, *BASELINES]
+    for name in tqdm(names, desc="fusion heads", unit="variant"):
+        fusion = name if name in FUSION_MODES else "concat"
+        variant_config = copy.deepcopy(config)
+        variant_config.fusion = fusion  # type: ignore[assignment]
+        allowed = BASELINES.get(name, (True, True, True))
+        model = train_head(
+            base,
+            variant_config,
+            train_set.restrict(allowed),
+            epochs=args.head_epochs,
+            seed=args.seed if args.head_seed is None else args.head_seed,
+            device=device,
+        )
+        judge_variant(name, model, allowed)
+    candidates: tuple[str, ...] = FUSION_MODES
+    if args.ensemble:
+        # The four fusion heads just trained, averaged: nothing more to train, and a candidate
+        # like any head (its own thresholds and 3-class cut, tuned on the same validation posts).
+        judge_variant(ENSEMBLE, ensemble_of([models[mode] for mode in FUSION_MODES]), (True, True, True))
+        candidates = (*FUSION_MODES, ENSEMBLE)
+    best = variant_selection.choose_variant(variants, candidates, args.select_by)
 
     facts: dict[str, object] = {
         "seed": args.seed,
@@ -1040,6 +1056,7 @@ def run(args: TrainArgs) -> dict[str, object]:
         "benign_fpr_budget": args.benign_fpr,
         "photos": {split: len(images) for split, images in coco_by_split.items()},
         "variants": variants,
+        "ensemble": args.ensemble,
         "default_variant": best,
         "select_by": args.select_by,
         "typed_text_spelling": args.typed_spelling,
@@ -1104,6 +1121,12 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         default=None,
         help="seed of the fusion heads alone (default: --seed); with --text-tower-from, redraws "
         "the heads on the same data and tower, to tell a change's effect from the heads' own spread",
+    )
+    parser.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="also average the four fusion heads into one checkpoint (variant 'ensemble'), a "
+        "candidate for the default like each head: --select-by chooses on validation",
     )
     parser.add_argument("--text-epochs", type=int, default=2)
     parser.add_argument("--head-epochs", type=int, default=10)
@@ -1334,6 +1357,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainArgs:
         typed_spelling=ns.typed_spelling,
         source_weights=_source_weights(parser, ns.source_weight),
         head_seed=ns.head_seed,
+        ensemble=ns.ensemble,
     )
 
 

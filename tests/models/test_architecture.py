@@ -124,14 +124,14 @@ def test_missing_modality_uses_the_learned_null_token(
     with torch.no_grad():
         before = model.fuse_features(**features, present=caption_only).logits
         full_before = model.fuse_features(**features, present=everything).logits
-        saved = model.null_tokens.detach().clone()
+        saved = model.heads[0].null_tokens.detach().clone()
         try:
             # not a constant shift: LayerNorm (sum, attention) is blind to those
-            model.null_tokens[1:] += torch.randn(2, 32, generator=torch.Generator().manual_seed(3))
+            model.heads[0].null_tokens[1:] += torch.randn(2, 32, generator=torch.Generator().manual_seed(3))
             after = model.fuse_features(**features, present=caption_only).logits
             full_after = model.fuse_features(**features, present=everything).logits
         finally:
-            model.null_tokens.copy_(saved)
+            model.heads[0].null_tokens.copy_(saved)
     assert not torch.allclose(before, after)
     torch.testing.assert_close(full_before, full_after)  # all present: the null tokens are unused
 
@@ -311,13 +311,13 @@ def test_shared_projection_scores_a_text_alike_in_caption_or_image() -> None:
     # token up to the learned "came from the image" offset: with a zero offset, swapping the
     # slots of a text changes nothing for the symmetric sum fusion.
     model, _ = build_tiny_model(fusion="sum")
-    assert model.config.share_text_projection and not hasattr(model, "image_text_proj")
+    assert model.config.share_text_projection and not hasattr(model.heads[0], "image_text_proj")
     model.eval()
     text = torch.randn(1, model.text_dim)
     pixels = torch.zeros(1, model.image_dim)
     with torch.no_grad():
-        model.image_text_offset.zero_()
-        model.null_tokens[2] = model.null_tokens[0]
+        model.heads[0].image_text_offset.zero_()
+        model.heads[0].null_tokens[2] = model.heads[0].null_tokens[0]
         as_caption = model.fuse_features(
             caption=text,
             image_pixels=pixels,
@@ -339,4 +339,4 @@ def test_checkpoints_from_before_the_shared_projection_still_load() -> None:
     config = ModerationConfig.from_dict(data)
     assert config.share_text_projection is False
     model = ModerationModel(config)
-    assert hasattr(model, "image_text_proj") and not hasattr(model, "image_text_offset")
+    assert hasattr(model.heads[0], "image_text_proj") and not hasattr(model.heads[0], "image_text_offset")

@@ -77,7 +77,7 @@ def test_text_weights_are_stored_in_half_precision(tiny_checkpoint: Path) -> Non
 
     weights = load_file(str(tiny_checkpoint / WEIGHTS_FILE))
     assert weights["text_encoder.encoder.layer.1.output.dense.weight"].dtype == torch.float16
-    assert weights["head.4.weight"].dtype == torch.float32
+    assert weights["heads.0.head.4.weight"].dtype == torch.float32
 
 
 def test_manifest_lists_every_file_and_the_sha256_is_stable(tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_weights_missing_from_the_file_are_refused(checkpoint_copy: Path) -> Non
     from safetensors.torch import load_file, save_file
 
     weights = load_file(str(checkpoint_copy / WEIGHTS_FILE))
-    del weights["head.4.bias"]
+    del weights["heads.0.head.4.bias"]
     save_file(weights, str(checkpoint_copy / WEIGHTS_FILE))
     resign(checkpoint_copy)
     with pytest.raises(CheckpointError, match="lacks 1 weights"):

@@ -22,6 +22,7 @@ from models.inference import DEFAULT_CHECKPOINT, Moderator
 from models.suite import BLAND_CAPTIONS, build_suite
 from models.train import (
     BASELINES,
+    ENSEMBLE,
     TrainArgs,
     cache_frozen_layers,
     has_training_slur,
@@ -328,7 +329,8 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
     assert image.modalities_present == ("image_pixels",)
 
     # The heads alone again on this run's tower (--text-tower-from) with another head seed: the
-    # tower is copied weight for weight, the heads are a new draw, and the report says both.
+    # tower is copied weight for weight, the heads are a new draw, and the report says both. This
+    # run also averages its four fusion heads (--ensemble), a fifth candidate for the default.
     redrawn = replace(
         args,
         output=tmp_path / "redrawn",
@@ -337,21 +339,42 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
         head_seed=4,
         consistency_weight=0.0,
         version="smoke-test-heads",
+        ensemble=True,
     )
     run(redrawn)
     again = json.loads((redrawn.work_dir / "training_report.json").read_text())
     assert again["head_seed"] == 4 and report["head_seed"] is None
+    assert again["ensemble"] is True and report["ensemble"] is False
+    assert set(again["variants"]) == {*FUSION_MODES, *BASELINES, ENSEMBLE}
+    assert again["default_variant"] == choose_variant(
+        again["variants"], (*FUSION_MODES, ENSEMBLE), "with-damaged"
+    )
+    ensemble, _, _ = load_checkpoint(redrawn.work_dir / "variants" / ENSEMBLE)
+    assert ensemble.config.head_fusions == FUSION_MODES and len(ensemble.heads) == len(FUSION_MODES)
+    assert set(ensemble.config.review_thresholds) == {"hate", "offensive", "toxic"}
+    features = {
+        "caption": torch.randn(5, ensemble.text_dim, generator=torch.Generator().manual_seed(5)),
+        "image_pixels": torch.randn(5, ensemble.image_dim, generator=torch.Generator().manual_seed(6)),
+        "image_text": torch.randn(5, ensemble.text_dim, generator=torch.Generator().manual_seed(7)),
+        "present": torch.tensor(
+            [[True, True, True], [True, False, False], [False, True, True]] + [[True, True, False]] * 2
+        ),
+    }
+    with torch.no_grad():
+        members = [
+            load_checkpoint(redrawn.work_dir / "variants" / mode)[0].fuse_features(**features).logits
+            for mode in FUSION_MODES
+        ]
+        assert torch.allclose(
+            ensemble.fuse_features(**features).logits, torch.stack(members).mean(dim=0), atol=1e-5
+        )
     assert again["text_tower"]["reused_from"] == str(output)
     assert again["text_tower"]["source_version"] == "smoke-test"
     first, _, _ = load_checkpoint(work / "variants" / "concat")
     second, _, _ = load_checkpoint(redrawn.work_dir / "variants" / "concat")
     first_weights, second_weights = first.state_dict(), second.state_dict()
     tower = [name for name in first_weights if name.startswith("text_encoder.")]
-    heads = [
-        name
-        for name in first_weights
-        if name.split(".")[0] in ("caption_proj", "image_proj", "fusion", "head")
-    ]
+    heads = [name for name in first_weights if name.startswith("heads.")]
     assert tower and heads
     assert all(torch.equal(first_weights[name], second_weights[name]) for name in tower)
     assert not all(torch.equal(first_weights[name], second_weights[name]) for name in heads)
