@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from devtools.testing import build_tiny_model, tiny_config
-from models.architecture import ModerationModel
+from models.architecture import ModerationModel, ensemble_of
 from models.config import FUSION_MODES, ModerationConfig, TextEncoderConfig
 from models.encoders import HFVisionFeatures
 from models.preprocessing import ModerationProcessor
@@ -254,13 +254,92 @@ def test_config_rejects_bad_values() -> None:
         dataclasses.replace(tiny_config(), hidden_dim=30)
     with pytest.raises(ValueError, match="unique"):
         dataclasses.replace(tiny_config(), labels=("hate", "hate"))
+    with pytest.raises(ValueError, match="ensemble modes"):
+        dataclasses.replace(tiny_config(), ensemble=("sum", "max"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least two heads"):
+        dataclasses.replace(tiny_config(), ensemble=("sum",))
 
 
 def test_config_json_round_trip(tmp_path: Path) -> None:
-    config = tiny_config(fusion="attention")
-    path = tmp_path / "config.json"
-    config.save(path)
-    assert ModerationConfig.load(path) == config
+    for config in (
+        tiny_config(fusion="attention"),
+        dataclasses.replace(tiny_config(), ensemble=FUSION_MODES),
+    ):
+        path = tmp_path / "config.json"
+        config.save(path)
+        assert ModerationConfig.load(path) == config
+
+
+# ----- ensembles of fusion heads ------------------------------------------------------------------
+
+
+def heads_on_one_tower(seed: int) -> list[ModerationModel]:
+    """One model per fusion mode sharing one pair of towers, as the recipe's heads do."""
+    base, _ = build_tiny_model(fusion="concat", seed=seed)
+    members = []
+    for index, mode in enumerate(FUSION_MODES):
+        torch.manual_seed(seed + 1 + index)
+        config = dataclasses.replace(tiny_config(), fusion=mode)
+        members.append(
+            ModerationModel(config, text_encoder=base.text_encoder, image_encoder=base.image_encoder).eval()
+        )
+    return members
+
+
+def test_an_ensemble_scores_the_mean_of_its_heads_logits() -> None:
+    members = heads_on_one_tower(seed=4)
+    ensemble = ensemble_of(members)
+    assert ensemble.config.head_fusions == FUSION_MODES and len(ensemble.heads) == 4
+    assert ensemble.config.review_thresholds == {} and ensemble.config.training == {}
+    generator = torch.Generator().manual_seed(5)
+    features = {
+        "caption": torch.randn(4, ensemble.text_dim, generator=generator),
+        "image_pixels": torch.randn(4, ensemble.image_dim, generator=generator),
+        "image_text": torch.randn(4, ensemble.text_dim, generator=generator),
+        "present": torch.tensor(
+            [[True, True, True], [True, False, False], [False, True, True], [False, False, True]]
+        ),
+    }
+    with torch.no_grad():
+        expected = torch.stack([m.fuse_features(**features).logits for m in members]).mean(dim=0)
+        out = ensemble.fuse_features(**features)
+    assert torch.allclose(out.logits, expected, atol=1e-6)
+    assert out.gates is None  # one gated head among four: its gates are not the ensemble's
+    # the heads are copies: training a member afterwards leaves the ensemble as it was
+    with torch.no_grad():
+        members[0].heads[0].head[-1].bias.add_(1.0)
+        assert torch.equal(ensemble.fuse_features(**features).logits, out.logits)
+
+
+def test_an_ensemble_saves_and_loads_like_any_checkpoint(tmp_path: Path) -> None:
+    from models.checkpoint import load_checkpoint, save_checkpoint
+
+    ensemble = ensemble_of(heads_on_one_tower(seed=6))
+    _, processor = build_tiny_model()
+    save_checkpoint(ensemble, processor, tmp_path / "ensemble")
+    loaded, _, _ = load_checkpoint(tmp_path / "ensemble")
+    assert loaded.config.ensemble == FUSION_MODES
+    present = torch.tensor([[True, True, True], [True, False, True]])
+    features = {
+        "caption": torch.randn(2, ensemble.text_dim),
+        "image_pixels": torch.randn(2, ensemble.image_dim),
+        "image_text": torch.randn(2, ensemble.text_dim),
+    }
+    with torch.no_grad():
+        assert torch.allclose(
+            loaded.fuse_features(**features, present=present).logits,
+            ensemble.fuse_features(**features, present=present).logits,
+            atol=1e-6,
+        )
+
+
+def test_ensemble_members_must_share_their_towers() -> None:
+    first, _ = build_tiny_model(fusion="sum", seed=1)
+    second, _ = build_tiny_model(fusion="gated", seed=2)
+    with pytest.raises(ValueError, match="share their text and image towers"):
+        ensemble_of([first, second])
+    with pytest.raises(ValueError, match="at least two members"):
+        ensemble_of([first])
 
 
 # ----- what is frozen and what is persisted -------------------------------------------------------

@@ -160,6 +160,18 @@ def test_weights_of_another_architecture_are_refused(checkpoint_copy: Path) -> N
         load_checkpoint(checkpoint_copy)
 
 
+def test_checkpoints_that_named_their_one_head_at_the_top_level_still_load(checkpoint_copy: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    expected = score(*load_checkpoint(checkpoint_copy)[:2])
+    weights = load_file(str(checkpoint_copy / WEIGHTS_FILE))
+    renamed = {name.removeprefix("heads.0."): tensor for name, tensor in weights.items()}
+    assert "head.4.weight" in renamed and "null_tokens" in renamed  # as checkpoints before ensembles
+    save_file(renamed, str(checkpoint_copy / WEIGHTS_FILE))
+    resign(checkpoint_copy)
+    assert torch.equal(score(*load_checkpoint(checkpoint_copy)[:2]), expected)
+
+
 def test_weights_missing_from_the_file_are_refused(checkpoint_copy: Path) -> None:
     from safetensors.torch import load_file, save_file
 
