@@ -204,6 +204,11 @@ class ModerationModel(nn.Module):
         )
         self.freeze_encoders()
 
+    @property
+    def fusion_heads(self) -> tuple[FusionHead, ...]:
+        """The heads, typed (``heads`` is the ModuleList that registers them)."""
+        return tuple(cast(FusionHead, head) for head in self.heads)
+
     # ----- the towers -----------------------------------------------------------------------
 
     @property

@@ -124,14 +124,16 @@ def test_missing_modality_uses_the_learned_null_token(
     with torch.no_grad():
         before = model.fuse_features(**features, present=caption_only).logits
         full_before = model.fuse_features(**features, present=everything).logits
-        saved = model.heads[0].null_tokens.detach().clone()
+        saved = model.fusion_heads[0].null_tokens.detach().clone()
         try:
             # not a constant shift: LayerNorm (sum, attention) is blind to those
-            model.heads[0].null_tokens[1:] += torch.randn(2, 32, generator=torch.Generator().manual_seed(3))
+            model.fusion_heads[0].null_tokens[1:] += torch.randn(
+                2, 32, generator=torch.Generator().manual_seed(3)
+            )
             after = model.fuse_features(**features, present=caption_only).logits
             full_after = model.fuse_features(**features, present=everything).logits
         finally:
-            model.heads[0].null_tokens.copy_(saved)
+            model.fusion_heads[0].null_tokens.copy_(saved)
     assert not torch.allclose(before, after)
     torch.testing.assert_close(full_before, full_after)  # all present: the null tokens are unused
 
@@ -307,7 +309,7 @@ def test_an_ensemble_scores_the_mean_of_its_heads_logits() -> None:
     assert out.gates is None  # one gated head among four: its gates are not the ensemble's
     # the heads are copies: training a member afterwards leaves the ensemble as it was
     with torch.no_grad():
-        members[0].heads[0].head[-1].bias.add_(1.0)
+        members[0].fusion_heads[0].null_tokens.add_(1.0)
         assert torch.equal(ensemble.fuse_features(**features).logits, out.logits)
 
 
@@ -390,13 +392,13 @@ def test_shared_projection_scores_a_text_alike_in_caption_or_image() -> None:
     # token up to the learned "came from the image" offset: with a zero offset, swapping the
     # slots of a text changes nothing for the symmetric sum fusion.
     model, _ = build_tiny_model(fusion="sum")
-    assert model.config.share_text_projection and not hasattr(model.heads[0], "image_text_proj")
+    assert model.config.share_text_projection and not hasattr(model.fusion_heads[0], "image_text_proj")
     model.eval()
     text = torch.randn(1, model.text_dim)
     pixels = torch.zeros(1, model.image_dim)
     with torch.no_grad():
-        model.heads[0].image_text_offset.zero_()
-        model.heads[0].null_tokens[2] = model.heads[0].null_tokens[0]
+        model.fusion_heads[0].image_text_offset.zero_()
+        model.fusion_heads[0].null_tokens[2] = model.fusion_heads[0].null_tokens[0]
         as_caption = model.fuse_features(
             caption=text,
             image_pixels=pixels,
@@ -418,4 +420,6 @@ def test_checkpoints_from_before_the_shared_projection_still_load() -> None:
     config = ModerationConfig.from_dict(data)
     assert config.share_text_projection is False
     model = ModerationModel(config)
-    assert hasattr(model.heads[0], "image_text_proj") and not hasattr(model.heads[0], "image_text_offset")
+    assert hasattr(model.fusion_heads[0], "image_text_proj") and not hasattr(
+        model.fusion_heads[0], "image_text_offset"
+    )
