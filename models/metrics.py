@@ -117,6 +117,12 @@ def three_class(
 THREE_CLASSES: tuple[str, str, str] = ("normal", "hatespeech", "offensive")
 
 
+def three_class_truth(source_labels: Sequence[str]) -> np.ndarray:
+    """HateXplain's labels (``normal``, ``hatespeech``, ``offensive``) numbered as :func:`three_class`
+    numbers its predictions."""
+    return np.array([THREE_CLASSES.index(label) for label in source_labels])
+
+
 def three_class_columns(
     scores: np.ndarray, labels: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,7 +148,7 @@ def three_class_report(
     """HateXplain's 3-class decision from the scores (columns named by ``labels``): (truth,
     prediction, report), where the report holds the macro-F1 and each class's F1 (the macro-F1
     alone hides which class limits it)."""
-    truth = np.array([THREE_CLASSES.index(label) for label in source_labels])
+    truth = three_class_truth(source_labels)
     pred = three_class(*three_class_columns(scores, labels), toxic_threshold)
     per_class = f1_score(truth, pred, labels=list(range(len(THREE_CLASSES))), average=None, zero_division=0)
     report = {

@@ -93,7 +93,6 @@ from .features import (
 )
 from .inference import DEFAULT_CHECKPOINT
 from .metrics import (
-    THREE_CLASSES,
     auroc,
     best_f1_threshold,
     best_three_class_threshold,
@@ -101,6 +100,7 @@ from .metrics import (
     recall_at,
     three_class_columns,
     three_class_report,
+    three_class_truth,
     threshold_for_fpr,
 )
 from .preprocessing import ModerationProcessor
@@ -679,7 +679,7 @@ def tune_three_class(
     if not rows:
         return None
     source_labels = [val_texts[i].source_label for i in rows]
-    truth = np.array([THREE_CLASSES.index(label) for label in source_labels])
+    truth = three_class_truth(source_labels)
     scores = predict(model, val.subset(rows))
     labels = model.config.labels
     cut = best_three_class_threshold(truth, *three_class_columns(scores, labels))
