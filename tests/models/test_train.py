@@ -368,6 +368,9 @@ def test_training_on_user_data_only(user_jsonl: Path, tmp_path: Path, restore_to
         assert torch.allclose(
             ensemble.fuse_features(**features).logits, torch.stack(members).mean(dim=0), atol=1e-5
         )
+    # and the service loads and scores it like any checkpoint
+    served = Moderator.load(redrawn.work_dir / "variants" / ENSEMBLE).score([PostContent(text=HARMFUL[0])])[0]
+    assert set(served.scores) == {"hate", "offensive", "toxic"}
     assert again["text_tower"]["reused_from"] == str(output)
     assert again["text_tower"]["source_version"] == "smoke-test"
     first, _, _ = load_checkpoint(work / "variants" / "concat")
