@@ -33,7 +33,7 @@ Test sets (all built from test splits only):
   of common misspellings, models/suite/misspellings.py): harmful caught and benign flagged both
   ways, and the paired change (models/typo_robustness.py).
 
-Rows: every variant trained by ``models.train`` (four fusion modes and the text-only and
+Rows: every variant trained by ``models.train`` (four fusion modes, their ensemble when trained with ``--ensemble``, and the text-only and
 image-only baselines) found in ``--variants-dir`` that the default checkpoint's own training run
 wrote (versions ``{version}-{variant}``; another run's are left out with a warning), else the
 default checkpoint alone. Images go
