@@ -24,6 +24,7 @@ from .ocr import OcrEngine, SpareThread
 from .preprocessing import ModerationProcessor
 from .text_gate import TextGate
 from .text_onnx import OnnxTextTower
+from .text_windows import PostViews
 from .types import MODALITIES, ModerationResult, PostContent
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,15 @@ DEFAULT_CATEGORIES = Path(__file__).resolve().parent / "default_categories"
 
 @dataclass(frozen=True)
 class InferenceOptions:
-    """Speed options of :class:`Moderator`; the defaults are the plain, unoptimised path.
+    """Speed options of :class:`Moderator`; the defaults are the plain, unoptimised path. And one
+    reading option:
+
+    - ``read_whole_texts``: a caption or image text longer than the text tower's ``max_length``
+      tokens is read in overlapping windows, and each label takes the window that scores it
+      highest (:mod:`models.text_windows`); False: only its first ``max_length`` tokens are read
+      (what the tower alone does; kept to measure the difference, ``python -m models.long_posts``).
+
+    The speed options:
 
     - ``ocr_gate_threshold``: OCR only images whose :func:`models.text_gate.text_likelihood` reaches
       it (None: OCR every image);
@@ -73,6 +82,7 @@ class InferenceOptions:
     text_runtime: str = "torch"
     text_chunk: int | None = None
     image_chunk: int | None = None
+    read_whole_texts: bool = True
 
     def __post_init__(self) -> None:
         if self.text_runtime not in TEXT_RUNTIMES:
@@ -267,23 +277,53 @@ class Moderator:
         batch = self.processor.prepare(posts)
         model = self.model
         size = len(posts)
-        text_dim = model.text_dim
-        caption = torch.zeros(size, text_dim)
-        image_text = torch.zeros(size, text_dim)
+        caption_windows = [self._windows(text) for text in batch.captions]
+        image_text_windows = [self._windows(text) for text in batch.ocr_texts]
+        views = PostViews.of(caption_windows, image_text_windows)
         image_pixels = torch.zeros(size, model.image_dim)
-        if batch.caption_inputs is not None:
-            caption[batch.caption_rows] = model.encode_text(**batch.caption_inputs)
-        if batch.image_text_inputs is not None:
-            image_text[batch.image_text_rows] = model.encode_text(**batch.image_text_inputs)
         if batch.pixel_values is not None:
             image_pixels[batch.image_rows] = model.encode_image(batch.pixel_values)
-        probs, deltas = model.leave_one_out(
-            caption=caption, image_pixels=image_pixels, image_text=image_text, present=batch.present
+
+        def encoded(texts: Sequence[str]) -> torch.Tensor:
+            out = torch.zeros(len(texts), model.text_dim)
+            rows = [v for v, text in enumerate(texts) if text]
+            if rows:
+                out[rows] = model.encode_text(**self.processor.tokenize([texts[v] for v in rows]))
+            return out
+
+        probs, deltas = self._score_views(
+            views, encoded(views.captions), image_pixels, encoded(views.image_texts), batch.present
         )
         results = [
             self._result(row, probs, deltas, batch.present, batch.ocr_texts[row]) for row in range(size)
         ]
-        return self._with_categories(results, batch.captions, batch.ocr_texts, [post.image for post in posts])
+        return self._with_categories(
+            results, caption_windows, image_text_windows, [post.image for post in posts]
+        )
+
+    def _windows(self, text: str | None) -> list[str]:
+        """The pieces of a caption or image text the tower reads: its windows, or with
+        ``read_whole_texts`` off the text itself (cut by the tokenizer); none for no text."""
+        if not text:
+            return []
+        return self.processor.text_windows(text) if self.options.read_whole_texts else [text]
+
+    def _score_views(
+        self,
+        views: PostViews,
+        caption: torch.Tensor,
+        image_pixels: torch.Tensor,
+        image_text: torch.Tensor,
+        present: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Leave-one-out scores of every view (``caption`` and ``image_text``: one row per view;
+        ``image_pixels`` and ``present``: one per post), then per post and label the view that
+        scores it highest: (probs (posts, labels), deltas (posts, modalities, labels))."""
+        rows = list(views.post_of_view)
+        probs, deltas = self.model.leave_one_out(
+            caption=caption, image_pixels=image_pixels[rows], image_text=image_text, present=present[rows]
+        )
+        return views.best(probs, deltas, posts=len(present))
 
     def _score_fast(self, posts: Sequence[PostContent]) -> list[ModerationResult]:
         """:meth:`score` with OCR gating, content-hash caches and OCR overlapped with torch work.
@@ -320,9 +360,9 @@ class Moderator:
 
         # Category embeddings come out of the same text-tower pass: text -> embedding, this batch.
         category_features: dict[str, np.ndarray] = {}
-        caption = torch.zeros(size, model.text_dim)
+        caption_windows = [self._windows(text) for text in captions]
+        caption_vectors = self._encoded_windows(caption_windows, category_features)
         caption_rows = [i for i, text in enumerate(captions) if text]
-        caption[caption_rows] = self._encode_texts([captions[i] for i in caption_rows], category_features)
         image_pixels = torch.zeros(size, model.image_dim)
         if image_rows:
             images = [image for i in image_rows if (image := posts[i].image) is not None]
@@ -333,40 +373,60 @@ class Moderator:
             self.ocr_cache.put(key, text)
         for i, key in pending.items():
             ocr_texts[i] = read[key]
-        image_text = torch.zeros(size, model.text_dim)
+        image_text_windows = [self._windows(text) for text in ocr_texts]
+        image_text_vectors = self._encoded_windows(image_text_windows, category_features)
         image_text_rows = [i for i, text in enumerate(ocr_texts) if text]
-        image_text[image_text_rows] = self._encode_texts(
-            [ocr_texts[i] or "" for i in image_text_rows], category_features
-        )
 
         present = torch.zeros(size, 3, dtype=torch.bool)
         present[caption_rows, 0] = True
         present[image_rows, 1] = True
         present[image_text_rows, 2] = True
-        probs, deltas = model.leave_one_out(
-            caption=caption, image_pixels=image_pixels, image_text=image_text, present=present
+        views = PostViews.of(caption_windows, image_text_windows)
+        probs, deltas = self._score_views(
+            views,
+            self._view_rows(views.captions, caption_vectors),
+            image_pixels,
+            self._view_rows(views.image_texts, image_text_vectors),
+            present,
         )
         results = [self._result(row, probs, deltas, present, ocr_texts[row]) for row in range(size)]
         return self._with_categories(
             results,
-            captions,
-            ocr_texts,
+            caption_windows,
+            image_text_windows,
             [post.image for post in posts],
             known=category_features,
             image_keys=keys,
         )
 
+    def _encoded_windows(
+        self, windows: Sequence[Sequence[str]], category_features: dict[str, np.ndarray]
+    ) -> dict[str, torch.Tensor]:
+        """Window text -> its embedding, for every window of every text (each distinct one once)."""
+        texts = list(dict.fromkeys(window for pieces in windows for window in pieces))
+        if not texts:
+            return {}
+        return dict(zip(texts, self._encode_texts(texts, category_features), strict=True))
+
+    def _view_rows(self, texts: Sequence[str], vectors: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(len(texts), text_dim): each view's text embedding (zeros where it has no such text)."""
+        out = torch.zeros(len(texts), self.model.text_dim)
+        for view, text in enumerate(texts):
+            if text:
+                out[view] = vectors[text]
+        return out
+
     def _with_categories(
         self,
         results: list[ModerationResult],
-        captions: Sequence[str],
-        ocr_texts: Sequence[str | None],
+        caption_windows: Sequence[Sequence[str]],
+        image_text_windows: Sequence[Sequence[str]],
         images: Sequence[Image.Image | None],
         known: dict[str, np.ndarray] | None = None,
         image_keys: dict[int, str] | None = None,
     ) -> list[ModerationResult]:
         """Add the example-defined categories' scores. Each text of a post (caption, image text) is
-        scored alone; for ``sexual``, with an :class:`NsfwDetector`, the image's open_nsfw score
+        scored alone, a long one window by window (its score: its highest window's); for ``sexual``, with an :class:`NsfwDetector`, the image's open_nsfw score
         (mapped onto the category's thresholds, :func:`models.nsfw.as_category_score`) is its
         third piece of evidence. The post gets the highest; attribution is leave-one-out on that
         maximum: a modality's share is how far the score would fall without it. ``known``: category
@@ -375,23 +435,30 @@ class Moderator:
         free)."""
         if self.categories is None:
             return results
-        texts = [[captions[row] or None, ocr_texts[row] or None] for row in range(len(results))]
-        distinct = sorted({text for pair in texts for text in pair if text})
+        distinct = sorted({w for pieces in (*caption_windows, *image_text_windows) for w in pieces})
         scores = dict(
             zip(distinct, self.categories.score(self._category_features(distinct, known or {})), strict=True)
         )
+        heads = len(self.categories.heads)
+
+        def text_scores(windows: Sequence[str]) -> np.ndarray:
+            if not windows:
+                return np.zeros(heads)
+            return np.max(np.stack([scores[window] for window in windows]), axis=0)  # (heads,)
+
         pixels = self._image_evidence(images, image_keys or {})
         out = []
-        for row, (result, (caption, image_text)) in enumerate(zip(results, texts, strict=True)):
+        for row, result in enumerate(results):
             merged_scores, merged_attribution = dict(result.scores), dict(result.attribution)
+            caption, image_text = text_scores(caption_windows[row]), text_scores(image_text_windows[row])
             for j, head in enumerate(self.categories.heads):
                 seen = head.name == NSFW_CATEGORY and row in pixels
                 evidence = {
-                    "caption": float(scores[caption][j]) if caption else 0.0,
+                    "caption": float(caption[j]),
                     "image_pixels": (
                         as_category_score(pixels[row], review=head.review, block=head.block) if seen else 0.0
                     ),
-                    "image_text": float(scores[image_text][j]) if image_text else 0.0,
+                    "image_text": float(image_text[j]),
                 }
                 best = max(evidence.values())
                 pushes = {m: best - max(v for other, v in evidence.items() if other != m) for m in evidence}

@@ -18,6 +18,7 @@ from .ocr import OcrEngine, SpareThread
 from .ocr_spelling import OcrSpelling
 from .segmentation import WordSegmenter
 from .text_folding import fold_disguises
+from .text_windows import OVERLAP_TOKENS, split_into_windows
 from .typed_spelling import RANKED_WORDS_FILE, SureSpelling
 from .types import PostContent
 
@@ -28,15 +29,15 @@ TOKENIZER_DIR = "tokenizer"
 
 @dataclass
 class PreparedBatch:
-    """Model inputs for a batch; a modality's tensors cover only the rows that have it."""
+    """A batch's inputs: the texts as the tower reads them (tokenized later, window by window:
+    :meth:`ModerationProcessor.text_windows`) and the images' pixels, which cover only the rows
+    that have an image."""
 
     present: torch.Tensor  # (batch, 3) bool: caption, image pixels, image text
     caption_rows: list[int]
-    caption_inputs: dict[str, torch.Tensor] | None  # input_ids / attention_mask: (n_caption, seq)
     image_rows: list[int]
     pixel_values: torch.Tensor | None  # (n_image, 3, size, size)
     image_text_rows: list[int]
-    image_text_inputs: dict[str, torch.Tensor] | None
     captions: list[str]  # as read (:meth:`ModerationProcessor.read_caption`); "" = no caption
     ocr_texts: list[str | None]
 
@@ -80,6 +81,22 @@ class ModerationProcessor:
             return_tensors="pt",
         )
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+    def text_windows(self, text: str) -> list[str]:
+        """``text`` in pieces the tower reads whole (:func:`split_into_windows`): the text itself
+        when it fits ``max_length`` tokens, else overlapping windows of whole words."""
+        max_tokens = self.config.text_encoder.max_length - self.tokenizer.num_special_tokens_to_add(
+            pair=False
+        )
+        return split_into_windows(
+            text, self._count_tokens, max_tokens=max_tokens, overlap=min(OVERLAP_TOKENS, max_tokens // 3)
+        )
+
+    def _count_tokens(self, words: list[str]) -> list[int]:
+        # Counted before look-alike letters are folded (tokenize folds them): folding only ever
+        # merges or shortens, so a window counted here is never longer than the tower reads.
+        ids = self.tokenizer(words, add_special_tokens=False)["input_ids"]
+        return [len(piece) for piece in ids]
 
     def pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """(n, 3, size, size) normalised pixels. Images are squashed, not cropped: meme text sits at the edges."""
@@ -138,7 +155,7 @@ class ModerationProcessor:
     # ----- a whole batch -------------------------------------------------------------------
 
     def prepare(self, posts: Sequence[PostContent]) -> PreparedBatch:
-        """Validate, OCR where needed, tokenize and transform a batch of posts."""
+        """Validate, OCR where needed and transform a batch of posts."""
         for post in posts:
             self.validate(post)
         captions = [self.read_caption(post.text) for post in posts]
@@ -160,13 +177,9 @@ class ModerationProcessor:
         return PreparedBatch(
             present=present,
             caption_rows=caption_rows,
-            caption_inputs=self.tokenize([captions[i] for i in caption_rows]) if caption_rows else None,
             image_rows=image_rows,
             pixel_values=self.pixel_values([posts[i].image for i in image_rows]) if image_rows else None,  # type: ignore[misc]
             image_text_rows=image_text_rows,
-            image_text_inputs=self.tokenize([ocr_texts[i] or "" for i in image_text_rows])
-            if image_text_rows
-            else None,
             captions=captions,
             ocr_texts=ocr_texts,
         )

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from models.data.memes import MemeSpec, render_meme
-from models.inference import DEFAULT_CHECKPOINT, Moderator
+from models.inference import DEFAULT_CHECKPOINT, InferenceOptions, Moderator
 from models.types import PostContent
 
 CHECKPOINT: Path = DEFAULT_CHECKPOINT
@@ -82,6 +82,26 @@ def test_hateful_text_scores_higher_than_benign(moderator: Moderator) -> None:
     hateful, benign = moderator.score([PostContent(text=HATEFUL), PostContent(text=BENIGN)])
     assert hateful.scores["toxic"] > benign.scores["toxic"] + 0.2, (hateful.scores, benign.scores)
     assert hateful.attribution["toxic"]["caption"] == 1.0
+
+
+HOLIDAY = (
+    "We spent the weekend at the lake with the kids. The weather was mild, the water was calm and "
+    "we rented a small boat for the afternoon. In the evening we grilled vegetables and fish, played "
+    "cards on the porch and watched the sun go down behind the hills. Next year we want to stay a week."
+)
+
+
+def test_hate_after_the_first_64_tokens_of_a_caption_is_read(moderator: Moderator) -> None:
+    """57 benign words first: the tower alone would cut the post before its last sentence."""
+    post = PostContent(text=f"{HOLIDAY} {HATEFUL}")
+    first, second = moderator.processor.text_windows(post.text or "")
+    assert HATEFUL in second and "filthy" not in first
+    (result,) = moderator.score([post])
+    assert result.scores["hate"] >= moderator.review_thresholds["hate"], result.scores
+    cut = Moderator.load(options=InferenceOptions(read_whole_texts=False)).score([post])[0]
+    (benign_part,) = moderator.score([PostContent(text=first)])
+    assert cut.scores == pytest.approx(benign_part.scores, abs=1e-5)  # cut at 64 tokens: the benign part
+    assert cut.scores["hate"] < moderator.review_thresholds["hate"]
 
 
 def test_a_sure_typo_in_a_caption_is_read_as_its_word(moderator: Moderator) -> None:

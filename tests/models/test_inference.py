@@ -173,3 +173,63 @@ def test_missing_bundled_checkpoint_is_a_clear_error(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("models.inference.DEFAULT_CHECKPOINT", tmp_path / "default_checkpoint")
     with pytest.raises(CheckpointError, match="bundled checkpoint is missing"):
         Moderator.load()
+
+
+# ----- long texts: read whole, window by window --------------------------------------------------
+
+LONG_CAPTION = " ".join(f"plain word{i} here" for i in range(40)) + " and then stay away from us forever"
+
+
+def test_a_long_caption_takes_each_labels_best_window(tiny_moderator: Moderator) -> None:
+    windows = tiny_moderator.processor.text_windows(LONG_CAPTION)
+    assert len(windows) >= 3
+    (post,) = tiny_moderator.score([PostContent(text=LONG_CAPTION)])
+    alone = tiny_moderator.score([PostContent(text=window) for window in windows])
+    check_result(post, ("caption",))
+    for label in LABELS:
+        assert post.scores[label] == pytest.approx(max(r.scores[label] for r in alone), abs=1e-5)
+    # the maxima come from more than the first window, or the test would show nothing
+    assert any(post.scores[label] > alone[0].scores[label] + 1e-4 for label in LABELS)
+
+
+def test_a_short_caption_is_one_window_and_scores_as_before(tiny_moderator: Moderator) -> None:
+    text = "stay away from us forever"
+    assert tiny_moderator.processor.text_windows(text) == [text]
+    whole, cut = (
+        Moderator(
+            tiny_moderator.model,
+            tiny_moderator.processor,
+            sha256=tiny_moderator.sha256,
+            options=InferenceOptions(read_whole_texts=whole),
+        ).score([PostContent(text=text)])[0]
+        for whole in (True, False)
+    )
+    assert whole == cut
+
+
+def test_with_whole_texts_off_only_the_first_tokens_count(tiny_moderator: Moderator) -> None:
+    cut = Moderator(
+        tiny_moderator.model,
+        tiny_moderator.processor,
+        sha256=tiny_moderator.sha256,
+        options=InferenceOptions(read_whole_texts=False),
+    )
+    ending_a, ending_b = (LONG_CAPTION + " " + tail for tail in ("good night", "go away now you"))
+    a, b = cut.score([PostContent(text=ending_a), PostContent(text=ending_b)])
+    assert a.scores == b.scores  # the tokenizer cut both before their endings
+    whole_a, whole_b = tiny_moderator.score([PostContent(text=ending_a), PostContent(text=ending_b)])
+    assert whole_a.scores != whole_b.scores  # read whole, the endings are read
+
+
+def test_a_long_image_text_beside_a_caption_is_read_whole(
+    tiny_moderator: Moderator, photo: Image.Image
+) -> None:
+    post = PostContent(text="look at this", image=photo, ocr_text=LONG_CAPTION)
+    (result,) = tiny_moderator.score([post])
+    check_result(result, ("caption", "image_pixels", "image_text"))
+    windows = tiny_moderator.processor.text_windows(LONG_CAPTION)
+    alone = tiny_moderator.score([PostContent(text="look at this", image=photo, ocr_text=w) for w in windows])
+    for label in LABELS:
+        assert result.scores[label] == pytest.approx(max(r.scores[label] for r in alone), abs=1e-5)
+        best = max(alone, key=lambda r: r.scores[label])
+        assert result.attribution[label] == pytest.approx(best.attribution[label], abs=1e-3)

@@ -203,6 +203,7 @@ def test_category_scores_from_the_text_towers_pass_equal_the_reference_path(
         "a quiet afternoon by the river with friends and a long walk",
         "hi",
         "ok then",
+        " ".join(f"a quiet word{i}" for i in range(30)) + " ALARM ALARM ALARM",  # read in windows
     ]
     posts = [PostContent(text=t) for t in texts] + [PostContent(text=texts[0])]  # a repeat in the batch
     reference = Moderator.load(tiny_checkpoint, categories=bundle).score(posts)
@@ -211,3 +212,22 @@ def test_category_scores_from_the_text_towers_pass_equal_the_reference_path(
     for _ in range(2):  # the second time from the caches
         for expected, got in zip(reference, fast.score(posts), strict=True):
             assert got.scores == pytest.approx(expected.scores, abs=1e-5)
+
+
+@pytest.mark.parametrize("options", [InferenceOptions(), InferenceOptions(cache_entries=16)])
+def test_a_long_caption_takes_its_highest_windows_category_score(
+    tiny_checkpoint: Path, bundle: Path, tiny_embedder: CategoryEmbedder, options: InferenceOptions
+) -> None:
+    text = " ".join(f"a quiet word{i}" for i in range(30)) + " ALARM ALARM ALARM"
+    moderator = Moderator.load(tiny_checkpoint, categories=bundle, options=options)
+    windows = moderator.processor.text_windows(text)
+    assert len(windows) > 1 and "ALARM" not in windows[0]
+    (result,) = moderator.score([PostContent(text=text)])
+    assert result.scores["alarm"] == pytest.approx(
+        max(_expected(tiny_embedder, w) for w in windows), abs=1e-5
+    )
+    assert result.scores["alarm"] > _expected(tiny_embedder, windows[0]) + 1e-4  # not the first window's
+    cut = Moderator.load(
+        tiny_checkpoint, categories=bundle, options=InferenceOptions(read_whole_texts=False)
+    ).score([PostContent(text=text)])[0]
+    assert cut.scores["alarm"] == pytest.approx(_expected(tiny_embedder, text), abs=1e-5)
