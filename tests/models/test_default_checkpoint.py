@@ -98,10 +98,10 @@ def test_hate_after_the_first_64_tokens_of_a_caption_is_read(moderator: Moderato
     assert HATEFUL in second and "filthy" not in first
     (result,) = moderator.score([post])
     assert result.scores["hate"] >= moderator.review_thresholds["hate"], result.scores
-    cut = Moderator.load(options=InferenceOptions(read_whole_texts=False)).score([post])[0]
-    (benign_part,) = moderator.score([PostContent(text=first)])
-    assert cut.scores == pytest.approx(benign_part.scores, abs=1e-5)  # cut at 64 tokens: the benign part
-    assert cut.scores["hate"] < moderator.review_thresholds["hate"]
+    cut = Moderator.load(options=InferenceOptions(read_whole_texts=False))
+    post_cut, holiday_cut = cut.score([post, PostContent(text=HOLIDAY)])
+    assert post_cut.scores == holiday_cut.scores  # cut at 64 tokens, inside the benign part
+    assert post_cut.scores["hate"] < moderator.review_thresholds["hate"]
 
 
 def test_a_sure_typo_in_a_caption_is_read_as_its_word(moderator: Moderator) -> None:
