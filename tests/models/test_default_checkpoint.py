@@ -104,6 +104,30 @@ def test_hate_after_the_first_64_tokens_of_a_caption_is_read(moderator: Moderato
     assert post_cut.scores["hate"] < moderator.review_thresholds["hate"]
 
 
+def test_hate_at_the_bottom_of_a_screenshot_of_a_long_post_is_read(moderator: Moderator) -> None:
+    """The same post as a screenshot under a bland caption: OCR reads it all, the windows read it all."""
+    screenshot = render_meme(
+        MemeSpec(
+            text=f"{HOLIDAY} {HATEFUL}",
+            background="color:255,255,255",
+            style="document",
+            font=0,
+            font_size=18,
+            noise=0.0,
+            jpeg_quality=0,
+            width=576,
+            height=448,
+        )
+    )
+    post = PostContent(text="lol", image=screenshot)
+    (result,) = moderator.score([post])
+    assert "filthy subhuman" in (result.ocr_text or "")
+    assert result.scores["hate"] >= moderator.review_thresholds["hate"], result.scores
+    assert result.attribution["hate"]["image_text"] > 0.9
+    cut = Moderator.load(options=InferenceOptions(read_whole_texts=False)).score([post])[0]
+    assert cut.scores["hate"] < moderator.review_thresholds["hate"], cut.scores
+
+
 def test_a_sure_typo_in_a_caption_is_read_as_its_word(moderator: Moderator) -> None:
     """One slip turned this sentence into hate (0.99) for the checkpoint that read captions as typed."""
     typo, spelt = moderator.score(
