@@ -14,6 +14,14 @@ is narrower. A token is changed only when all of these hold:
   in the frequency list, Zipf's law: rank r ~ frequency 1/r), so "cellebrated" becomes
   "celebrated" while "baed" (bad? based? bead?) stays as typed.
 
+Before that, a token where digits or symbols stand for letters (leetspeak: "h4te", "k1ll",
+"$cum") is read as the word it spells when exactly one reading of its stand-ins is a word of the
+vocabulary or of the ranked English list: it has :data:`MIN_LENGTH` or more characters, two or
+more letters, at most :data:`~models.ocr_spelling.MAX_STAND_INS` stand-ins, nothing else, and
+does not start with a digit ("10am" is a time, not "loam"; "4th", "1st" and "5g" are no words),
+nor is it in capitals ending in a digit (a code: "H1N1" is not "HINI").
+The stand-ins are the OCR repair's but "!" and "|", which typed text uses as punctuation.
+
 A checkpoint that carries :data:`RANKED_WORDS_FILE` (its ``preprocessor.json`` names it under
 ``typed_text_spelling``) reads every caption this way before scoring it, in the service and in
 evaluation alike (:meth:`models.preprocessing.ModerationProcessor.read_caption`); the ranked list
@@ -24,11 +32,13 @@ decision. ``python -m models.add_typed_spelling`` gives an existing checkpoint t
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .english_words import english_words
+from .ocr_spelling import LETTER_STAND_INS, MAX_STAND_INS
 from .text_folding import fold_disguises
 
 #: Shortest token corrected: shorter tokens are one edit from too many words.
@@ -43,6 +53,13 @@ RANKED_WORDS_FILE = "typed_spelling_words.txt"
 # and "#blessd" are not typed words to correct.
 _TOKEN = re.compile(r"(?<![^\W_])(?<![@$#*])[A-Za-z]+(?![^\W_])(?![@$#*])")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+#: Digits and symbols typed for letters (see the module doc).
+TYPED_STAND_INS: dict[str, tuple[str, ...]] = {
+    ch: letters for ch, letters in LETTER_STAND_INS.items() if ch not in "!|"
+}
+# A run of letters, digits, "@" and "$" with at least one letter and one stand-in, and no letter
+# or digit (of any script) beside it.
+_STAND_IN_TOKEN = re.compile(r"(?<![^\W_])(?=[\w@$]*[A-Za-z])(?=[\w@$]*[0-9@$])[A-Za-z0-9@$]+(?![^\W_])")
 
 
 def one_edit(word: str) -> set[str]:
@@ -93,11 +110,42 @@ class SureSpelling:
             return None
         return ranks[0][1]
 
+    def spelt_word(self, token: str) -> str | None:
+        """The one word a token's stand-ins spell ("h4te" -> "hate"), or None (see the module doc)."""
+        lower = token.lower()
+        stand_ins = sum(ch in TYPED_STAND_INS for ch in lower)
+        letters = sum(ch in _LETTERS for ch in lower)
+        if (
+            len(lower) < MIN_LENGTH
+            or letters < 2
+            or not 0 < stand_ins <= MAX_STAND_INS
+            or lower[0].isdigit()
+            or letters + stand_ins != len(lower)
+            or (token.upper() == token and token[-1].isdigit())  # a code: "H1N1", "MP3S1"
+        ):
+            return None
+        options = [TYPED_STAND_INS.get(ch, (ch,)) for ch in lower]
+        words = {
+            reading
+            for letters_read in itertools.product(*options)
+            if (reading := "".join(letters_read)) in self._rank or reading in self._known
+        }
+        return words.pop() if len(words) == 1 else None
+
     def read(self, text: str) -> str:
         """``text`` as a caption is read: look-alike letters and letter-spaced words undone first
         (:func:`fold_disguises`, as the tokenizer does), since a word with a Cyrillic letter in it
-        ("tranniеs") is a disguise, not a typo, then the sure corrections."""
-        return self.correct(fold_disguises(text))
+        ("tranniеs") is a disguise, not a typo; then the words that stand-ins spell ("h4te"); then
+        the sure corrections."""
+        return self.correct(self.undo_stand_ins(fold_disguises(text)))
+
+    def undo_stand_ins(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(0)
+            word = self.spelt_word(token)
+            return token if word is None else in_case_of(token, word)
+
+        return _STAND_IN_TOKEN.sub(replace, text)
 
     def correct(self, text: str) -> str:
         def replace(match: re.Match[str]) -> str:

@@ -140,6 +140,20 @@ def test_a_sure_typo_in_a_caption_is_read_as_its_word(moderator: Moderator) -> N
     assert typo.scores["hate"] < moderator.review_thresholds["hate"]
 
 
+def test_leetspeak_in_a_caption_is_read_as_the_word_it_spells(moderator: Moderator) -> None:
+    """ "I h4te jews" scored hate 0.16 while the stand-ins were read as typed."""
+    disguised, spelt, benign = moderator.score(
+        [
+            PostContent(text="I h4te jews"),
+            PostContent(text="I hate jews"),
+            PostContent(text="my ph0ne died lol"),
+        ]
+    )
+    assert disguised.scores == pytest.approx(spelt.scores, abs=1e-6)
+    assert disguised.scores["hate"] >= moderator.review_thresholds["hate"]
+    assert all(benign.scores[label] < moderator.review_thresholds[label] for label in moderator.labels)
+
+
 def test_hateful_meme_without_caption_scores_higher_than_benign_meme(moderator: Moderator) -> None:
     """The harm is only in the pixels: the OCR path must find it."""
     hateful, benign = moderator.score([meme(HATEFUL), meme(BENIGN)])

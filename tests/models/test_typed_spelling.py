@@ -66,3 +66,35 @@ def test_a_word_beside_another_script_or_a_letter_symbol_is_not_a_typed_word() -
         assert spell.correct(text) == text
     # punctuation is not such a symbol
     assert spell.correct('"cellebrated!" (thge)') == '"celebrated!" (the)'
+
+
+def stand_in_speller() -> SureSpelling:
+    return SureSpelling(
+        ("hate", "kill", "scum", "loser", "ill", "lll"), [*RANKED, "phone", "loam", "sever", "mill"]
+    )
+
+
+def test_digits_and_symbols_standing_for_letters_are_read_as_the_word_they_spell() -> None:
+    spell = stand_in_speller()
+    assert spell.read("I h4te the people") == "I hate the people"
+    assert spell.read("K1LL the $cum") == "KILL the scum"
+    assert spell.read("L0ser! ph0ne?") == "Loser! phone?"
+    assert spell.read("the p3ople") == "the people"
+
+
+def test_stand_ins_are_left_alone_unless_they_spell_exactly_one_word() -> None:
+    spell = stand_in_speller()
+    assert spell.read("10am and 4th and 1st and 5ever") == "10am and 4th and 1st and 5ever"  # a digit first
+    assert spell.read("gr8 b4 mp3 h8") == "gr8 b4 mp3 h8"  # no word, or too short
+    assert spell.read("1ll") == "1ll"  # starts with a digit
+    assert spell.read("w1ll") == "w1ll"  # neither "will" nor "wlll" is known
+    assert spell.read("$100 covid19 year2020 @john") == "$100 covid19 year2020 @john"
+    assert spell.read("h4te\u0436") == "h4te\u0436"  # beside a letter of another script
+    # in capitals a code stays; in lower case it reads as leetspeak would (a known residual)
+    assert SureSpelling(("hini",), RANKED).read("H1N1 and h1n1") == "H1N1 and hini"
+
+
+def test_two_words_from_one_token_leave_it_as_typed() -> None:
+    spell = SureSpelling(("ill", "lll"), RANKED)  # "1" reads as i or l: both spell a word
+    assert spell.spelt_word("b1ll") is None
+    assert SureSpelling(("bill",), RANKED).spelt_word("b1ll") == "bill"
