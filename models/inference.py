@@ -306,7 +306,10 @@ class Moderator:
         ``read_whole_texts`` off the text itself (cut by the tokenizer); none for no text."""
         if not text:
             return []
-        return self.processor.text_windows(text) if self.options.read_whole_texts else [text]
+        if not self.options.read_whole_texts:
+            return [text]
+        # a text of whitespace alone has no window, but the post has it: read as it is, as before
+        return self.processor.text_windows(text) or [text]
 
     def _score_views(
         self,
