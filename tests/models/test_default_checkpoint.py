@@ -9,6 +9,7 @@ import json
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,21 +36,20 @@ def moderator() -> Moderator:
     return Moderator.load()
 
 
-def meme(text: str) -> PostContent:
-    image = render_meme(
-        MemeSpec(
-            text=text,
-            background="color:40,90,200",
-            style="outlined_center",
-            font=0,
-            font_size=40,
-            noise=0.0,
-            jpeg_quality=0,
-            width=640,
-            height=480,
-        )
-    )
-    return PostContent(image=image)
+def meme(text: str, *, caption: str | None = None, **layout: Any) -> PostContent:
+    """``text`` rendered as a meme (a plain outlined one unless ``layout`` overrides a
+    :class:`MemeSpec` field), posted with ``caption``."""
+    spec: dict[str, Any] = {
+        "background": "color:40,90,200",
+        "style": "outlined_center",
+        "font": 0,
+        "font_size": 40,
+        "noise": 0.0,
+        "jpeg_quality": 0,
+        "width": 640,
+        "height": 480,
+    }
+    return PostContent(text=caption, image=render_meme(MemeSpec(text=text, **(spec | layout))))
 
 
 def test_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,20 +106,15 @@ def test_hate_after_the_first_64_tokens_of_a_caption_is_read(moderator: Moderato
 
 def test_hate_at_the_bottom_of_a_screenshot_of_a_long_post_is_read(moderator: Moderator) -> None:
     """The same post as a screenshot under a bland caption: OCR reads it all, the windows read it all."""
-    screenshot = render_meme(
-        MemeSpec(
-            text=f"{HOLIDAY} {HATEFUL}",
-            background="color:255,255,255",
-            style="document",
-            font=0,
-            font_size=18,
-            noise=0.0,
-            jpeg_quality=0,
-            width=576,
-            height=448,
-        )
+    post = meme(
+        f"{HOLIDAY} {HATEFUL}",
+        caption="lol",
+        background="color:255,255,255",
+        style="document",
+        font_size=18,
+        width=576,
+        height=448,
     )
-    post = PostContent(text="lol", image=screenshot)
     (result,) = moderator.score([post])
     assert "filthy subhuman" in (result.ocr_text or "")
     assert result.scores["hate"] >= moderator.review_thresholds["hate"], result.scores
