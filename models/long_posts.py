@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .data.sources import TextExample, default_data_dir, load_text_corpus
+from .data.sources import LABELS, TextExample, default_data_dir, load_text_corpus
 from .inference import DEFAULT_CHECKPOINT, InferenceOptions, Moderator
 from .sampling_intervals import wilson_interval
 from .suite.benign_documents import DOCUMENT_TEXTS
@@ -95,6 +95,8 @@ def flagged(moderator: Moderator, texts: Sequence[str], *, batch: int = 16) -> n
 
 
 def _rate(hits: np.ndarray) -> dict[str, Any]:
+    if not len(hits):  # e.g. a checkpoint that flags no harmful test text on its own
+        return {"rate": None, "n": 0, "interval": None}
     low, high = wilson_interval(int(hits.sum()), len(hits))
     return {"rate": round(float(hits.mean()), 4), "n": len(hits), "interval": [round(low, 4), round(high, 4)]}
 
@@ -111,8 +113,9 @@ def build_sets(
     """The check's posts. ``alone``: whether the checkpoint flags each text on its own (read
     whole: every test text but a few fits one window)."""
     rng = np.random.default_rng(seed)
-    harmful = [e.text for e in test if e.targets[-1] == 1.0]
-    benign = [e for e in test if e.targets[-1] == 0.0 and e.mask[-1] > 0]
+    toxic = LABELS.index("toxic")
+    harmful = [e.text for e in test if e.targets[toxic] == 1.0]
+    benign = [e for e in test if e.targets[toxic] == 0.0 and e.mask[toxic] > 0]
     harmful_flags, benign_flags = alone(harmful), alone([e.text for e in benign])
     caught = [text for text, hit in zip(harmful, harmful_flags, strict=True) if hit]
     quiet = [e.text for e, hit in zip(benign, benign_flags, strict=True) if not hit]
@@ -202,7 +205,10 @@ def format_report(report: dict[str, Any]) -> str:
     rows = [f"{'':<40}" + "".join(f"{names.get(name, name):>20}" for name in report["readings"])]
     first = next(iter(report["readings"].values()))
     for key in (k for k in first if k != "seconds"):
-        cells = [f"{row[key]['rate']:>10.1%} (n={row[key]['n']})" for row in report["readings"].values()]
+        cells = [
+            f"{row[key]['rate']:>10.1%} (n={row[key]['n']})" if row[key]["n"] else "n/a (n=0)"
+            for row in report["readings"].values()
+        ]
         rows.append(f"{key.replace('_', ' '):<40}" + "".join(f"{c:>20}" for c in cells))
     alone = ", ".join(
         f"{source} {facts['flagged']} of {facts['texts']}"

@@ -84,7 +84,8 @@ class ModerationProcessor:
 
     def text_windows(self, text: str) -> list[str]:
         """``text`` in pieces the tower reads whole (:func:`split_into_windows`): the text itself
-        when it fits ``max_length`` tokens, else overlapping windows of whole words."""
+        when it fits ``max_length`` tokens, else overlapping windows of whole sentences (of whole
+        words where a sentence does not fit)."""
         max_tokens = self.config.text_encoder.max_length - self.tokenizer.num_special_tokens_to_add(
             pair=False
         )
@@ -93,8 +94,9 @@ class ModerationProcessor:
         )
 
     def _count_tokens(self, words: list[str]) -> list[int]:
-        # Counted before look-alike letters are folded (tokenize folds them): folding only ever
-        # merges or shortens, so a window counted here is never longer than the tower reads.
+        # Counted before look-alike letters and letter-spaced words are folded (tokenize folds
+        # them): folding mostly shortens a word's tokens; a window it lengthens past
+        # ``max_length`` loses its last tokens to the tokenizer, as any text did before windows.
         ids = self.tokenizer(words, add_special_tokens=False)["input_ids"]
         return [len(piece) for piece in ids]
 

@@ -5,9 +5,9 @@ may hold up to 10,000 characters, so without windows a harmful sentence after th
 of a caption, or low on a screenshot of a long post, is never read at all. Here a text longer
 than one window is cut into overlapping windows of whole sentences, or of whole words where a
 sentence does not fit or the text has no sentence ends (so a sentence is read whole in one of
-them); the post is scored once per window ("view"), and each label
-takes the view that scores it highest: harm anywhere in the post is harm in the post. Texts that
-fit one window, nearly every post, are left exactly as they were.
+them); the post is scored once per window ("view"), and each label takes the view that scores it
+highest: harm anywhere in the post is harm in the post. Texts that fit one window, nearly every
+post, are left exactly as they were.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-#: Tokens a window shares with the one before it: any run of words up to this long is read whole
-#: in some window (a short sentence; a long one is still read in pieces of at least this length).
+#: Tokens a window shares with the one before it: its last whole sentences up to this many (or,
+#: inside a sentence too long for one window, its last words), so that what straddles a cut is
+#: read together in one window too.
 OVERLAP_TOKENS = 20
 
 #: A word that ends a sentence: ., ! or ? (or an ellipsis), then perhaps closing quotes or brackets.

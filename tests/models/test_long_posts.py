@@ -124,3 +124,18 @@ def test_the_check_runs_end_to_end_on_a_tiny_checkpoint(
     assert whole["harmful_kept_end"]["rate"] > 0.0
     table = format_report(report)
     assert "harmful kept middle" in table and "first 32 tokens" in table
+
+
+def test_a_checkpoint_that_flags_no_harmful_text_alone_reports_empty_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, processor = build_tiny_model()
+    model.config.review_thresholds = {"hate": 1.0, "offensive": 1.0, "toxic": 1.0}  # nothing reaches 1.0
+    save_checkpoint(model, processor, tmp_path / "checkpoint")
+    monkeypatch.setattr(long_posts, "load_text_corpus", lambda data_dir, sources: _examples())
+    report = run_check(tmp_path / "checkpoint", tmp_path, harmful_posts=4, benign_posts=3, padding_words=30)
+    assert report["harmful_flagged_alone"] == 0
+    for row in report["readings"].values():
+        assert row["harmful_kept_start"] == {"rate": None, "n": 0, "interval": None}
+        assert row["benign_quiet_mix_flagged"]["rate"] == 0.0
+    assert "n/a (n=0)" in format_report(report)
