@@ -284,15 +284,15 @@ class Moderator:
         if batch.pixel_values is not None:
             image_pixels[batch.image_rows] = model.encode_image(batch.pixel_values)
 
-        def encoded(texts: Sequence[str]) -> torch.Tensor:
-            out = torch.zeros(len(texts), model.text_dim)
-            rows = [v for v, text in enumerate(texts) if text]
-            if rows:
-                out[rows] = model.encode_text(**self.processor.tokenize([texts[v] for v in rows]))
-            return out
+        def encode(texts: list[str]) -> torch.Tensor:
+            return model.encode_text(**self.processor.tokenize(texts))  # no caches on the plain path
 
         probs, deltas = self._score_views(
-            views, encoded(views.captions), image_pixels, encoded(views.image_texts), batch.present
+            views,
+            self._view_rows(views.captions, self._encoded_windows(caption_windows, encode)),
+            image_pixels,
+            self._view_rows(views.image_texts, self._encoded_windows(image_text_windows, encode)),
+            batch.present,
         )
         results = [
             self._result(row, probs, deltas, batch.present, batch.ocr_texts[row]) for row in range(size)
@@ -364,7 +364,9 @@ class Moderator:
         # Category embeddings come out of the same text-tower pass: text -> embedding, this batch.
         category_features: dict[str, np.ndarray] = {}
         caption_windows = [self._windows(text) for text in captions]
-        caption_vectors = self._encoded_windows(caption_windows, category_features)
+        caption_vectors = self._encoded_windows(
+            caption_windows, lambda texts: self._encode_texts(texts, category_features)
+        )
         caption_rows = [i for i, text in enumerate(captions) if text]
         image_pixels = torch.zeros(size, model.image_dim)
         if image_rows:
@@ -377,7 +379,9 @@ class Moderator:
         for i, key in pending.items():
             ocr_texts[i] = read[key]
         image_text_windows = [self._windows(text) for text in ocr_texts]
-        image_text_vectors = self._encoded_windows(image_text_windows, category_features)
+        image_text_vectors = self._encoded_windows(
+            image_text_windows, lambda texts: self._encode_texts(texts, category_features)
+        )
         image_text_rows = [i for i, text in enumerate(ocr_texts) if text]
 
         present = torch.zeros(size, 3, dtype=torch.bool)
@@ -402,14 +406,16 @@ class Moderator:
             image_keys=keys,
         )
 
+    @staticmethod
     def _encoded_windows(
-        self, windows: Sequence[Sequence[str]], category_features: dict[str, np.ndarray]
+        windows: Sequence[Sequence[str]], encode: Callable[[list[str]], torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        """Window text -> its embedding, for every window of every text (each distinct one once)."""
+        """Window text -> its embedding, for every window of every text, each distinct one encoded
+        once by ``encode`` ((n, text_dim) for n texts)."""
         texts = list(dict.fromkeys(window for pieces in windows for window in pieces))
         if not texts:
             return {}
-        return dict(zip(texts, self._encode_texts(texts, category_features), strict=True))
+        return dict(zip(texts, encode(texts), strict=True))
 
     def _view_rows(self, texts: Sequence[str], vectors: dict[str, torch.Tensor]) -> torch.Tensor:
         """(len(texts), text_dim): each view's text embedding (zeros where it has no such text)."""
@@ -429,9 +435,10 @@ class Moderator:
         image_keys: dict[int, str] | None = None,
     ) -> list[ModerationResult]:
         """Add the example-defined categories' scores. Each text of a post (caption, image text) is
-        scored alone, a long one window by window (its score: its highest window's); for ``sexual``, with an :class:`NsfwDetector`, the image's open_nsfw score
-        (mapped onto the category's thresholds, :func:`models.nsfw.as_category_score`) is its
-        third piece of evidence. The post gets the highest; attribution is leave-one-out on that
+        scored alone, a long one window by window (its score: its highest window's); for
+        ``sexual``, with an :class:`NsfwDetector`, the image's open_nsfw score (mapped onto the
+        category's thresholds, :func:`models.nsfw.as_category_score`) is its third piece of
+        evidence. The post gets the highest; attribution is leave-one-out on that
         maximum: a modality's share is how far the score would fall without it. ``known``: category
         embeddings the text tower already gave this batch (text -> embedding); ``image_keys``: the
         cache keys of the rows' images where the caller has them (hashing an image's pixels is not

@@ -191,7 +191,7 @@ class OcrSpelling:
         if stand_ins:
             if letters < MIN_LETTERS_WITH_STAND_INS or stand_ins > MAX_STAND_INS:
                 return token
-            readings: Iterable[str] = _readings(lower)
+            readings: Iterable[str] = stand_in_readings(lower)
         else:
             readings = _fewer_repeats(lower)
         may_glue = _stand_ins_between_letters(lower)
@@ -423,7 +423,7 @@ def _stand_ins_between_letters(token: str) -> bool:
     return True
 
 
-def _readings(token: str) -> Iterator[str]:
+def stand_in_readings(token: str) -> Iterator[str]:
     """Every way of reading the token's stand-ins as letters ("1d1ot" -> "idiot", "ldiot", ...)."""
     options = [LETTER_STAND_INS.get(ch, (ch,)) for ch in token]
     for letters in itertools.product(*options):

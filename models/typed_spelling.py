@@ -32,13 +32,12 @@ decision. ``python -m models.add_typed_spelling`` gives an existing checkpoint t
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .english_words import english_words
-from .ocr_spelling import LETTER_STAND_INS, MAX_STAND_INS
+from .ocr_spelling import LETTER_STAND_INS, MAX_STAND_INS, MIN_LETTERS_WITH_STAND_INS, stand_in_readings
 from .text_folding import fold_disguises
 
 #: Shortest token corrected: shorter tokens are one edit from too many words.
@@ -117,18 +116,16 @@ class SureSpelling:
         letters = sum(ch in _LETTERS for ch in lower)
         if (
             len(lower) < MIN_LENGTH
-            or letters < 2
+            or letters < MIN_LETTERS_WITH_STAND_INS
             or not 0 < stand_ins <= MAX_STAND_INS
             or lower[0].isdigit()
             or letters + stand_ins != len(lower)
             or (token.upper() == token and token[-1].isdigit())  # a code: "H1N1", "MP3S1"
         ):
             return None
-        options = [TYPED_STAND_INS.get(ch, (ch,)) for ch in lower]
+        # the token holds only letters and typed stand-ins, so the OCR repair's readings are its own
         words = {
-            reading
-            for letters_read in itertools.product(*options)
-            if (reading := "".join(letters_read)) in self._rank or reading in self._known
+            reading for reading in stand_in_readings(lower) if reading in self._rank or reading in self._known
         }
         return words.pop() if len(words) == 1 else None
 
