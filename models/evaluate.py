@@ -95,6 +95,8 @@ from .target_intervals import VariantOutcomes, settled, target_intervals
 from .typo_robustness import build_check, format_typo_report, typo_report
 
 log = logging.getLogger("models.evaluate")
+#: The checkout the bundled checkpoint lies in (the report names checkpoints relative to it).
+REPOSITORY = Path(__file__).resolve().parents[1]
 MODALITY_NAMES = ("caption", "image_pixels", "image_text")
 
 #: The feature sets of the misspelling check: the same texts as written and with one word misspelt.
@@ -787,6 +789,16 @@ def format_functional_table(row: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _shown_path(path: Path) -> str:
+    """``path`` as the report records it: relative to the repository when inside it (the default,
+    the bundled checkpoint, is an absolute path, and the committed report must not name the
+    machine it ran on)."""
+    try:
+        return str(path.resolve().relative_to(REPOSITORY))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m models.evaluate",
@@ -865,7 +877,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = dict(sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     report = {
         "checkpoint": {
-            "path": str(ns.checkpoint),
+            "path": _shown_path(ns.checkpoint),
             "version": default_model.config.version,
             "sha256": sha256,
             "variant": default_name,

@@ -16,6 +16,7 @@ from models.evaluate import (
     TARGETS,
     Evaluator,
     SuiteImagePost,
+    _shown_path,
     _threshold_sweep,
     case_passes,
     check_targets,
@@ -27,6 +28,7 @@ from models.evaluate import (
     with_rendered_text,
 )
 from models.features import FeatureSet, OcrCache
+from models.inference import DEFAULT_CHECKPOINT
 from models.preprocessing import ModerationProcessor
 from models.sampling_intervals import wilson_interval
 from models.suite import BLAND_CAPTIONS, FunctionalCase, build_suite
@@ -305,3 +307,13 @@ def test_the_bundled_report_lists_the_benign_posts_closest_to_review() -> None:
         assert ratios == sorted(ratios, reverse=True), name
         # nothing in these sets was flagged, so even the nearest post stays under its threshold
         assert row[name]["any_category_false_positive_rate"] > 0 or ratios[0] < 1, name
+
+
+def test_the_report_names_a_checkpoint_in_the_repository_relative_to_it(tmp_path: Path) -> None:
+    assert _shown_path(DEFAULT_CHECKPOINT) == "models/default_checkpoint"
+    assert _shown_path(tmp_path / "checkpoint") == str(tmp_path / "checkpoint")  # elsewhere: as given
+
+
+def test_the_bundled_report_names_no_machine() -> None:
+    report = json.loads((Path(__file__).parents[2] / "models" / "eval" / "report.json").read_text())
+    assert report["checkpoint"]["path"] == "models/default_checkpoint"
