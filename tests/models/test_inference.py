@@ -180,6 +180,16 @@ def test_missing_bundled_checkpoint_is_a_clear_error(monkeypatch: pytest.MonkeyP
 LONG_CAPTION = " ".join(f"plain word{i} here" for i in range(40)) + " and then stay away from us forever"
 
 
+def reading(moderator: Moderator, *, whole: bool) -> Moderator:
+    """The same model and processor, reading long texts whole or cut at the tower's length."""
+    return Moderator(
+        moderator.model,
+        moderator.processor,
+        sha256=moderator.sha256,
+        options=InferenceOptions(read_whole_texts=whole),
+    )
+
+
 def test_a_long_caption_takes_each_labels_best_window(tiny_moderator: Moderator) -> None:
     windows = tiny_moderator.processor.text_windows(LONG_CAPTION)
     assert len(windows) >= 3
@@ -195,25 +205,12 @@ def test_a_long_caption_takes_each_labels_best_window(tiny_moderator: Moderator)
 def test_a_short_caption_is_one_window_and_scores_as_before(tiny_moderator: Moderator) -> None:
     text = "stay away from us forever"
     assert tiny_moderator.processor.text_windows(text) == [text]
-    whole, cut = (
-        Moderator(
-            tiny_moderator.model,
-            tiny_moderator.processor,
-            sha256=tiny_moderator.sha256,
-            options=InferenceOptions(read_whole_texts=whole),
-        ).score([PostContent(text=text)])[0]
-        for whole in (True, False)
-    )
+    whole, cut = (reading(tiny_moderator, whole=w).score([PostContent(text=text)])[0] for w in (True, False))
     assert whole == cut
 
 
 def test_with_whole_texts_off_only_the_first_tokens_count(tiny_moderator: Moderator) -> None:
-    cut = Moderator(
-        tiny_moderator.model,
-        tiny_moderator.processor,
-        sha256=tiny_moderator.sha256,
-        options=InferenceOptions(read_whole_texts=False),
-    )
+    cut = reading(tiny_moderator, whole=False)
     ending_a, ending_b = (LONG_CAPTION + " " + tail for tail in ("good night", "go away now you"))
     a, b = cut.score([PostContent(text=ending_a), PostContent(text=ending_b)])
     assert a.scores == b.scores  # the tokenizer cut both before their endings
